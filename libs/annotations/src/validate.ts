@@ -1,0 +1,157 @@
+import { AnnotationErrorCode as Code, closest, type AnnotationError, type AnnotationErrorCode } from './errors.ts';
+import {
+  KNOWN_NAMESPACE_KEYS,
+  KNOWN_POD_KEYS,
+  MultusAnnotation,
+  NamespaceAnnotation,
+  PodAnnotation,
+  PREFIX,
+} from './keys.ts';
+import { podInterfaces, type PodInterface } from './multus.ts';
+import {
+  parseDefaultRouteNic,
+  parseIPNumber,
+  parseIPPool,
+  parseIPPools,
+  parseNamespaceDefaultPools,
+  parseReclaim,
+  parseRoutes,
+  parseSubnet,
+  parseSubnets,
+} from './pod.ts';
+
+/** What is wrong (errors: reject) and what is suspicious (warnings: admit, but say so). */
+export interface Findings {
+  readonly errors: AnnotationError[];
+  readonly warnings: AnnotationError[];
+}
+
+type Annotations = Readonly<Record<string, string>>;
+
+function unknownKeys(annotations: Annotations, known: readonly string[], warnings: AnnotationError[]): void {
+  const multus: readonly string[] = Object.values(MultusAnnotation);
+  for (const key of Object.keys(annotations)) {
+    if (!key.startsWith(PREFIX) || known.includes(key) || multus.includes(key)) continue;
+    const guess = closest(key.slice(PREFIX.length), known.map((k) => k.slice(PREFIX.length)));
+    warnings.push({
+      key,
+      path: '',
+      code: Code.unknownKey,
+      message: `annotation ${key} is not one nicpool reads`,
+      ...(guess === undefined ? {} : { hint: `did you mean ${PREFIX}${guess}?` }),
+    });
+  }
+}
+
+function warn(warnings: AnnotationError[], key: string, path: string, code: AnnotationErrorCode, message: string): void {
+  warnings.push({ key, path, code, message });
+}
+
+
+function checkNics(
+  nics: readonly PodInterface[] | undefined,
+  key: string,
+  listed: readonly { path: string; name: string }[],
+  warnings: AnnotationError[],
+): void {
+  if (nics === undefined) return;
+  const names = nics.map((n) => n.name);
+  for (const l of listed) {
+    if (!names.includes(l.name)) {
+      // A warning, not an error: Multus may add networks the annotations do not show
+      // (its `defaultNetworks` setting).
+      warn(warnings, key, l.path, Code.unknownInterface,
+        `interface ${JSON.stringify(l.name)} in ${key} is not one of the pod's interfaces from its Multus annotations (${names.join(', ')})`);
+    }
+  }
+}
+
+/**
+ * Checks every nicpool and Multus annotation of a pod or pod template, returning all
+ * problems at once. Cross-annotation checks (interfaces the pod does not have, ignored
+ * lower-precedence annotations) are warnings.
+ */
+export function validatePodAnnotations(annotations: Annotations): Findings {
+  const errors: AnnotationError[] = [];
+  const warnings: AnnotationError[] = [];
+  unknownKeys(annotations, KNOWN_POD_KEYS, warnings);
+
+  const nicsResult = podInterfaces(annotations);
+  if (!nicsResult.ok) errors.push(...nicsResult.error);
+  const nics = nicsResult.ok ? nicsResult.value : undefined;
+
+  const has = (k: string): boolean => annotations[k] !== undefined;
+  const get = (k: string): string => annotations[k] ?? '';
+
+  if (has(PodAnnotation.subnets)) {
+    const p = parseSubnets(get(PodAnnotation.subnets));
+    if (!p.ok) errors.push(...p.error);
+    else checkNics(nics, PodAnnotation.subnets, p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface })), warnings);
+    p.ok && p.value.forEach((s, i) => {
+      for (const fam of ['ipv4', 'ipv6'] as const) {
+        if (s[fam].length > 1) {
+          warn(warnings, PodAnnotation.subnets, `[${i}].${fam}`, Code.extraSubnet,
+            `only the first subnet of ${fam} in item ${i} of ${PodAnnotation.subnets} is used (${JSON.stringify(s[fam][0])})`);
+        }
+      }
+    });
+  }
+  if (has(PodAnnotation.subnet)) {
+    const p = parseSubnet(get(PodAnnotation.subnet));
+    if (!p.ok) errors.push(...p.error);
+    else checkNics(nics, PodAnnotation.subnet, [{ path: 'interface', name: p.value.interface }], warnings);
+  }
+  if (has(PodAnnotation.ippools)) {
+    const p = parseIPPools(get(PodAnnotation.ippools));
+    if (!p.ok) errors.push(...p.error);
+    else if (p.value[0]?.interface !== undefined) {
+      checkNics(nics, PodAnnotation.ippools, p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface ?? '' })), warnings);
+    } else if (nics !== undefined && p.value.length > nics.length) {
+      warn(warnings, PodAnnotation.ippools, `[${nics.length}]`, Code.tooManyItems,
+        `${PodAnnotation.ippools} has ${p.value.length} unnamed items but the pod's Multus annotations give it ${nics.length} interface(s) (${nics.map((n) => n.name).join(', ')})`);
+    }
+  }
+  if (has(PodAnnotation.ippool)) {
+    const p = parseIPPool(get(PodAnnotation.ippool));
+    if (!p.ok) errors.push(...p.error);
+  }
+  // Levels never merge: a lower-precedence annotation next to a higher one does nothing.
+  const order = [PodAnnotation.subnets, PodAnnotation.subnet, PodAnnotation.ippools, PodAnnotation.ippool];
+  const present = order.filter(has);
+  for (const ignored of present.slice(1)) {
+    warn(warnings, ignored, '', Code.ignoredAnnotation,
+      `${ignored} is ignored because ${present[0]} is set (it takes precedence)`);
+  }
+  if (has(PodAnnotation.ippoolIPNumber)) {
+    const p = parseIPNumber(get(PodAnnotation.ippoolIPNumber));
+    if (!p.ok) errors.push(...p.error);
+  }
+  if (has(PodAnnotation.ippoolReclaim)) {
+    const p = parseReclaim(get(PodAnnotation.ippoolReclaim));
+    if (!p.ok) errors.push(...p.error);
+  }
+  if (has(PodAnnotation.routes)) {
+    const p = parseRoutes(get(PodAnnotation.routes));
+    if (!p.ok) errors.push(...p.error);
+  }
+  if (has(PodAnnotation.defaultRouteNic)) {
+    const p = parseDefaultRouteNic(get(PodAnnotation.defaultRouteNic));
+    if (!p.ok) errors.push(...p.error);
+    else checkNics(nics, PodAnnotation.defaultRouteNic, [{ path: '', name: p.value }], warnings);
+  }
+  return { errors, warnings };
+}
+
+/** Checks a namespace's nicpool annotations. */
+export function validateNamespaceAnnotations(annotations: Annotations): Findings {
+  const errors: AnnotationError[] = [];
+  const warnings: AnnotationError[] = [];
+  unknownKeys(annotations, KNOWN_NAMESPACE_KEYS, warnings);
+  for (const key of [NamespaceAnnotation.defaultIPv4IPPool, NamespaceAnnotation.defaultIPv6IPPool]) {
+    const v = annotations[key];
+    if (v === undefined) continue;
+    const p = parseNamespaceDefaultPools(key, v);
+    if (!p.ok) errors.push(...p.error);
+  }
+  return { errors, warnings };
+}
