@@ -1,0 +1,142 @@
+import { canonicalIP, parseCIDR, parseRange, RangeSet, type IPFamily } from '@nicpool/ip';
+import { err, ok, type Result } from '@nicpool/result';
+import type { AddressSpec } from './types.ts';
+
+/** Why a status string or spec could not be read; `path` is inside the decoded JSON. */
+export interface CodecError {
+  readonly field: string;
+  readonly path: string;
+  readonly message: string;
+}
+
+/** One record of `SpiderIPPool.status.allocatedIPs`. */
+export interface PoolIPAllocation {
+  /** `namespace/name` of the pod. */
+  readonly pod: string;
+  readonly podUid: string;
+  /** nicpool's addition; readers that ignore unknown keys stay compatible. */
+  readonly interface?: string;
+}
+
+const ALLOCATED = 'status.allocatedIPs';
+const CONTROLLED = 'status.controlledIPPools';
+
+function parseObject(field: string, text: string): Result<Record<string, unknown>, CodecError> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    return err({ field, path: '', message: `${field} is not valid JSON (${e instanceof Error ? e.message : String(e)})` });
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    return err({ field, path: '', message: `${field} must be a JSON object` });
+  }
+  return ok(v as Record<string, unknown>);
+}
+
+/**
+ * Decodes `status.allocatedIPs` (absent or empty → no records). Keys are made canonical;
+ * a malformed record is an error, never silently dropped, so nothing recorded is lost.
+ */
+export function decodeAllocatedIPs(text: string | undefined): Result<Map<string, PoolIPAllocation>, CodecError> {
+  const out = new Map<string, PoolIPAllocation>();
+  if (text === undefined || text === '') return ok(out);
+  const o = parseObject(ALLOCATED, text);
+  if (!o.ok) return o;
+  for (const [key, raw] of Object.entries(o.value)) {
+    const ip = canonicalIP(key);
+    const fail = (message: string): Result<never, CodecError> => err({ field: ALLOCATED, path: key, message: `${ALLOCATED}: ${message}` });
+    if (ip === undefined) return fail(`key ${JSON.stringify(key)} is not an IP address`);
+    if (out.has(ip)) return fail(`${JSON.stringify(key)} is recorded twice (as ${ip})`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`record of ${key} is not an object`);
+    const r = raw as Record<string, unknown>;
+    const pod = r['pod'];
+    const podUid = r['podUid'];
+    const ifName = r['interface'];
+    if (typeof pod !== 'string' || !/^[^/]+\/[^/]+$/.test(pod)) return fail(`record of ${key} has no "pod" of the form namespace/name`);
+    if (typeof podUid !== 'string' || podUid === '') return fail(`record of ${key} has no "podUid"`);
+    if (ifName !== undefined && typeof ifName !== 'string') return fail(`record of ${key} has a non-string "interface"`);
+    out.set(ip, ifName === undefined ? { pod, podUid } : { pod, podUid, interface: ifName });
+  }
+  return ok(out);
+}
+
+/** Encodes records in address order; undefined when there are none (the field is then absent). */
+export function encodeAllocatedIPs(records: ReadonlyMap<string, PoolIPAllocation>): string | undefined {
+  if (records.size === 0) return undefined;
+  const entries = [...records.entries()].sort(([a], [b]) => compareIPText(a, b));
+  const o: Record<string, PoolIPAllocation> = {};
+  for (const [ip, rec] of entries) {
+    o[ip] = rec.interface === undefined ? { pod: rec.pod, podUid: rec.podUid } : { pod: rec.pod, podUid: rec.podUid, interface: rec.interface };
+  }
+  return JSON.stringify(o);
+}
+
+/** One entry of `SpiderSubnet.status.controlledIPPools`. */
+export interface ControlledPool {
+  readonly ips: readonly string[];
+  /** `group_version_Kind_namespace_name`, e.g. `apps_v1_Deployment_default_test-app`. */
+  readonly application?: string;
+}
+
+export function decodeControlledIPPools(text: string | undefined): Result<Map<string, ControlledPool>, CodecError> {
+  const out = new Map<string, ControlledPool>();
+  if (text === undefined || text === '') return ok(out);
+  const o = parseObject(CONTROLLED, text);
+  if (!o.ok) return o;
+  for (const [pool, raw] of Object.entries(o.value)) {
+    const fail = (message: string): Result<never, CodecError> => err({ field: CONTROLLED, path: pool, message: `${CONTROLLED}: ${message}` });
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`entry of ${pool} is not an object`);
+    const r = raw as Record<string, unknown>;
+    const ipsRaw = r['ips'];
+    const application = r['application'];
+    if (!Array.isArray(ipsRaw) || ipsRaw.some((x) => typeof x !== 'string')) return fail(`entry of ${pool} has no "ips" list`);
+    const ips = ipsRaw as string[];
+    for (const range of ips) {
+      const p = parseRange(range);
+      if (!p.ok) return fail(`entry of ${pool}: ${p.error.message}`);
+    }
+    if (application !== undefined && typeof application !== 'string') return fail(`entry of ${pool} has a non-string "application"`);
+    out.set(pool, application === undefined ? { ips } : { ips, application });
+  }
+  return ok(out);
+}
+
+export function encodeControlledIPPools(pools: ReadonlyMap<string, ControlledPool>): string | undefined {
+  if (pools.size === 0) return undefined;
+  const o: Record<string, ControlledPool> = {};
+  for (const name of [...pools.keys()].sort()) {
+    const p = pools.get(name)!;
+    o[name] = p.application === undefined ? { ips: [...p.ips] } : { ips: [...p.ips], application: p.application };
+  }
+  return JSON.stringify(o);
+}
+
+/** Orders address strings numerically within a family, IPv4 before IPv6. */
+export function compareIPText(a: string, b: string): number {
+  const ra = RangeSet.parse(a.includes(':') ? 6 : 4, [a]);
+  const rb = RangeSet.parse(b.includes(':') ? 6 : 4, [b]);
+  if (!ra.ok || !rb.ok) return a < b ? -1 : a > b ? 1 : 0;
+  if (ra.value.family !== rb.value.family) return ra.value.family - rb.value.family;
+  const x = ra.value.intervals[0]!.start;
+  const y = rb.value.intervals[0]!.start;
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The family of a pool or subnet: `ipVersion`, else the family of `subnet`. */
+export function specFamily(spec: AddressSpec): IPFamily | undefined {
+  if (spec.ipVersion === 4 || spec.ipVersion === 6) return spec.ipVersion;
+  const c = parseCIDR(spec.subnet);
+  return c.ok ? c.value.family : undefined;
+}
+
+/** The usable addresses of a pool or subnet: `ips` minus `excludeIPs` (their count is totalIPCount). */
+export function specAddresses(spec: AddressSpec): Result<RangeSet, CodecError> {
+  const family = specFamily(spec);
+  if (family === undefined) return err({ field: 'spec.subnet', path: '', message: `spec.subnet ${JSON.stringify(spec.subnet)} is not a CIDR` });
+  const ips = RangeSet.parse(family, spec.ips ?? []);
+  if (!ips.ok) return err({ field: 'spec.ips', path: `[${ips.error.index}]`, message: `spec.ips[${ips.error.index}]: ${ips.error.message}` });
+  const ex = RangeSet.parse(family, spec.excludeIPs ?? []);
+  if (!ex.ok) return err({ field: 'spec.excludeIPs', path: `[${ex.error.index}]`, message: `spec.excludeIPs[${ex.error.index}]: ${ex.error.message}` });
+  return ok(ips.value.subtract(ex.value));
+}

@@ -1,0 +1,4 @@
+export * from './definitions.ts';
+export * from './types.ts';
+export * from './codecs.ts';
+export { renderCRDFiles } from './render.ts';

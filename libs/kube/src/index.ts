@@ -1,0 +1,102 @@
+/**
+ * The one adapter around @kubernetes/client-node (ESM-only, pinned: its HTTP layer changed
+ * at 1.0 and 2.0). Apps talk to Kubernetes through this module only, so a client upgrade
+ * touches one place.
+ */
+import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { API_VERSION, GROUP, VERSION } from '@nicpool/crds';
+
+export type { KubeConfig };
+
+/** Where to find credentials: a kubeconfig file, inline YAML, or the in-cluster ServiceAccount. */
+export type KubeConfigSource =
+  | { readonly kind: 'file'; readonly path: string }
+  | { readonly kind: 'inline'; readonly yaml: string }
+  | { readonly kind: 'in-cluster' };
+
+export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
+  const kc = new KubeConfig();
+  if (source.kind === 'file') kc.loadFromFile(source.path);
+  else if (source.kind === 'inline') kc.loadFromString(source.yaml);
+  else kc.loadFromCluster();
+  if (kc.getCurrentCluster() === null) throw new Error('kubeconfig has no current cluster');
+  return kc;
+}
+
+/** HTTP status of a failed API call, or undefined for non-HTTP failures (network, TLS). */
+export function apiStatus(e: unknown): number | undefined {
+  if (e instanceof ApiException) return e.code;
+  return undefined;
+}
+
+export const isConflict = (e: unknown): boolean => apiStatus(e) === 409;
+export const isNotFound = (e: unknown): boolean => apiStatus(e) === 404;
+
+/** Plural names of the nicpool custom resources. */
+export const Plural = {
+  ippool: 'spiderippools',
+  subnet: 'spidersubnets',
+  endpoint: 'spiderendpoints',
+  reservedIP: 'spiderreservedips',
+} as const;
+export type Plural = (typeof Plural)[keyof typeof Plural];
+
+/** Typed access to cluster-scoped nicpool objects. */
+export class ClusterObjects<T extends { metadata: { name: string } }> {
+  readonly #api: CustomObjectsApi;
+  readonly #plural: Plural;
+
+  constructor(api: CustomObjectsApi, plural: Plural) {
+    this.#api = api;
+    this.#plural = plural;
+  }
+
+  async get(name: string): Promise<T> {
+    return (await this.#api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, name })) as T;
+  }
+
+  async list(): Promise<{ items: T[]; resourceVersion: string }> {
+    const r = (await this.#api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural })) as {
+      items: T[];
+      metadata?: { resourceVersion?: string };
+    };
+    return { items: r.items, resourceVersion: r.metadata?.resourceVersion ?? '' };
+  }
+
+  async create(obj: T): Promise<T> {
+    return (await this.#api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, body: obj })) as T;
+  }
+
+  /** Replaces the status; `obj.metadata.resourceVersion` makes it conditional (409 on a stale read). */
+  async replaceStatus(obj: T): Promise<T> {
+    return (await this.#api.replaceClusterCustomObjectStatus({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+      name: obj.metadata.name,
+      body: obj,
+    })) as T;
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.#api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, name });
+  }
+}
+
+export interface KubeClients {
+  readonly config: KubeConfig;
+  readonly core: CoreV1Api;
+  readonly custom: CustomObjectsApi;
+  readonly server: string;
+}
+
+export function createKubeClients(kc: KubeConfig): KubeClients {
+  return {
+    config: kc,
+    core: kc.makeApiClient(CoreV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+    server: kc.getCurrentCluster()?.server ?? '',
+  };
+}
+
+export { API_VERSION };
