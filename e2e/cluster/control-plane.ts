@@ -8,7 +8,15 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -64,13 +72,18 @@ export function binaries(): Binaries {
   const b: Binaries = {
     etcd: join(cache, `etcd-${v['ETCD_VERSION']}`, 'bin', 'etcd'),
     kubeApiserver: join(cache, `kubernetes-${v['KUBE_VERSION']}`, 'bin', 'kube-apiserver'),
-    kubeControllerManager: join(cache, `kubernetes-${v['KUBE_VERSION']}`, 'bin', 'kube-controller-manager'),
+    kubeControllerManager: join(
+      cache,
+      `kubernetes-${v['KUBE_VERSION']}`,
+      'bin',
+      'kube-controller-manager',
+    ),
     kubectl: join(cache, `kubernetes-${v['KUBE_VERSION']}`, 'bin', 'kubectl'),
     multus: join(cache, `multus-${v['MULTUS_VERSION']}`, 'bin', 'multus'),
     whereabouts: join(cache, `whereabouts-${v['WHEREABOUTS_VERSION']}`, 'bin', 'whereabouts'),
     cniPluginDir: '/usr/lib/cni',
   };
-  const missing = Object.entries(b).filter(([, p]) => !existsSync(p));
+  const missing = (Object.entries(b) as [string, string][]).filter(([, p]) => !existsSync(p));
   if (missing.length > 0) {
     throw new Error(
       `missing ${missing.map(([k, p]) => `${k} (${p})`).join(', ')}; run \`make components\` (e2e/cluster/build-components.sh) first`,
@@ -85,7 +98,9 @@ async function freePort(): Promise<number> {
     s.once('error', rej);
     s.listen(0, '127.0.0.1', () => {
       const addr = s.address();
-      s.close(() => (typeof addr === 'object' && addr !== null ? res(addr.port) : rej(new Error('no port'))));
+      s.close(() =>
+        typeof addr === 'object' && addr !== null ? res(addr.port) : rej(new Error('no port')),
+      );
     });
   });
 }
@@ -95,13 +110,57 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 }
 
 async function makeCerts(dir: string): Promise<void> {
-  await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=nicpool-test-ca');
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=nicpool-test-ca',
+  );
   writeFileSync(
     join(dir, 'san.cnf'),
     'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n',
   );
-  await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'apiserver.key', '-out', 'apiserver.csr', '-subj', '/CN=kube-apiserver');
-  await openssl(dir, 'x509', '-req', '-in', 'apiserver.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'apiserver.crt', '-days', '2', '-extfile', 'san.cnf');
+  await openssl(
+    dir,
+    'req',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'apiserver.key',
+    '-out',
+    'apiserver.csr',
+    '-subj',
+    '/CN=kube-apiserver',
+  );
+  await openssl(
+    dir,
+    'x509',
+    '-req',
+    '-in',
+    'apiserver.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-CAcreateserial',
+    '-out',
+    'apiserver.crt',
+    '-days',
+    '2',
+    '-extfile',
+    'san.cnf',
+  );
   await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
   await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }
@@ -132,7 +191,12 @@ function startProcess(dir: string, name: string, bin: string, args: readonly str
   return child.pid;
 }
 
-async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boolean>, dir?: string): Promise<void> {
+async function waitFor(
+  what: string,
+  timeoutMs: number,
+  probe: () => Promise<boolean>,
+  dir?: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let lastNote = Date.now();
   while (Date.now() < deadline) {
@@ -148,12 +212,19 @@ async function waitFor(what: string, timeoutMs: number, probe: () => Promise<boo
 }
 
 /** GET against the API server with the admin token; resolves to the HTTP status and body. */
-export async function apiGet(state: Pick<ClusterState, 'server' | 'token' | 'caFile'>, path: string): Promise<{ status: number; body: string }> {
+export async function apiGet(
+  state: Pick<ClusterState, 'server' | 'token' | 'caFile'>,
+  path: string,
+): Promise<{ status: number; body: string }> {
   const { request } = await import('node:https');
   return new Promise((res, rej) => {
     const req = request(
       `${state.server}${path}`,
-      { ca: readFileSync(state.caFile), headers: { Authorization: `Bearer ${state.token}` }, timeout: 5000 },
+      {
+        ca: readFileSync(state.caFile),
+        headers: { Authorization: `Bearer ${state.token}` },
+        timeout: 5000,
+      },
       (r) => {
         let body = '';
         r.setEncoding('utf8');
@@ -204,7 +275,8 @@ export async function isHealthy(state: ClusterState): Promise<boolean> {
     ['kube-apiserver', state.bin.kubeApiserver],
     ['kube-controller-manager', state.bin.kubeControllerManager],
   ];
-  if (!procs.every(([n, b]) => state.pids[n] !== undefined && isOurs(state.pids[n], b))) return false;
+  if (!procs.every(([n, b]) => state.pids[n] !== undefined && isOurs(state.pids[n], b)))
+    return false;
   const r = await apiGet(state, '/readyz').catch(() => ({ status: 0, body: '' }));
   return r.status === 200;
 }
@@ -221,7 +293,9 @@ export async function stopCluster(): Promise<void> {
     'kube-apiserver': state.bin.kubeApiserver,
     'kube-controller-manager': state.bin.kubeControllerManager,
   };
-  const ours = Object.entries(state.pids).filter(([n, pid]) => bins[n] !== undefined && isOurs(pid, bins[n]));
+  const ours = Object.entries(state.pids).filter(
+    ([n, pid]) => bins[n] !== undefined && isOurs(pid, bins[n]),
+  );
   for (const [, pid] of ours) {
     try {
       process.kill(pid, 'SIGTERM');
@@ -230,7 +304,8 @@ export async function stopCluster(): Promise<void> {
     }
   }
   const deadline = Date.now() + 10_000;
-  while (ours.some(([, pid]) => isAlive(pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  while (ours.some(([, pid]) => isAlive(pid)) && Date.now() < deadline)
+    await new Promise((r) => setTimeout(r, 100));
   for (const [, pid] of ours) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
   rmSync(state.dir, { recursive: true, force: true });
   rmSync(STATE_FILE, { force: true });
@@ -247,12 +322,29 @@ export async function startCluster(): Promise<ClusterState> {
   log(`starting in ${dir}`);
   await makeCerts(dir);
   const token = randomBytes(24).toString('hex');
-  writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, { mode: 0o600 });
-  const ports = { etcd: await freePort(), etcdPeer: await freePort(), apiserver: await freePort(), controllerManager: await freePort() };
+  writeFileSync(join(dir, 'tokens.csv'), `${token},admin,admin-uid,"system:masters"\n`, {
+    mode: 0o600,
+  });
+  const ports = {
+    etcd: await freePort(),
+    etcdPeer: await freePort(),
+    apiserver: await freePort(),
+    controllerManager: await freePort(),
+  };
   const pids: Record<string, number> = {};
   const server = `https://127.0.0.1:${ports.apiserver}`;
   const caFile = join(dir, 'ca.crt');
-  const partial = { dir, kubeconfig: KUBECONFIG, server, token, caFile, ports, pids, bin, startedAt: new Date().toISOString() };
+  const partial = {
+    dir,
+    kubeconfig: KUBECONFIG,
+    server,
+    token,
+    caFile,
+    ports,
+    pids,
+    bin,
+    startedAt: new Date().toISOString(),
+  };
   // Record the state early so a failed start is still cleaned up by the next start or down.
   const save = (): void => writeFileSync(STATE_FILE, JSON.stringify(partial, null, 2));
   save();
@@ -293,45 +385,76 @@ export async function startCluster(): Promise<ClusterState> {
     '--v=1',
   ]);
   save();
-  await waitFor('kube-apiserver /readyz', 120_000, async () => (await apiGet(partial, '/readyz')).status === 200, dir);
+  await waitFor(
+    'kube-apiserver /readyz',
+    120_000,
+    async () => (await apiGet(partial, '/readyz')).status === 200,
+    dir,
+  );
   log(`kube-apiserver ready at ${server}`);
   writeFileSync(KUBECONFIG, kubeconfigYAML(server, caFile, token), { mode: 0o600 });
 
-  pids['kube-controller-manager'] = startProcess(dir, 'kube-controller-manager', bin.kubeControllerManager, [
-    `--kubeconfig=${KUBECONFIG}`,
-    `--authentication-kubeconfig=${KUBECONFIG}`,
-    `--authorization-kubeconfig=${KUBECONFIG}`,
-    '--bind-address=127.0.0.1',
-    `--secure-port=${ports.controllerManager}`,
-    '--leader-elect=false',
-    `--service-account-private-key-file=${join(dir, 'sa.key')}`,
-    `--root-ca-file=${caFile}`,
-    '--use-service-account-credentials=true',
-    // No kubelets heartbeat here: the node simulator plays them, so node lifecycle and
-    // taint eviction would evict every simulated pod after the unreachable timeout.
-    '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller',
-    '--v=1',
-  ]);
+  pids['kube-controller-manager'] = startProcess(
+    dir,
+    'kube-controller-manager',
+    bin.kubeControllerManager,
+    [
+      `--kubeconfig=${KUBECONFIG}`,
+      `--authentication-kubeconfig=${KUBECONFIG}`,
+      `--authorization-kubeconfig=${KUBECONFIG}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${ports.controllerManager}`,
+      '--leader-elect=false',
+      `--service-account-private-key-file=${join(dir, 'sa.key')}`,
+      `--root-ca-file=${caFile}`,
+      '--use-service-account-credentials=true',
+      // No kubelets heartbeat here: the node simulator plays them, so node lifecycle and
+      // taint eviction would evict every simulated pod after the unreachable timeout.
+      '--controllers=*,-node-lifecycle-controller,-taint-eviction-controller',
+      '--v=1',
+    ],
+  );
   save();
-  await waitFor('the default ServiceAccount (kube-controller-manager running)', 120_000, async () =>
-    (await apiGet(partial, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200, dir);
+  await waitFor(
+    'the default ServiceAccount (kube-controller-manager running)',
+    120_000,
+    async () =>
+      (await apiGet(partial, '/api/v1/namespaces/default/serviceaccounts/default')).status === 200,
+    dir,
+  );
   log('kube-controller-manager ready');
 
   await kubectl(partial, ['apply', '--server-side', '-f', join(REPO, 'deploy', 'crds')]);
-  await kubectl(partial, ['wait', '--for=condition=Established', '--timeout=60s', '-f', join(REPO, 'deploy', 'crds')]);
+  await kubectl(partial, [
+    'wait',
+    '--for=condition=Established',
+    '--timeout=60s',
+    '-f',
+    join(REPO, 'deploy', 'crds'),
+  ]);
   log('CRDs established');
   return partial;
 }
 
 /** Runs kubectl against the cluster; rejects with kubectl's stderr on failure. */
-export async function kubectl(state: Pick<ClusterState, 'bin' | 'kubeconfig'>, args: readonly string[], input?: string): Promise<string> {
+export async function kubectl(
+  state: Pick<ClusterState, 'bin' | 'kubeconfig'>,
+  args: readonly string[],
+  input?: string,
+): Promise<string> {
   return new Promise((res, rej) => {
     const child = execFile(
       state.bin.kubectl,
       args,
       { env: { ...process.env, KUBECONFIG: state.kubeconfig }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => {
-        if (error) rej(Object.assign(new Error(`kubectl ${args.join(' ')} failed: ${stderr || error.message}`), { stderr, stdout }));
+        if (error)
+          rej(
+            Object.assign(
+              new Error(`kubectl ${args.join(' ')} failed: ${stderr || error.message}`),
+              { stderr, stdout },
+            ),
+          );
         else res(stdout);
       },
     );

@@ -28,7 +28,11 @@ describe('allocator over a real Unix socket', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'nicpool-alloc-test-'));
     socketPath = join(dir, 'spiderpool.sock');
-    const config = readAllocatorConfig({ NODE_NAME: 'node1', NICPOOL_SOCKET_PATH: socketPath, NICPOOL_LOG_LEVEL: 'error' });
+    const config = readAllocatorConfig({
+      NODE_NAME: 'node1',
+      NICPOOL_SOCKET_PATH: socketPath,
+      NICPOOL_LOG_LEVEL: 'error',
+    });
     if (!config.ok) throw new Error(config.error.join('; '));
     app = buildApp(config.value, { ready: () => ready });
     await app.listen({ path: socketPath });
@@ -39,7 +43,10 @@ describe('allocator over a real Unix socket', () => {
   });
 
   it('answers the agent health check the shim uses', async () => {
-    expect(await get(socketPath, '/v1/ipam/healthy')).toEqual({ status: 500, body: '{"message":"allocator on node1 is not ready"}' });
+    expect(await get(socketPath, '/v1/ipam/healthy')).toEqual({
+      status: 500,
+      body: '{"message":"allocator on node1 is not ready"}',
+    });
     ready = true;
     expect((await get(socketPath, '/v1/ipam/healthy')).status).toBe(200);
   });

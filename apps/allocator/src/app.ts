@@ -14,7 +14,9 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps = {}): Fas
   const app = Fastify({ logger: { level: config.logLevel } });
   const ready = deps.ready ?? ((): boolean => true);
   app.get('/v1/ipam/healthy', async (_req, reply) =>
-    ready() ? reply.code(200).send() : reply.code(500).send({ message: `allocator on ${config.nodeName} is not ready` }),
+    ready()
+      ? reply.code(200).send()
+      : reply.code(500).send({ message: `allocator on ${config.nodeName} is not ready` }),
   );
   return app;
 }

@@ -4,8 +4,15 @@ import type { Result } from '@nicpool/result';
 
 export const AllocatorConfig = Type.Object({
   socketPath: Type.String({ minLength: 1, default: '/var/run/spidernet/spiderpool.sock' }),
-  nodeName: Type.String({ minLength: 1, maxLength: 253, description: 'This node (downward API spec.nodeName).' }),
-  logLevel: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  nodeName: Type.String({
+    minLength: 1,
+    maxLength: 253,
+    description: 'This node (downward API spec.nodeName).',
+  }),
+  logLevel: Type.Union(
+    [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
+    { default: 'info' },
+  ),
 });
 export type AllocatorConfig = Static<typeof AllocatorConfig>;
 

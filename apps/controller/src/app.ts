@@ -12,9 +12,13 @@ export function buildApp(config: ControllerConfig, deps: ControllerDeps = {}): F
   const app = Fastify({ logger: { level: config.logLevel } });
   const metrics = deps.metrics ?? new Registry();
   const ready = deps.ready ?? ((): boolean => true);
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => (ready() ? { status: 'ok' } : reply.code(503).send({ status: 'not ready' })));
-  app.get('/metrics', async (_req, reply) => reply.type(metrics.contentType).send(await metrics.metrics()));
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', (_req, reply) =>
+    ready() ? { status: 'ok' } : reply.code(503).send({ status: 'not ready' }),
+  );
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(metrics.contentType).send(await metrics.metrics()),
+  );
   return app;
 }
 

@@ -4,8 +4,16 @@ import type { Result } from '@nicpool/result';
 
 export const ControllerConfig = Type.Object({
   host: Type.String({ default: '0.0.0.0' }),
-  port: Type.Integer({ minimum: 1, maximum: 65535, default: 5721, description: 'Health and metrics port.' }),
-  logLevel: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  port: Type.Integer({
+    minimum: 1,
+    maximum: 65535,
+    default: 5721,
+    description: 'Health and metrics port.',
+  }),
+  logLevel: Type.Union(
+    [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
+    { default: 'info' },
+  ),
 });
 export type ControllerConfig = Static<typeof ControllerConfig>;
 

@@ -15,8 +15,29 @@ describe('webhook app', () => {
   beforeAll(() => {
     // A throwaway key pair per run; nothing is committed.
     dir = mkdtempSync(join(tmpdir(), 'nicpool-webhook-test-'));
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-days', '1', '-subj', '/CN=localhost'], { cwd: dir, stdio: 'ignore' });
-    const config = readWebhookConfig({ NICPOOL_WEBHOOK_TLS_CERT: join(dir, 'c.pem'), NICPOOL_WEBHOOK_TLS_KEY: join(dir, 'k.pem') });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        'k.pem',
+        '-out',
+        'c.pem',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+      ],
+      { cwd: dir, stdio: 'ignore' },
+    );
+    const config = readWebhookConfig({
+      NICPOOL_WEBHOOK_TLS_CERT: join(dir, 'c.pem'),
+      NICPOOL_WEBHOOK_TLS_KEY: join(dir, 'k.pem'),
+    });
     if (!config.ok) throw new Error(config.error.join('; '));
     app = buildApp(config.value, {
       tls: { cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) },
@@ -44,6 +65,10 @@ describe('webhook app', () => {
   it('refuses to start without TLS files, naming the variables', () => {
     const r = readWebhookConfig({ NICPOOL_WEBHOOK_PORT: '0' });
     expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error).toEqual(['missing NICPOOL_WEBHOOK_TLS_CERT, NICPOOL_WEBHOOK_TLS_KEY', 'NICPOOL_WEBHOOK_PORT="0": must be >= 1']);
+    if (!r.ok)
+      expect(r.error).toEqual([
+        'missing NICPOOL_WEBHOOK_TLS_CERT, NICPOOL_WEBHOOK_TLS_KEY',
+        'NICPOOL_WEBHOOK_PORT="0": must be >= 1',
+      ]);
   });
 });

@@ -6,8 +6,14 @@ export const WebhookConfig = Type.Object({
   host: Type.String({ default: '0.0.0.0', description: 'Address to listen on.' }),
   port: Type.Integer({ minimum: 1, maximum: 65535, default: 9443 }),
   tlsCertFile: Type.String({ minLength: 1, description: 'PEM serving certificate.' }),
-  tlsKeyFile: Type.String({ minLength: 1, description: 'PEM private key of the serving certificate.' }),
-  logLevel: Type.Union([Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')], { default: 'info' }),
+  tlsKeyFile: Type.String({
+    minLength: 1,
+    description: 'PEM private key of the serving certificate.',
+  }),
+  logLevel: Type.Union(
+    [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
+    { default: 'info' },
+  ),
 });
 export type WebhookConfig = Static<typeof WebhookConfig>;
 

@@ -24,7 +24,12 @@ const podCases: readonly Case[] = [
   [P.ippools, '["pool-a"]', C.wrongType, '[0]'],
   [P.ippools, '[null]', C.wrongType, '[0]'],
   [P.ippools, '[{"interface":"eth0","ipv4s":["a"]}]', C.unknownField, '[0].ipv4s'],
-  [P.ippools, '[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv4pools":["b"]}]', C.unknownField, '[1].ipv4pools'],
+  [
+    P.ippools,
+    '[{"interface":"eth0","ipv4":["a"]},{"interface":"net1","ipv4pools":["b"]}]',
+    C.unknownField,
+    '[1].ipv4pools',
+  ],
   [P.ippools, '[{"interface":"eth0","ipv4":"pool-a"}]', C.wrongType, '[0].ipv4'],
   [P.ippools, '[{"interface":"eth0","ipv4":[1]}]', C.wrongType, '[0].ipv4[0]'],
   [P.ippools, '[{"interface":"eth0","ipv4":["Pool_A"]}]', C.invalidPoolName, '[0].ipv4[0]'],
@@ -36,15 +41,30 @@ const podCases: readonly Case[] = [
   [P.ippools, '[{"interface":"eth0","ipv4":[],"ipv6":[]}]', C.noFamily, '[0]'],
   [P.ippools, '[{"interface":"eth0","ipv4":["a"]},{"ipv4":["b"]}]', C.mixedInterface, '[1]'],
   [P.ippools, '[{"ipv4":["a"]},{"interface":"net1","ipv4":["b"]}]', C.mixedInterface, '[0]'],
-  [P.ippools, '[{"interface":"net1","ipv4":["a"]},{"interface":"net1","ipv4":["b"]}]', C.duplicateInterface, '[1].interface'],
+  [
+    P.ippools,
+    '[{"interface":"net1","ipv4":["a"]},{"interface":"net1","ipv4":["b"]}]',
+    C.duplicateInterface,
+    '[1].interface',
+  ],
   [P.ippools, '[{"interface":"","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
-  [P.ippools, '[{"interface":"averyveryverylongname","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
+  [
+    P.ippools,
+    '[{"interface":"averyveryverylongname","ipv4":["a"]}]',
+    C.invalidInterface,
+    '[0].interface',
+  ],
   [P.ippools, '[{"interface":"eth/0","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
   [P.ippools, '[{"interface":"eth 0","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
   [P.ippools, '[{"interface":"..","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
   [P.ippools, '[{"interface":"eth0:1","ipv4":["a"]}]', C.invalidInterface, '[0].interface'],
   [P.ippools, '[{"interface":0,"ipv4":["a"]}]', C.wrongType, '[0].interface'],
-  [P.ippools, '[{"interface":"eth0","ipv4":["a"],"cleangateway":"yes"}]', C.wrongType, '[0].cleangateway'],
+  [
+    P.ippools,
+    '[{"interface":"eth0","ipv4":["a"],"cleangateway":"yes"}]',
+    C.wrongType,
+    '[0].cleangateway',
+  ],
   // ipam.spidernet.io/ippool
   [P.ippool, 'pool-a', C.invalidJSON, ''],
   [P.ippool, '["pool-a"]', C.wrongType, ''],
@@ -58,8 +78,18 @@ const podCases: readonly Case[] = [
   [P.subnets, '{"interface":"eth0","ipv4":["s"]}', C.wrongType, ''],
   [P.subnets, '[{"interface":"eth0"}]', C.noFamily, '[0]'],
   [P.subnets, '[{"interface":"eth0","ipv4":["s*"]}]', C.wildcardNotAllowed, '[0].ipv4[0]'],
-  [P.subnets, '[{"interface":"eth0","ipv4":["s"]},{"interface":"eth0","ipv4":["t"]}]', C.duplicateInterface, '[1].interface'],
-  [P.subnets, '[{"interface":"eth0","ipv4":["s"]},{"interface":"net1","ipv4":["s"]}]', C.duplicateSubnet, '[1].ipv4[0]'],
+  [
+    P.subnets,
+    '[{"interface":"eth0","ipv4":["s"]},{"interface":"eth0","ipv4":["t"]}]',
+    C.duplicateInterface,
+    '[1].interface',
+  ],
+  [
+    P.subnets,
+    '[{"interface":"eth0","ipv4":["s"]},{"interface":"net1","ipv4":["s"]}]',
+    C.duplicateSubnet,
+    '[1].ipv4[0]',
+  ],
   [P.subnets, '[{"ipv4":["s"]},{"ipv4":["t"]}]', C.duplicateInterface, '[1].interface'],
   [P.subnets, '[{"interface":"eth0","ipv4":["S_1"]}]', C.invalidSubnetName, '[0].ipv4[0]'],
   [P.subnets, '[{"interface":"eth0","v4":["s"]}]', C.unknownField, '[0].v4'],
@@ -89,7 +119,12 @@ const podCases: readonly Case[] = [
   [P.routes, '[{"dst":"10.20.0.0/16","gw":"10.6.0"}]', C.invalidRoute, '[0].gw'],
   [P.routes, '[{"dst":"fd00::/64","gw":"10.6.0.254"}]', C.invalidRoute, '[0]'],
   [P.routes, '[{"dst":"0.0.0.0/0","gw":"10.6.0.254"}]', C.defaultRoute, '[0].dst'],
-  [P.routes, '[{"dst":"10.20.0.0/16","gw":"10.6.0.1"},{"dst":"10.20.0.0/16","gw":"10.6.0.2"}]', C.duplicateRoute, '[1].dst'],
+  [
+    P.routes,
+    '[{"dst":"10.20.0.0/16","gw":"10.6.0.1"},{"dst":"10.20.0.0/16","gw":"10.6.0.2"}]',
+    C.duplicateRoute,
+    '[1].dst',
+  ],
   [P.routes, '[{"dst":"10.20.0.0/16","gw":"10.6.0.1","dev":"eth0"}]', C.unknownField, '[0].dev'],
   // ipam.spidernet.io/default-route-nic
   [P.defaultRouteNic, '', C.invalidInterface, ''],
@@ -125,14 +160,22 @@ describe('bad annotations: code and path', () => {
   it.each(podCases)('%s = %j → %s at %j', (key, value, code, path) => {
     const { errors } = validatePodAnnotations({ [key]: value });
     expect(errors.length).toBeGreaterThan(0);
-    expect({ code: errors[0]?.code, path: errors[0]?.path, key: errors[0]?.key }).toEqual({ code, path, key });
+    expect({ code: errors[0]?.code, path: errors[0]?.path, key: errors[0]?.key }).toEqual({
+      code,
+      path,
+      key,
+    });
     // The message names the annotation so `kubectl apply` output is self-explanatory.
     expect(errors[0]?.message).toContain(key);
   });
 
   it.each(namespaceCases)('%s = %j → %s at %j', (key, value, code, path) => {
     const { errors } = validateNamespaceAnnotations({ [key]: value });
-    expect({ code: errors[0]?.code, path: errors[0]?.path, key: errors[0]?.key }).toEqual({ code, path, key });
+    expect({ code: errors[0]?.code, path: errors[0]?.path, key: errors[0]?.key }).toEqual({
+      code,
+      path,
+      key,
+    });
   });
 });
 
@@ -162,7 +205,9 @@ describe('error messages', () => {
 
   it('quotes the JSON parser position', () => {
     const { errors } = validatePodAnnotations({ [P.ippools]: '[{"interface":"eth0",}]' });
-    expect(errors[0]?.message).toMatch(/^invalid JSON \(.*position \d+.*\) in ipam\.spidernet\.io\/ippools$/);
+    expect(errors[0]?.message).toMatch(
+      /^invalid JSON \(.*position \d+.*\) in ipam\.spidernet\.io\/ippools$/,
+    );
   });
 });
 
@@ -170,7 +215,10 @@ describe('warnings', () => {
   it('warns about unknown ipam.spidernet.io keys with a did-you-mean', () => {
     const { errors, warnings } = validatePodAnnotations({ 'ipam.spidernet.io/ipools': '[]' });
     expect(errors).toEqual([]);
-    expect(warnings[0]).toMatchObject({ code: C.unknownKey, hint: 'did you mean ipam.spidernet.io/ippools?' });
+    expect(warnings[0]).toMatchObject({
+      code: C.unknownKey,
+      hint: 'did you mean ipam.spidernet.io/ippools?',
+    });
   });
 
   it('warns when a lower precedence annotation is ignored', () => {
@@ -199,7 +247,8 @@ describe('warnings', () => {
       {
         [M.defaultNetwork]: 'kube-system/macvlan-conf-ens192',
         [M.networks]: 'kube-system/macvlan-conf-ens224',
-        [P.ippools]: '[{\n  "interface": "eth0",\n  "ipv4": ["ippool-test-ens192"]\n},{\n  "interface": "net1",\n  "ipv4": ["ippool-test-ens224"]\n}]',
+        [P.ippools]:
+          '[{\n  "interface": "eth0",\n  "ipv4": ["ippool-test-ens192"]\n},{\n  "interface": "net1",\n  "ipv4": ["ippool-test-ens224"]\n}]',
       },
       {
         [P.subnets]:

@@ -1,5 +1,3 @@
-import type { AnnotationKey } from './keys.ts';
-
 /** Stable error codes; callers branch on these, never on message text. */
 export const AnnotationErrorCode = {
   invalidJSON: 'INVALID_JSON',
@@ -39,7 +37,8 @@ export type AnnotationErrorCode = (typeof AnnotationErrorCode)[keyof typeof Anno
  * and already names the key; `hint` is a "did you mean" when there is one.
  */
 export interface AnnotationError {
-  readonly key: AnnotationKey | string;
+  /** An annotation key of keys.ts, or an unknown `ipam.spidernet.io/` key a warning is about. */
+  readonly key: string;
   readonly path: string;
   readonly code: AnnotationErrorCode;
   readonly message: string;

@@ -10,7 +10,13 @@ export {
   formatAnnotationError,
   type AnnotationError,
 } from './errors.ts';
-export { compileGlob, interfaceNameProblem, matchPoolNames, objectNameProblem, poolPatternProblem } from './names.ts';
+export {
+  compileGlob,
+  interfaceNameProblem,
+  matchPoolNames,
+  objectNameProblem,
+  poolPatternProblem,
+} from './names.ts';
 export * from './pod.ts';
 export * from './multus.ts';
 export * from './resolve.ts';

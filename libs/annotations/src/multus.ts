@@ -29,15 +29,27 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 function checkRef(r: Reader, path: string, sel: NetworkSelection): void {
   if (!DNS_LABEL.test(sel.name)) {
-    r.fail(path, Code.invalidNetwork, `network name ${JSON.stringify(sel.name)} is not a valid NetworkAttachmentDefinition name`);
+    r.fail(
+      path,
+      Code.invalidNetwork,
+      `network name ${JSON.stringify(sel.name)} is not a valid NetworkAttachmentDefinition name`,
+    );
   }
   if (sel.namespace !== undefined && !DNS_LABEL.test(sel.namespace)) {
-    r.fail(path, Code.invalidNetwork, `namespace ${JSON.stringify(sel.namespace)} is not a valid namespace name`);
+    r.fail(
+      path,
+      Code.invalidNetwork,
+      `namespace ${JSON.stringify(sel.namespace)} is not a valid namespace name`,
+    );
   }
   if (sel.interface !== undefined) {
     const problem = interfaceNameProblem(sel.interface);
     if (problem !== undefined) {
-      r.fail(path, Code.invalidInterface, `interface name ${JSON.stringify(sel.interface)} ${problem}`);
+      r.fail(
+        path,
+        Code.invalidInterface,
+        `interface name ${JSON.stringify(sel.interface)} ${problem}`,
+      );
     }
   }
 }
@@ -58,7 +70,11 @@ function parseInto(r: Reader, value: string): NetworkSelection[] | undefined {
       if (!r.isObject(raw, path)) return;
       const name = raw['name'];
       if (typeof name !== 'string' || name === '') {
-        r.fail(path, Code.missingField, `field \`name\` is ${name === undefined ? 'missing' : `not a name (${describe(name)})`}`);
+        r.fail(
+          path,
+          Code.missingField,
+          `field \`name\` is ${name === undefined ? 'missing' : `not a name (${describe(name)})`}`,
+        );
         return;
       }
       const ns = r.optionalString(raw, 'namespace', path);
@@ -79,7 +95,11 @@ function parseInto(r: Reader, value: string): NetworkSelection[] | undefined {
     const path = `[${i}]`;
     const m = /^(?:([^/@]*)\/)?([^/@]*)(?:@([^/@]*))?$/.exec(item);
     if (item === '' || m === null || m[2] === '') {
-      r.fail(path, Code.invalidNetwork, `${JSON.stringify(item)} is not of the form "namespace/name@interface" (namespace and @interface optional)`);
+      r.fail(
+        path,
+        Code.invalidNetwork,
+        `${JSON.stringify(item)} is not of the form "namespace/name@interface" (namespace and @interface optional)`,
+      );
       return;
     }
     const sel: NetworkSelection = {
@@ -107,7 +127,11 @@ export function parseNetworks(value: string): Parsed<NetworkSelection[]> {
   names.forEach((n, i) => {
     const first = seen.get(n);
     if (first !== undefined) {
-      r.fail(`[${i - 1}]`, Code.duplicateInterface, `interface ${JSON.stringify(n)} would be created twice`);
+      r.fail(
+        `[${i - 1}]`,
+        Code.duplicateInterface,
+        `interface ${JSON.stringify(n)} would be created twice`,
+      );
     }
     seen.set(n, i);
   });
@@ -120,7 +144,11 @@ export function parseDefaultNetwork(value: string): Parsed<NetworkSelection> {
   const list = parseInto(r, value);
   if (list === undefined || r.errors.length > 0) return err(r.errors);
   if (list.length !== 1 || list[0] === undefined) {
-    r.fail('', Code.invalidNetwork, `names ${list.length} networks; the cluster network must be exactly one`);
+    r.fail(
+      '',
+      Code.invalidNetwork,
+      `names ${list.length} networks; the cluster network must be exactly one`,
+    );
     return err(r.errors);
   }
   return ok(list[0]);
@@ -167,6 +195,9 @@ export function podInterfaces(
 /** Formats networks in the comma form (`ns/name@if`). */
 export function formatNetworks(list: readonly NetworkSelection[]): string {
   return list
-    .map((n) => `${n.namespace === undefined ? '' : `${n.namespace}/`}${n.name}${n.interface === undefined ? '' : `@${n.interface}`}`)
+    .map(
+      (n) =>
+        `${n.namespace === undefined ? '' : `${n.namespace}/`}${n.name}${n.interface === undefined ? '' : `@${n.interface}`}`,
+    )
     .join(',');
 }

@@ -154,7 +154,9 @@ export function parseIPPools(value: string): Parsed<IPPoolsItem[]> {
     const cleangateway = r.optionalBoolean(raw, 'cleangateway', path);
     if (lists === undefined || cleangateway === null || ifName === null) return;
     items.push(
-      ifName === undefined ? { ...lists, cleangateway } : { interface: ifName, ...lists, cleangateway },
+      ifName === undefined
+        ? { ...lists, cleangateway }
+        : { interface: ifName, ...lists, cleangateway },
     );
   });
   if (named.length > 0 && named.length < j.value.length) {
@@ -169,7 +171,8 @@ export function parseIPPools(value: string): Parsed<IPPoolsItem[]> {
 }
 
 function readSubnetItem(r: Reader, raw: unknown, path: string): SubnetItem | undefined {
-  if (!r.isObject(raw, path, 'an object like {"interface":"eth0","ipv4":["subnet"]}')) return undefined;
+  if (!r.isObject(raw, path, 'an object like {"interface":"eth0","ipv4":["subnet"]}'))
+    return undefined;
   const unknown = r.checkFields(raw, SUBNET_FIELDS, path);
   const ifName = r.optionalString(raw, 'interface', path);
   if (typeof ifName === 'string') checkInterface(r, ifName, join(path, 'interface'));
@@ -182,11 +185,16 @@ function readSubnetItem(r: Reader, raw: unknown, path: string): SubnetItem | und
     list?.forEach((name, i) => {
       const p = `${join(path, family)}[${i}]`;
       if (hasWildcard(name)) {
-        r.fail(p, Code.wildcardNotAllowed, `subnet name ${JSON.stringify(name)} has a wildcard; subnets must be named exactly`);
+        r.fail(
+          p,
+          Code.wildcardNotAllowed,
+          `subnet name ${JSON.stringify(name)} has a wildcard; subnets must be named exactly`,
+        );
         return;
       }
       const problem = objectNameProblem(name);
-      if (problem !== undefined) r.fail(p, Code.invalidSubnetName, `subnet name ${JSON.stringify(name)} ${problem}`);
+      if (problem !== undefined)
+        r.fail(p, Code.invalidSubnetName, `subnet name ${JSON.stringify(name)} ${problem}`);
     });
   }
   if (ipv4 === undefined || ipv6 === undefined || ifName === null) return undefined;
@@ -258,7 +266,11 @@ export function parseIPNumber(value: string): Parsed<IPNumber> {
   const r = new Reader(PodAnnotation.ippoolIPNumber);
   const m = /^(\+?)(0|[1-9][0-9]{0,5})$/.exec(value);
   if (m === null) {
-    r.fail('', Code.invalidIPNumber, `${JSON.stringify(value)} is not "N" (a fixed size) or "+N" (replicas plus N)`);
+    r.fail(
+      '',
+      Code.invalidIPNumber,
+      `${JSON.stringify(value)} is not "N" (a fixed size) or "+N" (replicas plus N)`,
+    );
     return err(r.errors);
   }
   const n = Number(m[2]);
@@ -268,7 +280,11 @@ export function parseIPNumber(value: string): Parsed<IPNumber> {
   }
   if (m[1] === '') {
     if (n === 0) {
-      r.fail('', Code.invalidIPNumber, 'a fixed pool size of 0 can hold no pod; use at least 1 or "+N"');
+      r.fail(
+        '',
+        Code.invalidIPNumber,
+        'a fixed pool size of 0 can hold no pod; use at least 1 or "+N"',
+      );
       return err(r.errors);
     }
     return ok({ kind: 'fixed', count: n });
@@ -320,7 +336,8 @@ export function parseRoutes(value: string): Parsed<Route[]> {
         `${JSON.stringify(dst)} is a default route; choose its NIC with ${PodAnnotation.defaultRouteNic}`,
       );
     }
-    if (!g.ok) r.fail(`${path}.gw`, Code.invalidRoute, `${JSON.stringify(gw)} is not an IP address`);
+    if (!g.ok)
+      r.fail(`${path}.gw`, Code.invalidRoute, `${JSON.stringify(gw)} is not an IP address`);
     if (c.ok && g.ok && c.value.family !== g.value.family) {
       r.fail(path, Code.invalidRoute, `dst is IPv${c.value.family} but gw is IPv${g.value.family}`);
     }
@@ -355,7 +372,8 @@ export function parseNamespaceDefaultPools(
   const r = new Reader(key);
   const j = r.parseJSON(value);
   if (!j.ok) return err(r.errors);
-  if (!r.isArray(j.value, '', 'an array of pool names like ["pool-a","pool-b*"]')) return err(r.errors);
+  if (!r.isArray(j.value, '', 'an array of pool names like ["pool-a","pool-b*"]'))
+    return err(r.errors);
   const names: string[] = [];
   j.value.forEach((v, i) => {
     if (typeof v !== 'string') {

@@ -13,10 +13,18 @@ export class Reader {
   }
 
   /** Records an error; `at` overrides the path used to describe where (default: `path`). */
-  fail(path: string, code: AnnotationErrorCode, what: string, hint?: string, at: string = path): void {
+  fail(
+    path: string,
+    code: AnnotationErrorCode,
+    what: string,
+    hint?: string,
+    at: string = path,
+  ): void {
     const message = `${what} ${this.where(at)}`;
     const error: AnnotationError =
-      hint === undefined ? { key: this.key, path, code, message } : { key: this.key, path, code, message, hint };
+      hint === undefined
+        ? { key: this.key, path, code, message }
+        : { key: this.key, path, code, message, hint };
     this.errors.push(error);
   }
 
@@ -91,18 +99,30 @@ export class Reader {
     let good = true;
     v.forEach((item, i) => {
       if (typeof item !== 'string') {
-        this.fail(`${p}[${i}]`, AnnotationErrorCode.wrongType, `expected a string, got ${describe(item)}`);
+        this.fail(
+          `${p}[${i}]`,
+          AnnotationErrorCode.wrongType,
+          `expected a string, got ${describe(item)}`,
+        );
         good = false;
       } else out.push(item);
     });
     return good ? out : undefined;
   }
 
-  optionalString(obj: Record<string, unknown>, field: string, path: string): string | undefined | null {
+  optionalString(
+    obj: Record<string, unknown>,
+    field: string,
+    path: string,
+  ): string | undefined | null {
     const v = obj[field];
     if (v === undefined) return undefined;
     if (typeof v === 'string') return v;
-    this.fail(join(path, field), AnnotationErrorCode.wrongType, `expected a string, got ${describe(v)}`);
+    this.fail(
+      join(path, field),
+      AnnotationErrorCode.wrongType,
+      `expected a string, got ${describe(v)}`,
+    );
     return null;
   }
 
@@ -110,7 +130,11 @@ export class Reader {
     const v = obj[field];
     if (v === undefined) return false;
     if (typeof v === 'boolean') return v;
-    this.fail(join(path, field), AnnotationErrorCode.wrongType, `expected true or false, got ${describe(v)}`);
+    this.fail(
+      join(path, field),
+      AnnotationErrorCode.wrongType,
+      `expected true or false, got ${describe(v)}`,
+    );
     return null;
   }
 }
@@ -122,7 +146,8 @@ export function join(path: string, field: string): string {
 export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'string')
+    return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
+  return typeof v === 'number' || typeof v === 'boolean' ? `${typeof v} ${v}` : typeof v;
 }

@@ -15,13 +15,7 @@ import {
 
 /** Which precedence level chose the pools (annotations.md, "Precedence"). */
 export type SelectionSource =
-  | 'subnets'
-  | 'subnet'
-  | 'ippools'
-  | 'ippool'
-  | 'namespace'
-  | 'netconf'
-  | 'cluster-default';
+  'subnets' | 'subnet' | 'ippools' | 'ippool' | 'namespace' | 'netconf' | 'cluster-default';
 
 /** The answer for one NIC: named subnets (→ the workload's auto-pools) or pool patterns. */
 export type Selection =
@@ -92,14 +86,20 @@ export function resolveSelection(input: ResolveInput): Resolved {
     const p = parseSubnets(subnets);
     if (!p.ok) return p;
     const item = p.value.find((i) => i.interface === ifName);
-    if (item === undefined) return notListed(PodAnnotation.subnets, ifName, p.value.map((i) => i.interface));
+    if (item === undefined)
+      return notListed(
+        PodAnnotation.subnets,
+        ifName,
+        p.value.map((i) => i.interface),
+      );
     return ok(fromSubnetItem('subnets', item));
   }
   const subnet = pod[PodAnnotation.subnet];
   if (subnet !== undefined) {
     const p = parseSubnet(subnet);
     if (!p.ok) return p;
-    if (p.value.interface !== ifName) return notListed(PodAnnotation.subnet, ifName, [p.value.interface]);
+    if (p.value.interface !== ifName)
+      return notListed(PodAnnotation.subnet, ifName, [p.value.interface]);
     return ok(fromSubnetItem('subnet', p.value));
   }
 
@@ -113,7 +113,11 @@ export function resolveSelection(input: ResolveInput): Resolved {
     if (namedForm) {
       item = p.value.find((i) => i.interface === ifName);
       if (item === undefined) {
-        return notListed(PodAnnotation.ippools, ifName, p.value.map((i) => i.interface ?? ''));
+        return notListed(
+          PodAnnotation.ippools,
+          ifName,
+          p.value.map((i) => i.interface ?? ''),
+        );
       }
     } else {
       // Unnamed form: item i is the pod's i-th interface in Multus's order.
@@ -127,12 +131,22 @@ export function resolveSelection(input: ResolveInput): Resolved {
             key: PodAnnotation.ippools,
             path: '',
             code: Code.interfaceNotListed,
-            message: `interface ${JSON.stringify(ifName)} has no item in ${PodAnnotation.ippools} (its ${p.value.length} unnamed items serve ${nics.value.slice(0, p.value.length).map((n) => n.name).join(', ')})`,
+            message: `interface ${JSON.stringify(ifName)} has no item in ${PodAnnotation.ippools} (its ${p.value.length} unnamed items serve ${nics.value
+              .slice(0, p.value.length)
+              .map((n) => n.name)
+              .join(', ')})`,
           },
         ]);
       }
     }
-    return ok({ kind: 'pools', source: 'ippools', interface: ifName, ipv4: item.ipv4, ipv6: item.ipv6, cleangateway: item.cleangateway });
+    return ok({
+      kind: 'pools',
+      source: 'ippools',
+      interface: ifName,
+      ipv4: item.ipv4,
+      ipv6: item.ipv6,
+      cleangateway: item.cleangateway,
+    });
   }
 
   // 3. ippool
@@ -140,7 +154,14 @@ export function resolveSelection(input: ResolveInput): Resolved {
   if (ippool !== undefined) {
     const p = parseIPPool(ippool);
     if (!p.ok) return p;
-    return ok({ kind: 'pools', source: 'ippool', interface: ifName, ipv4: p.value.ipv4, ipv6: p.value.ipv6, cleangateway: p.value.cleangateway });
+    return ok({
+      kind: 'pools',
+      source: 'ippool',
+      interface: ifName,
+      ipv4: p.value.ipv4,
+      ipv6: p.value.ipv6,
+      cleangateway: p.value.cleangateway,
+    });
   }
 
   // 4. namespace defaults
@@ -149,7 +170,11 @@ export function resolveSelection(input: ResolveInput): Resolved {
   const ns6 = ns[NamespaceAnnotation.defaultIPv6IPPool];
   if (ns4 !== undefined || ns6 !== undefined) {
     const errors: AnnotationError[] = [];
-    const read = (key: typeof NamespaceAnnotation.defaultIPv4IPPool | typeof NamespaceAnnotation.defaultIPv6IPPool, v: string | undefined): string[] => {
+    const read = (
+      key:
+        typeof NamespaceAnnotation.defaultIPv4IPPool | typeof NamespaceAnnotation.defaultIPv6IPPool,
+      v: string | undefined,
+    ): string[] => {
       if (v === undefined) return [];
       const p = parseNamespaceDefaultPools(key, v);
       if (p.ok) return p.value;
@@ -160,14 +185,28 @@ export function resolveSelection(input: ResolveInput): Resolved {
     const ipv6 = read(NamespaceAnnotation.defaultIPv6IPPool, ns6);
     if (errors.length > 0) return err(errors);
     if (ipv4.length > 0 || ipv6.length > 0) {
-      return ok({ kind: 'pools', source: 'namespace', interface: ifName, ipv4, ipv6, cleangateway: false });
+      return ok({
+        kind: 'pools',
+        source: 'namespace',
+        interface: ifName,
+        ipv4,
+        ipv6,
+        cleangateway: false,
+      });
     }
   }
 
   // 5. netconf defaults
   const nc = input.netconfDefaults;
   if (nc !== undefined && (nc.ipv4.length > 0 || nc.ipv6.length > 0)) {
-    return ok({ kind: 'pools', source: 'netconf', interface: ifName, ipv4: nc.ipv4, ipv6: nc.ipv6, cleangateway: false });
+    return ok({
+      kind: 'pools',
+      source: 'netconf',
+      interface: ifName,
+      ipv4: nc.ipv4,
+      ipv6: nc.ipv6,
+      cleangateway: false,
+    });
   }
 
   // 6. cluster-default pools
@@ -183,6 +222,11 @@ export function resolveSelection(input: ResolveInput): Resolved {
     });
   }
   return err([
-    { key: '', path: '', code: Code.noPool, message: 'no IPPool available: no pool selection rule applies' },
+    {
+      key: '',
+      path: '',
+      code: Code.noPool,
+      message: 'no IPPool available: no pool selection rule applies',
+    },
   ]);
 }

@@ -26,7 +26,11 @@ import {
 } from './index.ts';
 
 const label = fc.stringMatching(/^[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?$/);
-const poolName = fc.oneof(label, label.map((l) => `${l}*`), label.map((l) => `${l}-[0-9]`));
+const poolName = fc.oneof(
+  label,
+  label.map((l) => `${l}*`),
+  label.map((l) => `${l}-[0-9]`),
+);
 const subnetName = label;
 const ifName = fc.stringMatching(/^[a-z][a-z0-9]{0,14}$/);
 const uniq = <T>(arb: fc.Arbitrary<T>, max = 3): fc.Arbitrary<T[]> =>
@@ -35,7 +39,11 @@ const families = <T>(arb: fc.Arbitrary<T[]>): fc.Arbitrary<{ ipv4: T[]; ipv6: T[
   fc.record({ ipv4: arb, ipv6: arb }).filter((f) => f.ipv4.length + f.ipv6.length > 0);
 
 /** Parses the formatted value and expects the same value back. */
-function roundTrips<T>(value: T, format: (v: T) => string, parse: (s: string) => { ok: boolean; value?: unknown }): void {
+function roundTrips<T>(
+  value: T,
+  format: (v: T) => string,
+  parse: (s: string) => { ok: boolean; value?: unknown },
+): void {
   const parsed = parse(format(value));
   expect(parsed.ok).toBe(true);
   expect(parsed.value).toEqual(value);
@@ -54,16 +62,26 @@ describe('parse ∘ format round trips', () => {
     const item = fc.record({ lists: families(uniq(poolName)), cleangateway: fc.boolean() });
     const named = fc
       .uniqueArray(fc.tuple(ifName, item), { minLength: 1, maxLength: 4, selector: ([n]) => n })
-      .map((xs) => xs.map(([n, i]): IPPoolsItem => ({ interface: n, ...i.lists, cleangateway: i.cleangateway })));
+      .map((xs) =>
+        xs.map(([n, i]): IPPoolsItem => ({
+          interface: n,
+          ...i.lists,
+          cleangateway: i.cleangateway,
+        })),
+      );
     const unnamed = fc
       .array(item, { minLength: 1, maxLength: 4 })
       .map((xs) => xs.map((i): IPPoolsItem => ({ ...i.lists, cleangateway: i.cleangateway })));
-    fc.assert(fc.property(fc.oneof(named, unnamed), (v) => roundTrips(v, formatIPPools, parseIPPools)));
+    fc.assert(
+      fc.property(fc.oneof(named, unnamed), (v) => roundTrips(v, formatIPPools, parseIPPools)),
+    );
   });
 
   it('subnet and subnets', () => {
     const item = (n: fc.Arbitrary<string>): fc.Arbitrary<SubnetItem> =>
-      fc.tuple(n, families(fc.array(subnetName, { maxLength: 1 }))).map(([i, f]) => ({ interface: i, ...f }));
+      fc
+        .tuple(n, families(fc.array(subnetName, { maxLength: 1 })))
+        .map(([i, f]) => ({ interface: i, ...f }));
     fc.assert(fc.property(item(ifName), (v) => roundTrips(v, formatSubnet, parseSubnet)));
     const list = fc
       .uniqueArray(item(ifName), { minLength: 1, maxLength: 4, selector: (i) => i.interface })
@@ -88,7 +106,11 @@ describe('parse ∘ format round trips', () => {
 
   it('routes', () => {
     const route = fc
-      .tuple(fc.integer({ min: 1, max: 223 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 0, max: 255 }))
+      .tuple(
+        fc.integer({ min: 1, max: 223 }),
+        fc.integer({ min: 0, max: 255 }),
+        fc.integer({ min: 0, max: 255 }),
+      )
       .map(([a, b, c]) => ({ dst: `${a}.${b}.0.0/16`, gw: `10.6.${c}.1` }));
     const routes = fc.uniqueArray(route, { maxLength: 5, selector: (r) => r.dst });
     fc.assert(fc.property(routes, (v) => roundTrips(v, formatRoutes, parseRoutes)));
@@ -109,12 +131,10 @@ describe('parse ∘ format round trips', () => {
       { name: label, namespace: label, interface: fc.stringMatching(/^eth[1-9]$|^sriov[0-9]$/) },
       { requiredKeys: ['name'] },
     );
-    const list = fc
-      .array(sel, { minLength: 1, maxLength: 4 })
-      .filter((xs) => {
-        const names = ['eth0', ...xs.map((x, i) => x.interface ?? `net${i + 1}`)];
-        return new Set(names).size === names.length;
-      });
+    const list = fc.array(sel, { minLength: 1, maxLength: 4 }).filter((xs) => {
+      const names = ['eth0', ...xs.map((x, i) => x.interface ?? `net${i + 1}`)];
+      return new Set(names).size === names.length;
+    });
     fc.assert(fc.property(list, (v) => roundTrips(v, formatNetworks, parseNetworks)));
   });
 

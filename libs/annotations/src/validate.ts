@@ -1,4 +1,9 @@
-import { AnnotationErrorCode as Code, closest, type AnnotationError, type AnnotationErrorCode } from './errors.ts';
+import {
+  AnnotationErrorCode as Code,
+  closest,
+  type AnnotationError,
+  type AnnotationErrorCode,
+} from './errors.ts';
 import {
   KNOWN_NAMESPACE_KEYS,
   KNOWN_POD_KEYS,
@@ -28,11 +33,18 @@ export interface Findings {
 
 type Annotations = Readonly<Record<string, string>>;
 
-function unknownKeys(annotations: Annotations, known: readonly string[], warnings: AnnotationError[]): void {
+function unknownKeys(
+  annotations: Annotations,
+  known: readonly string[],
+  warnings: AnnotationError[],
+): void {
   const multus: readonly string[] = Object.values(MultusAnnotation);
   for (const key of Object.keys(annotations)) {
     if (!key.startsWith(PREFIX) || known.includes(key) || multus.includes(key)) continue;
-    const guess = closest(key.slice(PREFIX.length), known.map((k) => k.slice(PREFIX.length)));
+    const guess = closest(
+      key.slice(PREFIX.length),
+      known.map((k) => k.slice(PREFIX.length)),
+    );
     warnings.push({
       key,
       path: '',
@@ -43,10 +55,15 @@ function unknownKeys(annotations: Annotations, known: readonly string[], warning
   }
 }
 
-function warn(warnings: AnnotationError[], key: string, path: string, code: AnnotationErrorCode, message: string): void {
+function warn(
+  warnings: AnnotationError[],
+  key: string,
+  path: string,
+  code: AnnotationErrorCode,
+  message: string,
+): void {
   warnings.push({ key, path, code, message });
 }
-
 
 function checkNics(
   nics: readonly PodInterface[] | undefined,
@@ -60,8 +77,13 @@ function checkNics(
     if (!names.includes(l.name)) {
       // A warning, not an error: Multus may add networks the annotations do not show
       // (its `defaultNetworks` setting).
-      warn(warnings, key, l.path, Code.unknownInterface,
-        `interface ${JSON.stringify(l.name)} in ${key} is not one of the pod's interfaces from its Multus annotations (${names.join(', ')})`);
+      warn(
+        warnings,
+        key,
+        l.path,
+        Code.unknownInterface,
+        `interface ${JSON.stringify(l.name)} in ${key} is not one of the pod's interfaces from its Multus annotations (${names.join(', ')})`,
+      );
     }
   }
 }
@@ -86,29 +108,57 @@ export function validatePodAnnotations(annotations: Annotations): Findings {
   if (has(PodAnnotation.subnets)) {
     const p = parseSubnets(get(PodAnnotation.subnets));
     if (!p.ok) errors.push(...p.error);
-    else checkNics(nics, PodAnnotation.subnets, p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface })), warnings);
-    p.ok && p.value.forEach((s, i) => {
-      for (const fam of ['ipv4', 'ipv6'] as const) {
-        if (s[fam].length > 1) {
-          warn(warnings, PodAnnotation.subnets, `[${i}].${fam}`, Code.extraSubnet,
-            `only the first subnet of ${fam} in item ${i} of ${PodAnnotation.subnets} is used (${JSON.stringify(s[fam][0])})`);
+    else
+      checkNics(
+        nics,
+        PodAnnotation.subnets,
+        p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface })),
+        warnings,
+      );
+    if (p.ok)
+      p.value.forEach((s, i) => {
+        for (const fam of ['ipv4', 'ipv6'] as const) {
+          if (s[fam].length > 1) {
+            warn(
+              warnings,
+              PodAnnotation.subnets,
+              `[${i}].${fam}`,
+              Code.extraSubnet,
+              `only the first subnet of ${fam} in item ${i} of ${PodAnnotation.subnets} is used (${JSON.stringify(s[fam][0])})`,
+            );
+          }
         }
-      }
-    });
+      });
   }
   if (has(PodAnnotation.subnet)) {
     const p = parseSubnet(get(PodAnnotation.subnet));
     if (!p.ok) errors.push(...p.error);
-    else checkNics(nics, PodAnnotation.subnet, [{ path: 'interface', name: p.value.interface }], warnings);
+    else
+      checkNics(
+        nics,
+        PodAnnotation.subnet,
+        [{ path: 'interface', name: p.value.interface }],
+        warnings,
+      );
   }
   if (has(PodAnnotation.ippools)) {
     const p = parseIPPools(get(PodAnnotation.ippools));
     if (!p.ok) errors.push(...p.error);
     else if (p.value[0]?.interface !== undefined) {
-      checkNics(nics, PodAnnotation.ippools, p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface ?? '' })), warnings);
+      checkNics(
+        nics,
+        PodAnnotation.ippools,
+        p.value.map((s, i) => ({ path: `[${i}].interface`, name: s.interface ?? '' })),
+        warnings,
+      );
     } else if (nics !== undefined && p.value.length > nics.length) {
-      warn(warnings, PodAnnotation.ippools, `[${nics.length}]`, Code.tooManyItems,
-        `${PodAnnotation.ippools} has ${p.value.length} unnamed items but the pod's Multus annotations give it ${nics.length} interface(s) (${nics.map((n) => n.name).join(', ')})`);
+      warn(
+        warnings,
+        PodAnnotation.ippools,
+        `[${nics.length}]`,
+        Code.tooManyItems,
+        `${PodAnnotation.ippools} has ${p.value.length} unnamed items but the pod's Multus annotations give it ${nics.length} interface(s) (${nics.map((n) => n.name).join(', ')})`,
+      );
     }
   }
   if (has(PodAnnotation.ippool)) {
@@ -116,11 +166,21 @@ export function validatePodAnnotations(annotations: Annotations): Findings {
     if (!p.ok) errors.push(...p.error);
   }
   // Levels never merge: a lower-precedence annotation next to a higher one does nothing.
-  const order = [PodAnnotation.subnets, PodAnnotation.subnet, PodAnnotation.ippools, PodAnnotation.ippool];
+  const order = [
+    PodAnnotation.subnets,
+    PodAnnotation.subnet,
+    PodAnnotation.ippools,
+    PodAnnotation.ippool,
+  ];
   const present = order.filter(has);
   for (const ignored of present.slice(1)) {
-    warn(warnings, ignored, '', Code.ignoredAnnotation,
-      `${ignored} is ignored because ${present[0]} is set (it takes precedence)`);
+    warn(
+      warnings,
+      ignored,
+      '',
+      Code.ignoredAnnotation,
+      `${ignored} is ignored because ${present[0]} is set (it takes precedence)`,
+    );
   }
   if (has(PodAnnotation.ippoolIPNumber)) {
     const p = parseIPNumber(get(PodAnnotation.ippoolIPNumber));
@@ -147,7 +207,10 @@ export function validateNamespaceAnnotations(annotations: Annotations): Findings
   const errors: AnnotationError[] = [];
   const warnings: AnnotationError[] = [];
   unknownKeys(annotations, KNOWN_NAMESPACE_KEYS, warnings);
-  for (const key of [NamespaceAnnotation.defaultIPv4IPPool, NamespaceAnnotation.defaultIPv6IPPool]) {
+  for (const key of [
+    NamespaceAnnotation.defaultIPv4IPPool,
+    NamespaceAnnotation.defaultIPv6IPPool,
+  ]) {
     const v = annotations[key];
     if (v === undefined) continue;
     const p = parseNamespaceDefaultPools(key, v);

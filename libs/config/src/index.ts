@@ -19,13 +19,13 @@ export function loadConfig<S extends TObject>(
   vars: { readonly [K in keyof Static<S>]-?: string },
 ): Result<Static<S>, string[]> {
   const raw: Record<string, unknown> = {};
-  for (const [field, name] of Object.entries(vars) as [string, string][]) {
+  for (const [field, name] of Object.entries<string>(vars)) {
     const v = env[name];
     if (v !== undefined && v !== '') raw[field] = v;
   }
   const value = Value.Default(schema, Value.Convert(schema, raw));
-  if (Value.Check(schema, value)) return ok(value as Static<S>);
-  const byField = vars as Record<string, string>;
+  if (Value.Check(schema, value)) return ok(value);
+  const byField: Record<string, string> = vars;
   const errors = [...Value.Errors(schema, value)].map((e) => {
     if (e.keyword === 'required') {
       const missing = (e.params as { requiredProperties?: string[] }).requiredProperties ?? [];

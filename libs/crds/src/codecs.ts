@@ -26,7 +26,11 @@ function parseObject(field: string, text: string): Result<Record<string, unknown
   try {
     v = JSON.parse(text);
   } catch (e) {
-    return err({ field, path: '', message: `${field} is not valid JSON (${e instanceof Error ? e.message : String(e)})` });
+    return err({
+      field,
+      path: '',
+      message: `${field} is not valid JSON (${e instanceof Error ? e.message : String(e)})`,
+    });
   }
   if (typeof v !== 'object' || v === null || Array.isArray(v)) {
     return err({ field, path: '', message: `${field} must be a JSON object` });
@@ -38,36 +42,48 @@ function parseObject(field: string, text: string): Result<Record<string, unknown
  * Decodes `status.allocatedIPs` (absent or empty → no records). Keys are made canonical;
  * a malformed record is an error, never silently dropped, so nothing recorded is lost.
  */
-export function decodeAllocatedIPs(text: string | undefined): Result<Map<string, PoolIPAllocation>, CodecError> {
+export function decodeAllocatedIPs(
+  text: string | undefined,
+): Result<Map<string, PoolIPAllocation>, CodecError> {
   const out = new Map<string, PoolIPAllocation>();
   if (text === undefined || text === '') return ok(out);
   const o = parseObject(ALLOCATED, text);
   if (!o.ok) return o;
   for (const [key, raw] of Object.entries(o.value)) {
     const ip = canonicalIP(key);
-    const fail = (message: string): Result<never, CodecError> => err({ field: ALLOCATED, path: key, message: `${ALLOCATED}: ${message}` });
+    const fail = (message: string): Result<never, CodecError> =>
+      err({ field: ALLOCATED, path: key, message: `${ALLOCATED}: ${message}` });
     if (ip === undefined) return fail(`key ${JSON.stringify(key)} is not an IP address`);
     if (out.has(ip)) return fail(`${JSON.stringify(key)} is recorded twice (as ${ip})`);
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`record of ${key} is not an object`);
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return fail(`record of ${key} is not an object`);
     const r = raw as Record<string, unknown>;
     const pod = r['pod'];
     const podUid = r['podUid'];
     const ifName = r['interface'];
-    if (typeof pod !== 'string' || !/^[^/]+\/[^/]+$/.test(pod)) return fail(`record of ${key} has no "pod" of the form namespace/name`);
-    if (typeof podUid !== 'string' || podUid === '') return fail(`record of ${key} has no "podUid"`);
-    if (ifName !== undefined && typeof ifName !== 'string') return fail(`record of ${key} has a non-string "interface"`);
+    if (typeof pod !== 'string' || !/^[^/]+\/[^/]+$/.test(pod))
+      return fail(`record of ${key} has no "pod" of the form namespace/name`);
+    if (typeof podUid !== 'string' || podUid === '')
+      return fail(`record of ${key} has no "podUid"`);
+    if (ifName !== undefined && typeof ifName !== 'string')
+      return fail(`record of ${key} has a non-string "interface"`);
     out.set(ip, ifName === undefined ? { pod, podUid } : { pod, podUid, interface: ifName });
   }
   return ok(out);
 }
 
 /** Encodes records in address order; undefined when there are none (the field is then absent). */
-export function encodeAllocatedIPs(records: ReadonlyMap<string, PoolIPAllocation>): string | undefined {
+export function encodeAllocatedIPs(
+  records: ReadonlyMap<string, PoolIPAllocation>,
+): string | undefined {
   if (records.size === 0) return undefined;
   const entries = [...records.entries()].sort(([a], [b]) => compareIPText(a, b));
   const o: Record<string, PoolIPAllocation> = {};
   for (const [ip, rec] of entries) {
-    o[ip] = rec.interface === undefined ? { pod: rec.pod, podUid: rec.podUid } : { pod: rec.pod, podUid: rec.podUid, interface: rec.interface };
+    o[ip] =
+      rec.interface === undefined
+        ? { pod: rec.pod, podUid: rec.podUid }
+        : { pod: rec.pod, podUid: rec.podUid, interface: rec.interface };
   }
   return JSON.stringify(o);
 }
@@ -79,35 +95,46 @@ export interface ControlledPool {
   readonly application?: string;
 }
 
-export function decodeControlledIPPools(text: string | undefined): Result<Map<string, ControlledPool>, CodecError> {
+export function decodeControlledIPPools(
+  text: string | undefined,
+): Result<Map<string, ControlledPool>, CodecError> {
   const out = new Map<string, ControlledPool>();
   if (text === undefined || text === '') return ok(out);
   const o = parseObject(CONTROLLED, text);
   if (!o.ok) return o;
   for (const [pool, raw] of Object.entries(o.value)) {
-    const fail = (message: string): Result<never, CodecError> => err({ field: CONTROLLED, path: pool, message: `${CONTROLLED}: ${message}` });
-    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail(`entry of ${pool} is not an object`);
+    const fail = (message: string): Result<never, CodecError> =>
+      err({ field: CONTROLLED, path: pool, message: `${CONTROLLED}: ${message}` });
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+      return fail(`entry of ${pool} is not an object`);
     const r = raw as Record<string, unknown>;
     const ipsRaw = r['ips'];
     const application = r['application'];
-    if (!Array.isArray(ipsRaw) || ipsRaw.some((x) => typeof x !== 'string')) return fail(`entry of ${pool} has no "ips" list`);
+    if (!Array.isArray(ipsRaw) || ipsRaw.some((x) => typeof x !== 'string'))
+      return fail(`entry of ${pool} has no "ips" list`);
     const ips = ipsRaw as string[];
     for (const range of ips) {
       const p = parseRange(range);
       if (!p.ok) return fail(`entry of ${pool}: ${p.error.message}`);
     }
-    if (application !== undefined && typeof application !== 'string') return fail(`entry of ${pool} has a non-string "application"`);
+    if (application !== undefined && typeof application !== 'string')
+      return fail(`entry of ${pool} has a non-string "application"`);
     out.set(pool, application === undefined ? { ips } : { ips, application });
   }
   return ok(out);
 }
 
-export function encodeControlledIPPools(pools: ReadonlyMap<string, ControlledPool>): string | undefined {
+export function encodeControlledIPPools(
+  pools: ReadonlyMap<string, ControlledPool>,
+): string | undefined {
   if (pools.size === 0) return undefined;
   const o: Record<string, ControlledPool> = {};
   for (const name of [...pools.keys()].sort()) {
     const p = pools.get(name)!;
-    o[name] = p.application === undefined ? { ips: [...p.ips] } : { ips: [...p.ips], application: p.application };
+    o[name] =
+      p.application === undefined
+        ? { ips: [...p.ips] }
+        : { ips: [...p.ips], application: p.application };
   }
   return JSON.stringify(o);
 }
@@ -133,10 +160,25 @@ export function specFamily(spec: AddressSpec): IPFamily | undefined {
 /** The usable addresses of a pool or subnet: `ips` minus `excludeIPs` (their count is totalIPCount). */
 export function specAddresses(spec: AddressSpec): Result<RangeSet, CodecError> {
   const family = specFamily(spec);
-  if (family === undefined) return err({ field: 'spec.subnet', path: '', message: `spec.subnet ${JSON.stringify(spec.subnet)} is not a CIDR` });
+  if (family === undefined)
+    return err({
+      field: 'spec.subnet',
+      path: '',
+      message: `spec.subnet ${JSON.stringify(spec.subnet)} is not a CIDR`,
+    });
   const ips = RangeSet.parse(family, spec.ips ?? []);
-  if (!ips.ok) return err({ field: 'spec.ips', path: `[${ips.error.index}]`, message: `spec.ips[${ips.error.index}]: ${ips.error.message}` });
+  if (!ips.ok)
+    return err({
+      field: 'spec.ips',
+      path: `[${ips.error.index}]`,
+      message: `spec.ips[${ips.error.index}]: ${ips.error.message}`,
+    });
   const ex = RangeSet.parse(family, spec.excludeIPs ?? []);
-  if (!ex.ok) return err({ field: 'spec.excludeIPs', path: `[${ex.error.index}]`, message: `spec.excludeIPs[${ex.error.index}]: ${ex.error.message}` });
+  if (!ex.ok)
+    return err({
+      field: 'spec.excludeIPs',
+      path: `[${ex.error.index}]`,
+      message: `spec.excludeIPs[${ex.error.index}]: ${ex.error.message}`,
+    });
   return ok(ips.value.subtract(ex.value));
 }

@@ -18,7 +18,9 @@ const columns = (file: string): string[] => {
   const crd = parse(readFileSync(join(crdDir, file), 'utf8')) as {
     spec: { versions: { additionalPrinterColumns: Col[] }[] };
   };
-  return crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => c.priority === undefined).map((c) => c.name);
+  return crd.spec.versions[0]!.additionalPrinterColumns.filter((c) => c.priority === undefined).map(
+    (c) => c.name,
+  );
 };
 
 describe('generated CRDs', () => {
@@ -30,21 +32,34 @@ describe('generated CRDs', () => {
 
   it('carry the printer columns of the seed, in order', () => {
     expect(columns('spiderpool.spidernet.io_spiderippools.yaml')).toEqual([
-      'VERSION', 'SUBNET', 'ALLOCATED-IP-COUNT', 'TOTAL-IP-COUNT', 'DEFAULT', 'DISABLE',
+      'VERSION',
+      'SUBNET',
+      'ALLOCATED-IP-COUNT',
+      'TOTAL-IP-COUNT',
+      'DEFAULT',
+      'DISABLE',
     ]);
     expect(columns('spiderpool.spidernet.io_spidersubnets.yaml')).toEqual([
-      'VERSION', 'SUBNET', 'ALLOCATED-IP-COUNT', 'TOTAL-IP-COUNT',
+      'VERSION',
+      'SUBNET',
+      'ALLOCATED-IP-COUNT',
+      'TOTAL-IP-COUNT',
     ]);
   });
 });
 
 describe('allocatedIPs codec', () => {
   it('round trips, sorted by address, absent when empty', () => {
-    const text = '{"10.6.168.180":{"pod":"default/b","podUid":"u2"},"10.6.168.9":{"pod":"default/a","podUid":"u1","interface":"net1"}}';
+    const text =
+      '{"10.6.168.180":{"pod":"default/b","podUid":"u2"},"10.6.168.9":{"pod":"default/a","podUid":"u1","interface":"net1"}}';
     const d = decodeAllocatedIPs(text);
     expect(d.ok).toBe(true);
     if (!d.ok) return;
-    expect(d.value.get('10.6.168.9')).toEqual({ pod: 'default/a', podUid: 'u1', interface: 'net1' });
+    expect(d.value.get('10.6.168.9')).toEqual({
+      pod: 'default/a',
+      podUid: 'u1',
+      interface: 'net1',
+    });
     expect(encodeAllocatedIPs(d.value)).toBe(
       '{"10.6.168.9":{"pod":"default/a","podUid":"u1","interface":"net1"},"10.6.168.180":{"pod":"default/b","podUid":"u2"}}',
     );
@@ -78,25 +93,35 @@ describe('allocatedIPs codec', () => {
 
 describe('controlledIPPools codec', () => {
   it('round trips', () => {
-    const text = '{"auto-test-app-v4-eth0-b1a361c7e9df":{"ips":["10.6.168.171-10.6.168.173"],"application":"apps_v1_Deployment_default_test-app"}}';
+    const text =
+      '{"auto-test-app-v4-eth0-b1a361c7e9df":{"ips":["10.6.168.171-10.6.168.173"],"application":"apps_v1_Deployment_default_test-app"}}';
     const d = decodeControlledIPPools(text);
     expect(d.ok && encodeControlledIPPools(d.value)).toBe(text);
   });
-  it.each(['{"p":{"ips":"10.0.0.1"}}', '{"p":{"ips":["10.0.0.9-10.0.0.1"]}}', '{"p":{"ips":[],"application":3}}', '{"p":1}'])(
-    'refuses %s',
-    (text) => {
-      const d = decodeControlledIPPools(text);
-      expect(d.ok).toBe(false);
-      if (!d.ok) expect(d.error.path).toBe('p');
-    },
-  );
+  it.each([
+    '{"p":{"ips":"10.0.0.1"}}',
+    '{"p":{"ips":["10.0.0.9-10.0.0.1"]}}',
+    '{"p":{"ips":[],"application":3}}',
+    '{"p":1}',
+  ])('refuses %s', (text) => {
+    const d = decodeControlledIPPools(text);
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error.path).toBe('p');
+  });
 });
 
 describe('specAddresses', () => {
   it('is ips minus excludeIPs, in the family of subnet', () => {
-    const r = specAddresses({ subnet: '10.6.0.1/16', ips: ['10.6.168.171-10.6.168.180'], excludeIPs: ['10.6.168.175'] });
+    const r = specAddresses({
+      subnet: '10.6.0.1/16',
+      ips: ['10.6.168.171-10.6.168.180'],
+      excludeIPs: ['10.6.168.175'],
+    });
     expect(r.ok && r.value.count()).toBe(9n);
-    expect(r.ok && r.value.toStrings()).toEqual(['10.6.168.171-10.6.168.174', '10.6.168.176-10.6.168.180']);
+    expect(r.ok && r.value.toStrings()).toEqual([
+      '10.6.168.171-10.6.168.174',
+      '10.6.168.176-10.6.168.180',
+    ]);
   });
   it('names the bad entry', () => {
     const r = specAddresses({ subnet: '10.6.0.0/16', ips: ['10.6.0.1', 'fd00::1'] });

@@ -11,15 +11,33 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 
 type Schema = Record<string, unknown>;
 
-const str = (description: string, extra: Schema = {}): Schema => ({ type: 'string', description, ...extra });
+const str = (description: string, extra: Schema = {}): Schema => ({
+  type: 'string',
+  description,
+  ...extra,
+});
 const bool = (description: string, dflt?: boolean): Schema => ({
   type: 'boolean',
   description,
   ...(dflt === undefined ? {} : { default: dflt }),
 });
-const int = (description: string, extra: Schema = {}): Schema => ({ type: 'integer', format: 'int64', description, ...extra });
-const list = (description: string, items: Schema, maxItems: number): Schema => ({ type: 'array', description, items, maxItems });
-const obj = (description: string, properties: Record<string, Schema>, extra: Schema = {}): Schema => ({
+const int = (description: string, extra: Schema = {}): Schema => ({
+  type: 'integer',
+  format: 'int64',
+  description,
+  ...extra,
+});
+const list = (description: string, items: Schema, maxItems: number): Schema => ({
+  type: 'array',
+  description,
+  items,
+  maxItems,
+});
+const obj = (
+  description: string,
+  properties: Record<string, Schema>,
+  extra: Schema = {},
+): Schema => ({
   type: 'object',
   description,
   properties,
@@ -35,9 +53,12 @@ const rule = (r: string, message: string, fieldPath?: string): Schema => ({
 const MAX_RANGE_LEN = 80;
 const MAX_IPS_ENTRIES = 4096;
 
-const ipVersion = int('IP version of the addresses: 4 or 6. Defaulted from `subnet` by the mutating webhook; immutable once set.', {
-  enum: [4, 6],
-});
+const ipVersion = int(
+  'IP version of the addresses: 4 or 6. Defaulted from `subnet` by the mutating webhook; immutable once set.',
+  {
+    enum: [4, 6],
+  },
+);
 const subnet = str(
   'The network, as a CIDR (`10.6.0.0/16`). Host bits may be set (`10.6.0.1/16`): the value is kept as written and its network is used for every comparison. Immutable.',
   {
@@ -48,21 +69,35 @@ const subnet = str(
     ],
   },
 );
-const rangeItem = str('A single IP (`10.6.168.171`) or an inclusive range `first-last` (`10.6.168.171-10.6.168.180`). No CIDR.', {
-  maxLength: MAX_RANGE_LEN,
-  'x-kubernetes-validations': [
-    rule(
-      "isIP(self) || (self.split('-').size() == 2 && isIP(self.split('-')[0]) && isIP(self.split('-')[1]) && ip(self.split('-')[0]).family() == ip(self.split('-')[1]).family())",
-      'must be an IP or a range "first-last" of two IPs of one family',
-    ),
-  ],
-});
-const ips = list('Addresses of this object: single IPs and `first-last` ranges. May be empty.', rangeItem, MAX_IPS_ENTRIES);
-const excludeIPs = list('Addresses subtracted from `ips`; same format.', rangeItem, MAX_IPS_ENTRIES);
-const gateway = str('Default gateway for the NIC; inside `subnet`. If it falls inside `ips` it must also be in `excludeIPs`.', {
-  maxLength: 39,
-  'x-kubernetes-validations': [rule('isIP(self)', 'gateway must be an IP address')],
-});
+const rangeItem = str(
+  'A single IP (`10.6.168.171`) or an inclusive range `first-last` (`10.6.168.171-10.6.168.180`). No CIDR.',
+  {
+    maxLength: MAX_RANGE_LEN,
+    'x-kubernetes-validations': [
+      rule(
+        "isIP(self) || (self.split('-').size() == 2 && isIP(self.split('-')[0]) && isIP(self.split('-')[1]) && ip(self.split('-')[0]).family() == ip(self.split('-')[1]).family())",
+        'must be an IP or a range "first-last" of two IPs of one family',
+      ),
+    ],
+  },
+);
+const ips = list(
+  'Addresses of this object: single IPs and `first-last` ranges. May be empty.',
+  rangeItem,
+  MAX_IPS_ENTRIES,
+);
+const excludeIPs = list(
+  'Addresses subtracted from `ips`; same format.',
+  rangeItem,
+  MAX_IPS_ENTRIES,
+);
+const gateway = str(
+  'Default gateway for the NIC; inside `subnet`. If it falls inside `ips` it must also be in `excludeIPs`.',
+  {
+    maxLength: 39,
+    'x-kubernetes-validations': [rule('isIP(self)', 'gateway must be an IP address')],
+  },
+);
 const routes = list(
   'Extra routes handed to the NIC. No default route (use `gateway`), no duplicate `dst`, `gw` inside `subnet`.',
   obj(
@@ -81,20 +116,29 @@ const routes = list(
   ),
   256,
 );
-const vlan = int('VLAN ID, 0–4094. Accepted for compatibility; informational.', { minimum: 0, maximum: 4094 });
+const vlan = int('VLAN ID, 0–4094. Accepted for compatibility; informational.', {
+  minimum: 0,
+  maximum: 4094,
+});
 
 const labelSelector = (what: string): Schema =>
   obj(
     `Label selector over ${what}. An empty selector matches everything; absent means no restriction.`,
     {
-      matchLabels: { type: 'object', description: 'Labels that must all match.', additionalProperties: { type: 'string' } },
+      matchLabels: {
+        type: 'object',
+        description: 'Labels that must all match.',
+        additionalProperties: { type: 'string' },
+      },
       matchExpressions: list(
         'Label requirements, all of which must match.',
         obj(
           'A label requirement.',
           {
             key: str('Label key.'),
-            operator: str('In, NotIn, Exists or DoesNotExist.', { enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'] }),
+            operator: str('In, NotIn, Exists or DoesNotExist.', {
+              enum: ['In', 'NotIn', 'Exists', 'DoesNotExist'],
+            }),
             values: list('Values for In and NotIn.', str('A label value.'), 256),
           },
           { required: ['key', 'operator'] },
@@ -176,7 +220,13 @@ function crd(args: {
   };
 }
 
-const col = (name: string, type: string, jsonPath: string, description: string, priority = 0): Schema => ({
+const col = (
+  name: string,
+  type: string,
+  jsonPath: string,
+  description: string,
+  priority = 0,
+): Schema => ({
   name,
   type,
   jsonPath,
@@ -203,12 +253,29 @@ export const spiderIPPoolCRD = crd({
       routes,
       vlan,
       podAffinity: labelSelector('pod labels: only matching pods may use the pool'),
-      namespaceAffinity: labelSelector('namespace labels: only pods in matching namespaces may use the pool'),
+      namespaceAffinity: labelSelector(
+        'namespace labels: only pods in matching namespaces may use the pool',
+      ),
       nodeAffinity: labelSelector('node labels: only pods on matching nodes may use the pool'),
-      namespaceName: list('Namespaces whose pods may use the pool; when non-empty it replaces namespaceAffinity.', str('Namespace name.'), 1024),
-      nodeName: list('Nodes whose pods may use the pool; when non-empty it replaces nodeAffinity.', str('Node name.'), 1024),
-      multusName: list('NetworkAttachmentDefinitions (`ns/name` or `name`) this pool serves; empty: any.', str('NAD reference.'), 256),
-      default: bool('Cluster-default pool: used when no annotation, namespace or netconf names a pool.', false),
+      namespaceName: list(
+        'Namespaces whose pods may use the pool; when non-empty it replaces namespaceAffinity.',
+        str('Namespace name.'),
+        1024,
+      ),
+      nodeName: list(
+        'Nodes whose pods may use the pool; when non-empty it replaces nodeAffinity.',
+        str('Node name.'),
+        1024,
+      ),
+      multusName: list(
+        'NetworkAttachmentDefinitions (`ns/name` or `name`) this pool serves; empty: any.',
+        str('NAD reference.'),
+        256,
+      ),
+      default: bool(
+        'Cluster-default pool: used when no annotation, namespace or netconf names a pool.',
+        false,
+      ),
       disable: bool('No new allocations from this pool; releasing still works.', false),
     },
     { required: ['subnet'], 'x-kubernetes-validations': commonSpecRules },
@@ -272,7 +339,15 @@ const endpointIP = obj(
     ipv4Gateway: str('IPv4 gateway handed to the NIC.'),
     ipv6Gateway: str('IPv6 gateway handed to the NIC.'),
     cleanGateway: bool('True when no default route was handed to this NIC.'),
-    routes: list('Routes handed to the NIC.', obj('One route.', { dst: str('Destination CIDR.'), gw: str('Next hop.') }, { required: ['dst', 'gw'] }), 256),
+    routes: list(
+      'Routes handed to the NIC.',
+      obj(
+        'One route.',
+        { dst: str('Destination CIDR.'), gw: str('Next hop.') },
+        { required: ['dst', 'gw'] },
+      ),
+      256,
+    ),
     vlan: vlan,
   },
   { required: ['interface'] },
@@ -310,13 +385,21 @@ export const spiderReservedIPCRD = crd({
   plural: 'spiderreservedips',
   shortName: 'sr',
   scope: 'Cluster',
-  description: 'Addresses that are never allocated from any pool nor pre-allocated into auto-pools.',
+  description:
+    'Addresses that are never allocated from any pool nor pre-allocated into auto-pools.',
   statusSubresource: false,
   spec: obj(
     'The reserved addresses.',
     {
-      ipVersion: int('IP version of the addresses: 4 or 6. Defaulted from ips[0] by the mutating webhook.', { enum: [4, 6] }),
-      ips: list('Reserved addresses: single IPs and `first-last` ranges.', rangeItem, MAX_IPS_ENTRIES),
+      ipVersion: int(
+        'IP version of the addresses: 4 or 6. Defaulted from ips[0] by the mutating webhook.',
+        { enum: [4, 6] },
+      ),
+      ips: list(
+        'Reserved addresses: single IPs and `first-last` ranges.',
+        rangeItem,
+        MAX_IPS_ENTRIES,
+      ),
     },
     {
       'x-kubernetes-validations': [
@@ -328,7 +411,11 @@ export const spiderReservedIPCRD = crd({
       ],
     },
   ),
-  status: obj('Unused; present for compatibility.', {}, { 'x-kubernetes-preserve-unknown-fields': true }),
+  status: obj(
+    'Unused; present for compatibility.',
+    {},
+    { 'x-kubernetes-preserve-unknown-fields': true },
+  ),
   columns: [col('VERSION', 'string', '.spec.ipVersion', 'IP version')],
 });
 
@@ -361,10 +448,15 @@ export const networkAttachmentDefinitionCRD = {
               kind: { type: 'string' },
               metadata: { type: 'object' },
               spec: {
-                description: 'NetworkAttachmentDefinition spec defines the desired state of a network attachment',
+                description:
+                  'NetworkAttachmentDefinition spec defines the desired state of a network attachment',
                 type: 'object',
                 properties: {
-                  config: { description: 'NetworkAttachmentDefinition config is a JSON-formatted CNI configuration', type: 'string' },
+                  config: {
+                    description:
+                      'NetworkAttachmentDefinition config is a JSON-formatted CNI configuration',
+                    type: 'string',
+                  },
                 },
               },
             },

@@ -68,14 +68,19 @@ describe('parseCIDR', () => {
     expect(r.ok && r.value.canonical && r.value.family === 6).toBe(true);
   });
 
-  it.each(['10.0.0.0', '10.0.0.0/33', 'fd00::/129', '10.0.0.0/-1', '10.0.0.0/08', 'x/8', '10.0.0.0/'])(
-    'rejects %j',
-    (text) => {
-      const r = parseCIDR(text);
-      expect(r.ok).toBe(false);
-      if (!r.ok) expect(r.error.code).toBe('INVALID_CIDR');
-    },
-  );
+  it.each([
+    '10.0.0.0',
+    '10.0.0.0/33',
+    'fd00::/129',
+    '10.0.0.0/-1',
+    '10.0.0.0/08',
+    'x/8',
+    '10.0.0.0/',
+  ])('rejects %j', (text) => {
+    const r = parseCIDR(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('INVALID_CIDR');
+  });
 });
 
 describe('parseRange', () => {
@@ -176,10 +181,13 @@ describe('RangeSet', () => {
     const intervalArb = fc
       .tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 8 }))
       .map(([s, len]) => ({ start: BigInt(s), end: BigInt(s + len) }));
-    const setArb = fc.array(intervalArb, { maxLength: 6 }).map((ivs) => RangeSet.fromIntervals(4, ivs));
+    const setArb = fc
+      .array(intervalArb, { maxLength: 6 })
+      .map((ivs) => RangeSet.fromIntervals(4, ivs));
     const members = (s: RangeSet): Set<number> => {
       const out = new Set<number>();
-      for (const i of s.intervals) for (let v = Number(i.start); v <= Number(i.end); v++) out.add(v);
+      for (const i of s.intervals)
+        for (let v = Number(i.start); v <= Number(i.end); v++) out.add(v);
       return out;
     };
     fc.assert(

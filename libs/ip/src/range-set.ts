@@ -1,12 +1,5 @@
 import { err, ok, type Result } from '@nicpool/result';
-import {
-  formatIP,
-  parseCIDR,
-  parseIP,
-  type Cidr,
-  type IPError,
-  type IPFamily,
-} from './address.ts';
+import { formatIP, parseCIDR, parseIP, type Cidr, type IPError, type IPFamily } from './address.ts';
 
 /** An inclusive interval of addresses of one family. */
 export interface Interval {
@@ -290,4 +283,3 @@ function normalize(intervals: readonly Interval[]): Interval[] {
   }
   return out;
 }
-

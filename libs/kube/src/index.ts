@@ -52,11 +52,20 @@ export class ClusterObjects<T extends { metadata: { name: string } }> {
   }
 
   async get(name: string): Promise<T> {
-    return (await this.#api.getClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, name })) as T;
+    return (await this.#api.getClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+      name,
+    })) as T;
   }
 
   async list(): Promise<{ items: T[]; resourceVersion: string }> {
-    const r = (await this.#api.listClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural })) as {
+    const r = (await this.#api.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+    })) as {
       items: T[];
       metadata?: { resourceVersion?: string };
     };
@@ -64,7 +73,12 @@ export class ClusterObjects<T extends { metadata: { name: string } }> {
   }
 
   async create(obj: T): Promise<T> {
-    return (await this.#api.createClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, body: obj })) as T;
+    return (await this.#api.createClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+      body: obj,
+    })) as T;
   }
 
   /** Replaces the status; `obj.metadata.resourceVersion` makes it conditional (409 on a stale read). */
@@ -79,7 +93,12 @@ export class ClusterObjects<T extends { metadata: { name: string } }> {
   }
 
   async delete(name: string): Promise<void> {
-    await this.#api.deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: this.#plural, name });
+    await this.#api.deleteClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+      name,
+    });
   }
 }
 

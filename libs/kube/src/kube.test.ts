@@ -21,7 +21,9 @@ current-context: x
   });
 
   it('refuses a kubeconfig without a current cluster', () => {
-    expect(() => loadKubeConfig({ kind: 'inline', yaml: 'apiVersion: v1\nkind: Config\n' })).toThrow(/no current cluster/);
+    expect(() =>
+      loadKubeConfig({ kind: 'inline', yaml: 'apiVersion: v1\nkind: Config\n' }),
+    ).toThrow(/no current cluster/);
   });
 
   it('classifies API errors by HTTP status', () => {
