@@ -33,7 +33,7 @@ build_kube() {
   if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kubectl" ]; then
     log "kubernetes $KUBE_VERSION: cached"; return
   fi
-  log "kubernetes $KUBE_VERSION: building kube-apiserver, kube-controller-manager, kubectl (cold: ~20-30 min on 2 cores)"
+  log "kubernetes $KUBE_VERSION: building kube-apiserver, kube-controller-manager, kubectl (cold: ~10 min on 2 cores)"
   local src="$out/src"; rm -rf "$src"; mkdir -p "$src" "$out/bin"
   local gomod
   gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r .GoMod)

@@ -28,6 +28,10 @@ export const REPO = resolve(import.meta.dirname, '..', '..');
 export const STATE_DIR = join(REPO, '.nicpool');
 export const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
 const STATE_FILE = join(STATE_DIR, 'cluster.json');
+/** Host links the node simulator created, one per line (removed by cluster-down). */
+export const LINKS_FILE = join(STATE_DIR, 'sim-links');
+/** Every network namespace the node simulator creates starts with this. */
+export const NETNS_PREFIX = 'nicpool-';
 
 export interface ClusterState {
   readonly dir: string;
@@ -281,11 +285,27 @@ export async function isHealthy(state: ClusterState): Promise<boolean> {
   return r.status === 200;
 }
 
+/** Removes every `nicpool-*` netns and the links recorded by a node simulator. */
+export async function cleanupSimLeftovers(): Promise<void> {
+  const ip = async (...args: string[]): Promise<string> =>
+    (await run('ip', args).catch(() => ({ stdout: '' }))).stdout;
+  for (const line of (await ip('netns', 'list')).split('\n')) {
+    const name = line.split(' ')[0] ?? '';
+    if (name.startsWith(NETNS_PREFIX)) await ip('netns', 'delete', name);
+  }
+  if (existsSync(LINKS_FILE)) {
+    for (const link of readFileSync(LINKS_FILE, 'utf8').split('\n').filter(Boolean))
+      await ip('link', 'delete', link);
+    rmSync(LINKS_FILE, { force: true });
+  }
+}
+
 /**
  * Stops the processes the recorded cluster started (by pid, only if they are still ours)
  * and removes its directory and the kubeconfig. Safe to call with no cluster.
  */
 export async function stopCluster(): Promise<void> {
+  await cleanupSimLeftovers();
   const state = readState();
   if (state === undefined) return;
   const bins: Record<string, string> = {

@@ -1,0 +1,61 @@
+# nicpool — thin wrapper over the npm scripts and the e2e tooling. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+NODE := node_modules/.bin/node
+JEST := $(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js
+
+.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e cluster-up cluster-down cluster-status demo clean
+
+help: ## Show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.package-lock.json ## Install npm dependencies (pins Node 24 into node_modules/.bin)
+
+components: ## Build/fetch the real test components (etcd, kube-*, Multus, CNI plugins) into ~/.cache/nicpool
+	bash e2e/cluster/build-components.sh
+
+build: install ## Bundle the apps into apps/*/dist
+	$(NODE) scripts/build.ts
+
+typecheck: install ## Type-check everything with tsc
+	node_modules/.bin/tsc -p tsconfig.json
+
+lint: install ## ESLint (bugs, import direction) and Prettier (format)
+	node_modules/.bin/eslint --max-warnings 0 .
+	node_modules/.bin/prettier --check .
+
+format: install ## Rewrite files in Prettier's format
+	node_modules/.bin/prettier --write .
+
+gen: install ## Regenerate deploy/crds from libs/crds
+	$(NODE) scripts/gen-crds.ts
+
+verify: install ## Fail when generated files (deploy/crds) drift from their source
+	$(NODE) scripts/gen-crds.ts --check
+
+test-unit: install ## Unit and integration tests (no cluster)
+	$(JEST) --selectProjects unit
+
+test-e2e: install components ## e2e tests against the real control plane, Multus and CNI plugins (root)
+	$(JEST) --selectProjects e2e --runInBand
+
+test: install components typecheck lint verify test-unit test-e2e ## Everything: checks, unit and e2e tests
+
+cluster-up: install components ## Start etcd, kube-apiserver, kube-controller-manager on loopback; prints export KUBECONFIG=…
+	@$(NODE) e2e/cluster/cli.ts up
+
+cluster-down: install ## Stop the processes cluster-up started and remove its files
+	@$(NODE) e2e/cluster/cli.ts down
+
+cluster-status: install ## Is the local control plane running?
+	@$(NODE) e2e/cluster/cli.ts status
+
+demo: install components ## Replay the tutorial on a local control plane (see README for what is there yet)
+	@bash scripts/demo.sh
+
+clean: ## Remove build output
+	rm -rf apps/*/dist coverage
