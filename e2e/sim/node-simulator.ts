@@ -28,6 +28,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { retryOnConflict } from '@nicpool/kube';
 import {
   LINKS_FILE,
   NETNS_PREFIX,
@@ -197,22 +198,32 @@ export class NodeSimulator {
     } catch (e) {
       if ((e as { code?: number }).code !== 409) throw e;
     }
-    const node = await this.#core.readNode({ name });
-    node.status = {
-      ...node.status,
-      conditions: [
-        {
-          type: 'Ready',
-          status: 'True',
-          reason: 'KubeletReady',
-          message: 'simulated by the nicpool e2e node simulator',
-          lastHeartbeatTime: now,
-          lastTransitionTime: now,
+    // kube-controller-manager touches new Nodes too (ttl, …): a status write can conflict.
+    await retryOnConflict(
+      `node ${name} status`,
+      () => this.#core.readNode({ name }),
+      (node) => ({
+        write: {
+          ...node,
+          status: {
+            ...node.status,
+            conditions: [
+              {
+                type: 'Ready',
+                status: 'True',
+                reason: 'KubeletReady',
+                message: 'simulated by the nicpool e2e node simulator',
+                lastHeartbeatTime: now,
+                lastTransitionTime: now,
+              },
+            ],
+            addresses: [{ type: 'Hostname', address: name }],
+          },
         },
-      ],
-      addresses: [{ type: 'Hostname', address: name }],
-    };
-    await this.#core.replaceNodeStatus({ name, body: node });
+        result: undefined,
+      }),
+      (body) => this.#core.replaceNodeStatus({ name, body }),
+    );
   }
 
   async #tick(): Promise<void> {
@@ -340,35 +351,40 @@ export class NodeSimulator {
     this.#failures.delete(`${sb.namespace}/${sb.name}`);
     const result = JSON.parse(r.stdout) as { ips?: { address: string }[] };
     const podIPs = (result.ips ?? []).map((x) => x.address.split('/')[0]!);
-    const fresh = await this.#core.readNamespacedPod({ name: sb.name, namespace: sb.namespace });
     const now = new Date();
-    fresh.status = {
-      ...fresh.status,
-      phase: 'Running',
-      hostIP: '127.0.0.1',
-      hostIPs: [{ ip: '127.0.0.1' }],
-      startTime: now,
-      ...(podIPs.length > 0 ? { podIP: podIPs[0], podIPs: podIPs.map((ip) => ({ ip })) } : {}),
-      conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
-        type,
-        status: 'True',
-        lastTransitionTime: now,
-      })),
-      containerStatuses: (fresh.spec?.containers ?? []).map((c) => ({
-        name: c.name,
-        image: c.image ?? '',
-        imageID: '',
-        ready: true,
-        started: true,
-        restartCount: 0,
-        state: { running: { startedAt: now } },
-      })),
-    };
-    await this.#core.replaceNamespacedPodStatus({
-      name: sb.name,
-      namespace: sb.namespace,
-      body: fresh,
+    const running = (p: V1Pod): V1Pod => ({
+      ...p,
+      status: {
+        ...p.status,
+        phase: 'Running',
+        hostIP: '127.0.0.1',
+        hostIPs: [{ ip: '127.0.0.1' }],
+        startTime: now,
+        ...(podIPs.length > 0 ? { podIP: podIPs[0], podIPs: podIPs.map((ip) => ({ ip })) } : {}),
+        conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+          type,
+          status: 'True',
+          lastTransitionTime: now,
+        })),
+        containerStatuses: (p.spec?.containers ?? []).map((c) => ({
+          name: c.name,
+          image: c.image ?? '',
+          imageID: '',
+          ready: true,
+          started: true,
+          restartCount: 0,
+          state: { running: { startedAt: now } },
+        })),
+      },
     });
+    // Multus writes the network-status annotation concurrently: status writes can conflict.
+    await retryOnConflict(
+      `pod ${sb.namespace}/${sb.name} status`,
+      () => this.#core.readNamespacedPod({ name: sb.name, namespace: sb.namespace }),
+      (p) => ({ write: running(p), result: undefined }),
+      (body) =>
+        this.#core.replaceNamespacedPodStatus({ name: sb.name, namespace: sb.namespace, body }),
+    );
   }
 
   async #teardown(sb: Sandbox): Promise<void> {

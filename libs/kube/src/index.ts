@@ -3,7 +3,7 @@
  * at 1.0 and 2.0). Apps talk to Kubernetes through this module only, so a client upgrade
  * touches one place.
  */
-import { ApiException, CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '@nicpool/crds';
 
 export type { KubeConfig };
@@ -23,14 +23,13 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   return kc;
 }
 
-/** HTTP status of a failed API call, or undefined for non-HTTP failures (network, TLS). */
-export function apiStatus(e: unknown): number | undefined {
-  if (e instanceof ApiException) return e.code;
-  return undefined;
-}
-
-export const isConflict = (e: unknown): boolean => apiStatus(e) === 409;
-export const isNotFound = (e: unknown): boolean => apiStatus(e) === 404;
+export { apiStatus, isConflict, isNotFound } from './errors.ts';
+export {
+  DEFAULT_RETRY,
+  RetriesExhaustedError,
+  retryOnConflict,
+  type RetryOptions,
+} from './retry.ts';
 
 /** Plural names of the nicpool custom resources. */
 export const Plural = {
