@@ -1,59 +1,274 @@
-import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { readAllocatorConfig } from './config.ts';
+import { MemoryStore } from './memory-store.ts';
+import { createMetrics } from './metrics.ts';
+import { AllocatorService } from './service.ts';
+import { pool, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
 
-function get(socketPath: string, path: string): Promise<{ status: number; body: string }> {
+function call(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string,
+): Promise<{ status: number; json: unknown }> {
   return new Promise((res, rej) => {
-    const req = request({ socketPath, path, method: 'GET' }, (r) => {
-      let body = '';
-      r.on('data', (c: Buffer) => (body += c.toString()));
-      r.on('end', () => res({ status: r.statusCode ?? 0, body }));
+    // Content-Length always: Node sends DELETE bodies unframed otherwise.
+    const headers =
+      body === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = request({ socketPath, path, method, headers }, (r) => {
+      let text = '';
+      r.on('data', (c: Buffer) => (text += c.toString()));
+      r.on('end', () =>
+        res({
+          status: r.statusCode ?? 0,
+          json: text === '' ? undefined : (JSON.parse(text) as unknown),
+        }),
+      );
     });
-    req.on('error', rej);
-    req.end();
+    req.on('error', (e: NodeJS.ErrnoException) => {
+      // The server may answer (413) and close before it has read an oversized body.
+      if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') rej(e);
+    });
+    req.end(body);
   });
 }
 
-describe('allocator over a real Unix socket', () => {
+describe('allocator over a real Unix socket, in-memory store', () => {
   let dir: string;
-  let socketPath: string;
+  let sock: string;
   let app: FastifyInstance;
-  let ready = false;
+  let store: MemoryStore;
+  let ready = true;
+
+  const addBody = (ifName: string, uid = 'uid-1', name = 'ippool-test-app-1') =>
+    JSON.stringify({
+      containerID: 'c1',
+      ifName,
+      netNamespace: '/var/run/netns/x',
+      podNamespace: 'default',
+      podName: name,
+      podUID: uid,
+    });
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'nicpool-alloc-test-'));
-    socketPath = join(dir, 'spiderpool.sock');
+    dir = mkdtempSync(join(tmpdir(), 'nicpool-alloc-int-'));
+    sock = join(dir, 'spiderpool.sock');
     const config = readAllocatorConfig({
       NODE_NAME: 'node1',
-      NICPOOL_SOCKET_PATH: socketPath,
+      NICPOOL_SOCKET_PATH: sock,
       NICPOOL_LOG_LEVEL: 'error',
     });
     if (!config.ok) throw new Error(config.error.join('; '));
-    app = buildApp(config.value, { ready: () => ready });
-    await app.listen({ path: socketPath });
+    store = new MemoryStore();
+    const service = new AllocatorService(
+      store,
+      {
+        nodeName: 'node1',
+        retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 },
+        maxRecordsPerPool: 5000,
+      },
+      createMetrics(false),
+    );
+    app = buildApp(config.value, { service, ready: () => ready });
+    await app.listen({ path: sock });
+  });
+  beforeEach(() => {
+    store.poolsByName.clear();
+    store.endpoints.clear();
+    store.addPool(
+      pool('ippool-test-ens192', {
+        subnet: '10.6.0.1/16',
+        ips: ['10.6.168.176-10.6.168.180'],
+        gateway: '10.6.0.1',
+        routes: [{ dst: '10.96.0.0/12', gw: '10.6.0.254' }],
+      }),
+    );
+    store.addPool(
+      pool('ippool-test-ens224', {
+        subnet: '10.7.0.1/16',
+        ips: ['10.7.168.176-10.7.168.180'],
+        gateway: '10.7.0.1',
+      }),
+    );
+    store.podsByKey.set('default/ippool-test-app-1', {
+      metadata: {
+        name: 'ippool-test-app-1',
+        namespace: 'default',
+        uid: 'uid-1',
+        annotations: { ...TUTORIAL_MULTUS, 'ipam.spidernet.io/ippools': TUTORIAL_IPPOOLS },
+      },
+      spec: { nodeName: 'node1' },
+      status: { phase: 'Pending' },
+    });
   });
   afterAll(async () => {
     await app.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('answers the agent health check the shim uses', async () => {
-    expect(await get(socketPath, '/v1/ipam/healthy')).toEqual({
-      status: 500,
-      body: '{"message":"allocator on node1 is not ready"}',
+  it('ADD eth0 allocates both NICs in one go; ADD net1 is answered from the endpoint', async () => {
+    const eth0 = await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+    expect(eth0).toEqual({
+      status: 200,
+      json: {
+        ips: [
+          {
+            version: 4,
+            address: '10.6.168.176/16',
+            nic: 'eth0',
+            ipPool: 'ippool-test-ens192',
+            gateway: '10.6.0.1',
+          },
+        ],
+        routes: [
+          { ifName: 'eth0', dst: '10.96.0.0/12', gw: '10.6.0.254' },
+          { ifName: 'eth0', dst: '0.0.0.0/0', gw: '10.6.0.1' },
+        ],
+      },
     });
-    ready = true;
-    expect((await get(socketPath, '/v1/ipam/healthy')).status).toBe(200);
+    const writes = store.writes;
+    const net1 = await call(sock, 'POST', '/v1/ipam/ip', addBody('net1'));
+    expect(net1).toEqual({
+      status: 200,
+      json: {
+        ips: [
+          {
+            version: 4,
+            address: '10.7.168.176/16',
+            nic: 'net1',
+            ipPool: 'ippool-test-ens224',
+            gateway: '10.7.0.1',
+          },
+        ],
+        routes: [],
+      },
+    });
+    expect(store.writes).toBe(writes);
+    // Repeating ADD (e.g. after an allocator restart) gives the same answer, no new address.
+    expect(await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'))).toEqual(eth0);
+    expect((await store.readPool('ippool-test-ens192')).status?.allocatedIPCount).toBe(1);
+    expect(
+      store.endpoints
+        .get('default/ippool-test-app-1')
+        ?.status?.current?.ips.map((i) => i.interface),
+    ).toEqual(['eth0', 'net1']);
   });
 
-  it('requires the node name', () => {
-    const r = readAllocatorConfig({});
-    expect(r.ok).toBe(false);
-    if (!r.ok) expect(r.error).toEqual(['missing NODE_NAME']);
+  it('DEL of a live pod keeps its addresses; DEL of a gone pod frees every NIC; DEL again succeeds', async () => {
+    await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+    expect((await call(sock, 'DELETE', '/v1/ipam/ip', addBody('eth0'))).status).toBe(200);
+    expect((await store.readPool('ippool-test-ens224')).status?.allocatedIPCount).toBe(1);
+    store.podsByKey.delete('default/ippool-test-app-1');
+    expect((await call(sock, 'DELETE', '/v1/ipam/ip', addBody('eth0'))).status).toBe(200);
+    expect((await store.readPool('ippool-test-ens192')).status?.allocatedIPCount).toBe(0);
+    expect((await store.readPool('ippool-test-ens224')).status?.allocatedIPCount).toBe(0);
+    expect(store.endpoints.size).toBe(0);
+    expect((await call(sock, 'DELETE', '/v1/ipam/ip', addBody('net1'))).status).toBe(200);
+  });
+
+  it('a late DEL carrying another UID frees nothing of the new pod', async () => {
+    await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+    store.podsByKey.delete('default/ippool-test-app-1');
+    expect(
+      (await call(sock, 'DELETE', '/v1/ipam/ip', addBody('eth0', 'some-old-uid'))).status,
+    ).toBe(200);
+    expect((await store.readPool('ippool-test-ens192')).status?.allocatedIPCount).toBe(1);
+  });
+
+  it('exhaustion of one NIC pool never drains the other NIC', async () => {
+    store.addPool(pool('ippool-test-ens224', { subnet: '10.7.0.1/16', ips: [] }));
+    const r = await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+    expect(r.status).toBe(422);
+    expect(r.json).toEqual({
+      code: 'IP_USED_OUT',
+      message:
+        'no free IPv4 address for net1 of pod default/ippool-test-app-1: pool "ippool-test-ens224" has no free address (0 allocated of 0)',
+      retryable: false,
+    });
+    expect((await store.readPool('ippool-test-ens192')).status?.allocatedIPCount).toBe(1);
+  });
+
+  it.each([
+    ['not JSON', '{"containerID":', 400, /^Body is not valid JSON|Unexpected|JSON/],
+    [
+      'missing ifName',
+      JSON.stringify({
+        containerID: 'c',
+        netNamespace: '',
+        podNamespace: 'd',
+        podName: 'p',
+        podUID: 'u',
+      }),
+      400,
+      /ifName/,
+    ],
+    [
+      'ifName too long',
+      JSON.stringify({
+        containerID: 'c',
+        ifName: 'x'.repeat(16),
+        netNamespace: '',
+        podNamespace: 'd',
+        podName: 'p',
+        podUID: 'u',
+      }),
+      400,
+      /ifName/,
+    ],
+    [
+      'oversized',
+      JSON.stringify({ containerID: 'x'.repeat(70_000) }),
+      413,
+      /larger than 65536 bytes/,
+    ],
+  ])('bad input (%s) → %s with a clear message, state untouched', async (_n, body, status, msg) => {
+    const before = store.writes;
+    const r = await call(sock, 'POST', '/v1/ipam/ip', body);
+    expect(r.status).toBe(status);
+    expect(r.json).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+    expect((r.json as { message: string }).message).toMatch(msg);
+    expect(store.writes).toBe(before);
+    expect(store.endpoints.size).toBe(0);
+  });
+
+  it('an unknown pod is POD_NOT_FOUND; a stale UID is POD_UID_MISMATCH', async () => {
+    expect(
+      (await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0', 'uid-1', 'nope'))).json,
+    ).toMatchObject({ code: 'POD_NOT_FOUND', retryable: true });
+    expect(
+      (await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0', 'other-uid'))).json,
+    ).toMatchObject({ code: 'POD_UID_MISMATCH' });
+  });
+
+  it('health follows cache sync; requests wait for it with a retryable error', async () => {
+    expect((await call(sock, 'GET', '/v1/ipam/healthy')).status).toBe(200);
+    ready = false;
+    expect((await call(sock, 'GET', '/v1/ipam/healthy')).status).toBe(500);
+    expect((await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'))).json).toMatchObject({
+      code: 'NOT_READY',
+      retryable: true,
+    });
+    ready = true;
+  });
+
+  it('CHECK confirms a recorded attachment and refuses an unknown one', async () => {
+    await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+    expect((await call(sock, 'POST', '/v1/nicpool/check', addBody('net1'))).status).toBe(200);
+    expect((await call(sock, 'POST', '/v1/nicpool/check', addBody('net2'))).json).toMatchObject({
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('the socket file is not world-accessible when main sets 0600', () => {
+    // main.ts chmods after listen; here we only prove the file is a socket at the path.
+    expect(statSync(sock).isSocket()).toBe(true);
   });
 });

@@ -1,22 +1,133 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import {
+  AddRequest,
+  AllocatorErrorCode as Code,
+  DelRequest,
+  Paths,
+  type ErrorBody,
+} from '@nicpool/wire';
 import type { AllocatorConfig } from './config.ts';
+import { AllocatorError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import type { AllocatorService } from './service.ts';
 
 export interface AllocatorDeps {
-  /** Readiness of the state the allocator serves from (watch caches). */
-  readonly ready?: () => boolean;
+  readonly service: AllocatorService;
+  /** Caches synced (and so the API server was reachable). */
+  readonly ready: () => boolean;
+}
+
+/** Request bodies are a few hundred bytes; anything near this limit is not from the shim. */
+const BODY_LIMIT = 64 * 1024;
+
+function badRequest(message: string): ErrorBody {
+  return { code: Code.badRequest, message, retryable: false };
 }
 
 /**
- * Builds the node agent's HTTP server, served on the Unix socket the CNI shim talks to
- * (Spiderpool's agent API: `GET /v1/ipam/healthy`).
+ * The node agent's API on the Unix socket the CNI shim talks to — Spiderpool's agent
+ * routes (`/v1/ipam/*`) plus nicpool's extensions (`/v1/nicpool/*`). Bodies are validated
+ * against the schemas of @nicpool/wire, shared with the shim.
  */
-export function buildApp(config: AllocatorConfig, deps: AllocatorDeps = {}): FastifyInstance {
-  const app = Fastify({ logger: { level: config.logLevel } });
-  const ready = deps.ready ?? ((): boolean => true);
-  app.get('/v1/ipam/healthy', async (_req, reply) =>
-    ready()
+export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyInstance {
+  const app = Fastify({ logger: { level: config.logLevel }, bodyLimit: BODY_LIMIT });
+
+  app.setErrorHandler((error: FastifyError, _req, reply) => {
+    if (error instanceof AllocatorError) return reply.code(error.status).send(error.toBody());
+    if (error.validation !== undefined) {
+      const v = error.validation[0];
+      return reply
+        .code(400)
+        .send(
+          badRequest(
+            `invalid request body: ${v?.instancePath || 'body'} ${v?.message ?? ''}`.trim(),
+          ),
+        );
+    }
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return reply.code(413).send(badRequest(`request body larger than ${BODY_LIMIT} bytes`));
+    if (error.statusCode !== undefined && error.statusCode < 500)
+      return reply.code(error.statusCode).send(badRequest(error.message));
+    app.log.error({ err: error }, 'internal error');
+    return reply
+      .code(500)
+      .send({ code: Code.internal, message: error.message, retryable: false } satisfies ErrorBody);
+  });
+
+  app.get(Paths.healthy, async (_req, reply) =>
+    deps.ready()
       ? reply.code(200).send()
-      : reply.code(500).send({ message: `allocator on ${config.nodeName} is not ready` }),
+      : reply
+          .code(500)
+          .send({
+            code: Code.notReady,
+            message: `allocator on ${config.nodeName} has not synced its caches`,
+            retryable: true,
+          }),
+  );
+  app.get(Paths.status, () => ({
+    ready: deps.ready(),
+    message: deps.ready()
+      ? `allocator on ${config.nodeName} is serving`
+      : `allocator on ${config.nodeName} has not synced its caches`,
+  }));
+  app.post<{ Body: AddRequest }>(Paths.ip, { schema: { body: AddRequest } }, async (req) => {
+    if (!deps.ready())
+      throw new AllocatorError(
+        Code.notReady,
+        `allocator on ${config.nodeName} has not synced its caches yet`,
+      );
+    const r = await deps.service.add(req.body);
+    req.log.info(
+      {
+        pod: `${req.body.podNamespace}/${req.body.podName}`,
+        ifName: req.body.ifName,
+        ips: r.ips.map((i) => i.address),
+      },
+      'allocated',
+    );
+    return r;
+  });
+  app.delete<{ Body: DelRequest }>(
+    Paths.ip,
+    { schema: { body: DelRequest } },
+    async (req, reply) => {
+      if (!deps.ready())
+        throw new AllocatorError(
+          Code.notReady,
+          `allocator on ${config.nodeName} has not synced its caches yet`,
+        );
+      await deps.service.del(req.body);
+      req.log.info(
+        { pod: `${req.body.podNamespace}/${req.body.podName}`, ifName: req.body.ifName },
+        'released',
+      );
+      return reply.code(200).send({});
+    },
+  );
+  app.post<{ Body: DelRequest }>(
+    Paths.check,
+    { schema: { body: DelRequest } },
+    async (req, reply) => {
+      await deps.service.check(req.body);
+      return reply.code(200).send({});
+    },
+  );
+  return app;
+}
+
+/** Metrics and probes on a TCP port, apart from the socket. */
+export function buildOpsApp(
+  config: AllocatorConfig,
+  deps: { readonly metrics: Metrics; readonly ready: () => boolean },
+): FastifyInstance {
+  const app = Fastify({ logger: { level: config.logLevel } });
+  app.get('/healthz', () => ({ status: 'ok' }));
+  app.get('/readyz', (_req, reply) =>
+    deps.ready() ? { status: 'ok' } : reply.code(503).send({ status: 'caches not synced' }),
+  );
+  app.get('/metrics', async (_req, reply) =>
+    reply.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics()),
   );
   return app;
 }

@@ -29,13 +29,13 @@ export const DEFAULT_RETRY: RetryOptions = { attempts: 8, baseDelayMs: 10, maxDe
  * resourceVersion. Only HTTP 409 is retried, with jittered exponential backoff; any other
  * error propagates at once; an exhausted budget is a {@link RetriesExhaustedError}.
  */
-export async function retryOnConflict<S, R>(
+export async function retryOnConflict<S, W, R>(
   what: string,
   read: (fresh: boolean) => Promise<S>,
-  change: (state: S) => { write?: S; result: R },
-  write: (next: S) => Promise<S>,
+  change: (state: S) => { write?: W; result: R },
+  write: (next: W) => Promise<unknown>,
   options: RetryOptions = DEFAULT_RETRY,
-): Promise<{ result: R; written?: S; attempts: number }> {
+): Promise<{ result: R; written?: unknown; attempts: number }> {
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   const random = options.random ?? Math.random;
   let last: unknown;

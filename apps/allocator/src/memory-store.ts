@@ -1,0 +1,122 @@
+import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
+import type { AllocatorStore, Labelled, PodObject } from './store.ts';
+
+const apiError = (code: number, message: string): Error =>
+  Object.assign(new Error(message), { code });
+const clone = <T>(v: T): T => structuredClone(v);
+
+/* eslint-disable @typescript-eslint/require-await -- a fake of an async port */
+
+/**
+ * An in-memory AllocatorStore with Kubernetes' optimistic-locking semantics
+ * (resourceVersion checked on every write, 409 on a stale one). For tests.
+ */
+export class MemoryStore implements AllocatorStore {
+  #rv = 1;
+  readonly poolsByName = new Map<string, SpiderIPPool>();
+  readonly reserved: SpiderReservedIP[] = [];
+  readonly podsByKey = new Map<string, PodObject>();
+  readonly namespaces = new Map<string, Labelled>();
+  readonly nodes = new Map<string, Labelled>();
+  readonly statefulSets = new Map<string, number>();
+  readonly endpoints = new Map<string, SpiderEndpoint>();
+  writes = 0;
+  /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
+  injectConflicts = 0;
+
+  ready(): boolean {
+    return true;
+  }
+
+  addPool(pool: SpiderIPPool): void {
+    this.poolsByName.set(pool.metadata.name, {
+      ...clone(pool),
+      metadata: { ...pool.metadata, resourceVersion: String(this.#rv++) },
+    });
+  }
+
+  pools(): readonly SpiderIPPool[] {
+    return [...this.poolsByName.values()].map(clone);
+  }
+
+  reservedIPs(): readonly SpiderReservedIP[] {
+    return this.reserved;
+  }
+
+  async readPool(name: string): Promise<SpiderIPPool> {
+    const p = this.poolsByName.get(name);
+    if (p === undefined) throw apiError(404, `spiderippools "${name}" not found`);
+    return clone(p);
+  }
+
+  async writePoolStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
+    const cur = this.poolsByName.get(pool.metadata.name);
+    if (cur === undefined) throw apiError(404, 'not found');
+    if (this.injectConflicts > 0) {
+      this.injectConflicts--;
+      // Someone else wrote in between: bump the version so the caller's read is stale.
+      cur.metadata.resourceVersion = String(this.#rv++);
+      throw apiError(409, 'the object has been modified');
+    }
+    if (cur.metadata.resourceVersion !== pool.metadata.resourceVersion)
+      throw apiError(409, 'the object has been modified');
+    this.writes++;
+    const next = {
+      ...cur,
+      status: clone(pool.status),
+      metadata: { ...cur.metadata, resourceVersion: String(this.#rv++) },
+    };
+    this.poolsByName.set(pool.metadata.name, next);
+    return clone(next);
+  }
+
+  async getPod(namespace: string, name: string): Promise<PodObject | undefined> {
+    return this.podsByKey.get(`${namespace}/${name}`);
+  }
+
+  async getNamespace(name: string): Promise<Labelled | undefined> {
+    return this.namespaces.get(name) ?? { labels: {}, annotations: {} };
+  }
+
+  async getNode(name: string): Promise<Labelled | undefined> {
+    return this.nodes.get(name) ?? { labels: {}, annotations: {} };
+  }
+
+  async getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined> {
+    return this.statefulSets.get(`${namespace}/${name}`);
+  }
+
+  async getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined> {
+    const e = this.endpoints.get(`${namespace}/${name}`);
+    return e === undefined ? undefined : clone(e);
+  }
+
+  async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
+    const key = `${ep.metadata.namespace}/${ep.metadata.name}`;
+    if (this.endpoints.has(key)) throw apiError(409, 'already exists');
+    const stored = {
+      ...clone(ep),
+      metadata: { ...ep.metadata, resourceVersion: String(this.#rv++) },
+    };
+    this.endpoints.set(key, stored);
+    return clone(stored);
+  }
+
+  async replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
+    const key = `${ep.metadata.namespace}/${ep.metadata.name}`;
+    const cur = this.endpoints.get(key);
+    if (cur === undefined) throw apiError(404, 'not found');
+    if (cur.metadata.resourceVersion !== ep.metadata.resourceVersion)
+      throw apiError(409, 'the object has been modified');
+    const stored = {
+      ...clone(ep),
+      metadata: { ...ep.metadata, resourceVersion: String(this.#rv++) },
+    };
+    this.endpoints.set(key, stored);
+    return clone(stored);
+  }
+
+  async deleteEndpoint(namespace: string, name: string): Promise<void> {
+    if (!this.endpoints.delete(`${namespace}/${name}`)) throw apiError(404, 'not found');
+  }
+}

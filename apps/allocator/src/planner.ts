@@ -1,0 +1,262 @@
+/**
+ * Pure planning of an ADD: which NICs to serve and, per NIC and family, which pools are
+ * candidates, in order, with the reason every other pool was dropped (allocator.md, ADD
+ * steps 3–4). No I/O: the caller passes snapshots of the pod, namespace, node and pools.
+ */
+import {
+  formatAnnotationError,
+  matchPoolNames,
+  parseDefaultRouteNic,
+  parseRoutes,
+  podInterfaces,
+  PodAnnotation,
+  resolveSelection,
+  type AnnotationError,
+  type PodInterface,
+  type Route,
+} from '@nicpool/annotations';
+import { specFamily, type LabelSelector, type SpiderIPPool } from '@nicpool/crds';
+import type { IPFamily } from '@nicpool/ip';
+import { err, ok, type Result } from '@nicpool/result';
+import { AllocatorErrorCode as Code } from '@nicpool/wire';
+
+export interface PodView {
+  readonly namespace: string;
+  readonly name: string;
+  readonly uid: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export interface PlanInput {
+  readonly pod: PodView;
+  readonly namespace: {
+    readonly labels: Readonly<Record<string, string>>;
+    readonly annotations: Readonly<Record<string, string>>;
+  };
+  readonly node: { readonly name: string; readonly labels: Readonly<Record<string, string>> };
+  /** The NIC of this CNI call. */
+  readonly ifName: string;
+  readonly netconf: {
+    readonly defaultIPv4IPPool: readonly string[];
+    readonly defaultIPv6IPPool: readonly string[];
+    readonly cleanGateway: boolean;
+  };
+  readonly pools: readonly SpiderIPPool[];
+}
+
+/** Candidate pools of one family of one NIC, in the order to try them. */
+export interface FamilyPlan {
+  readonly family: IPFamily;
+  readonly pools: readonly string[];
+}
+
+export interface NicPlan {
+  readonly ifName: string;
+  readonly families: readonly FamilyPlan[];
+  readonly cleanGateway: boolean;
+  readonly defaultRoute: boolean;
+  /** `ipam.spidernet.io/routes` of the pod; each is attached to the NIC whose subnet holds its gw. */
+  readonly extraRoutes: readonly Route[];
+}
+
+export interface PlanError {
+  readonly code: (typeof Code)[keyof typeof Code];
+  readonly message: string;
+}
+
+/** Does a label selector match? An empty selector matches everything. */
+export function selectorMatches(
+  sel: LabelSelector | undefined,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  if (sel === undefined) return true;
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
+  for (const req of sel.matchExpressions ?? []) {
+    const has = Object.hasOwn(labels, req.key);
+    const value = labels[req.key];
+    const values = req.values ?? [];
+    switch (req.operator) {
+      case 'In':
+        if (!has || !values.includes(value!)) return false;
+        break;
+      case 'NotIn':
+        if (has && values.includes(value!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+/** The NAD of a NIC as `ns/name`, or undefined for the cluster network without annotation. */
+function nadOf(nic: PodInterface | undefined, podNamespace: string): string | undefined {
+  if (nic?.network === undefined) return undefined;
+  return `${nic.network.namespace ?? podNamespace}/${nic.network.name}`;
+}
+
+/** Why a pool cannot serve this NIC, or undefined when it can. */
+export function dropReason(
+  pool: SpiderIPPool | undefined,
+  family: IPFamily,
+  input: PlanInput,
+  nic: PodInterface | undefined,
+): string | undefined {
+  if (pool === undefined) return 'does not exist';
+  const s = pool.spec;
+  if (pool.metadata.deletionTimestamp !== undefined) return 'is terminating';
+  if (s.disable === true) return 'is disabled (spec.disable: true)';
+  const fam = specFamily(s);
+  if (fam !== family) return `is IPv${fam ?? '?'}, this list asks for IPv${family}`;
+  if ((s.nodeName ?? []).length > 0) {
+    if (!s.nodeName!.includes(input.node.name))
+      return `is limited to nodes ${JSON.stringify(s.nodeName)} (this is ${input.node.name})`;
+  } else if (!selectorMatches(s.nodeAffinity, input.node.labels))
+    return `nodeAffinity does not match node ${input.node.name}`;
+  if ((s.namespaceName ?? []).length > 0) {
+    if (!s.namespaceName!.includes(input.pod.namespace))
+      return `is limited to namespaces ${JSON.stringify(s.namespaceName)} (pod is in ${input.pod.namespace})`;
+  } else if (!selectorMatches(s.namespaceAffinity, input.namespace.labels))
+    return `namespaceAffinity does not match namespace ${input.pod.namespace}`;
+  if (!selectorMatches(s.podAffinity, input.pod.labels))
+    return 'podAffinity does not match the pod labels';
+  if ((s.multusName ?? []).length > 0) {
+    const nad = nadOf(nic, input.pod.namespace);
+    const served = s.multusName!.some((m) =>
+      m.includes('/') ? m === nad : m === nad?.split('/')[1],
+    );
+    if (!served)
+      return `serves NetworkAttachmentDefinitions ${JSON.stringify(s.multusName)}, this NIC comes from ${nad ?? 'the cluster network'}`;
+  }
+  return undefined;
+}
+
+function annotationError(errors: readonly AnnotationError[]): PlanError {
+  const code = errors.some((e) => e.code === 'NO_POOL') ? Code.noPool : Code.invalidAnnotation;
+  return { code, message: errors.map(formatAnnotationError).join('; ') };
+}
+
+/**
+ * Plans an ADD. With `ippools` every listed NIC is planned at once (the first ADD
+ * allocates them all); otherwise only the NIC of this call.
+ */
+export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
+  const annotations = input.pod.annotations;
+  const nicsR = podInterfaces(annotations);
+  if (!nicsR.ok) return err(annotationError(nicsR.error));
+  const nics = nicsR.value;
+  const byName = new Map(input.pools.map((p) => [p.metadata.name, p]));
+
+  let defaultNic = 'eth0';
+  const drn = annotations[PodAnnotation.defaultRouteNic];
+  if (drn !== undefined) {
+    const r = parseDefaultRouteNic(drn);
+    if (!r.ok) return err(annotationError(r.error));
+    defaultNic = r.value;
+  }
+  let extraRoutes: Route[] = [];
+  const routesText = annotations[PodAnnotation.routes];
+  if (routesText !== undefined) {
+    const r = parseRoutes(routesText);
+    if (!r.ok) return err(annotationError(r.error));
+    extraRoutes = r.value;
+  }
+
+  const clusterDefaultPools = input.pools
+    .filter((p) => p.spec.default === true)
+    .flatMap((p) => {
+      const f = specFamily(p.spec);
+      return f === undefined ? [] : [{ name: p.metadata.name, ipVersion: f }];
+    });
+
+  // Which NICs: the ippools list when it is the level in force, else this call's NIC.
+  let targets = [input.ifName];
+  const first = resolveSelection({
+    podAnnotations: annotations,
+    namespaceAnnotations: input.namespace.annotations,
+    interface: input.ifName,
+    netconfDefaults: {
+      ipv4: input.netconf.defaultIPv4IPPool,
+      ipv6: input.netconf.defaultIPv6IPPool,
+    },
+    clusterDefaultPools,
+  });
+  if (!first.ok) return err(annotationError(first.error));
+  if (first.value.kind === 'subnet') {
+    return err({
+      code: Code.notSupported,
+      message: `${first.value.source === 'subnets' ? PodAnnotation.subnets : PodAnnotation.subnet} asks for a SpiderSubnet auto-pool, which needs the nicpool controller; this build does not create auto-pools yet`,
+    });
+  }
+  if (first.value.source === 'ippools') {
+    const listed = nics
+      .map((n) => n.name)
+      .filter((n) => {
+        const r = resolveSelection({
+          podAnnotations: annotations,
+          namespaceAnnotations: {},
+          interface: n,
+        });
+        return r.ok;
+      });
+    targets = [input.ifName, ...listed.filter((n) => n !== input.ifName)];
+  }
+
+  const plans: NicPlan[] = [];
+  for (const ifName of targets) {
+    const sel =
+      ifName === input.ifName
+        ? first
+        : resolveSelection({
+            podAnnotations: annotations,
+            namespaceAnnotations: input.namespace.annotations,
+            interface: ifName,
+            clusterDefaultPools,
+          });
+    if (!sel.ok) return err(annotationError(sel.error));
+    if (sel.value.kind !== 'pools') continue;
+    const nic = nics.find((n) => n.name === ifName);
+    const families: FamilyPlan[] = [];
+    for (const [family, patterns] of [
+      [4, sel.value.ipv4],
+      [6, sel.value.ipv6],
+    ] as const) {
+      if (patterns.length === 0) continue;
+      const sameFamily = input.pools
+        .filter((p) => specFamily(p.spec) === family)
+        .map((p) => p.metadata.name);
+      const names = matchPoolNames(patterns, sameFamily);
+      const kept: string[] = [];
+      const dropped: string[] = [];
+      for (const n of names) {
+        const why = dropReason(byName.get(n), family, input, nic);
+        if (why === undefined) kept.push(n);
+        else dropped.push(`pool "${n}" ${why}`);
+      }
+      if (kept.length === 0) {
+        const wanted = patterns.join(', ');
+        const detail =
+          dropped.length > 0 ? dropped.join('; ') : `no IPv${family} pool matches ${wanted}`;
+        return err({
+          code: Code.noAvailablePool,
+          message: `no IPv${family} pool can serve ${ifName} of pod ${input.pod.namespace}/${input.pod.name} (from ${sel.value.source}: ${wanted}): ${detail}`,
+        });
+      }
+      families.push({ family, pools: kept });
+    }
+    plans.push({
+      ifName,
+      families,
+      cleanGateway:
+        sel.value.cleangateway || (ifName === input.ifName && input.netconf.cleanGateway),
+      defaultRoute: ifName === defaultNic,
+      extraRoutes,
+    });
+  }
+  return ok(plans);
+}

@@ -1,0 +1,118 @@
+import { describe, expect, it } from '@jest/globals';
+import { decodeAllocatedIPs } from '@nicpool/crds';
+import { RangeSet } from '@nicpool/ip';
+import { applyOps, GroupCommitter, type PoolOp } from './pool-commit.ts';
+import { MemoryStore } from './memory-store.ts';
+import { pool } from '../test/fixtures.ts';
+
+const none = (f: 4 | 6) => RangeSet.empty(f);
+const alloc = (uid: string, ifName = 'eth0', sticky = false): PoolOp => ({
+  kind: 'allocate',
+  podUid: uid,
+  pod: `ns/${uid}`,
+  ifName,
+  sticky,
+});
+
+describe('applyOps', () => {
+  const p = () =>
+    pool('p', {
+      subnet: '10.6.0.0/16',
+      ips: ['10.6.168.171-10.6.168.173'],
+      excludeIPs: ['10.6.168.172'],
+    });
+
+  it('takes the lowest free address, skipping excluded and reserved ones', () => {
+    const reserved = (f: 4 | 6) =>
+      f === 4
+        ? (RangeSet.parse(4, ['10.6.168.171']) as { ok: true; value: RangeSet }).value
+        : none(f);
+    const { next, results } = applyOps(p(), [alloc('a')], reserved, 100);
+    expect(results).toEqual([{ kind: 'allocated', ip: '10.6.168.173', reused: false }]);
+    expect(next?.status).toMatchObject({ allocatedIPCount: 1, totalIPCount: 2 });
+  });
+
+  it('answers the same (UID, interface) again without a write; exhaustion is per request', () => {
+    const first = applyOps(p(), [alloc('a'), alloc('b'), alloc('c')], none, 100);
+    expect(first.results.map((r) => r.kind)).toEqual(['allocated', 'allocated', 'exhausted']);
+    const again = applyOps(first.next!, [alloc('a')], none, 100);
+    expect(again).toEqual({ results: [{ kind: 'allocated', ip: '10.6.168.171', reused: true }] });
+  });
+
+  it('release removes every record of that UID only', () => {
+    const a = applyOps(p(), [alloc('a'), alloc('b')], none, 100).next!;
+    const r = applyOps(
+      a,
+      [
+        { kind: 'release', podUid: 'a' },
+        { kind: 'release', podUid: 'nobody' },
+      ],
+      none,
+      100,
+    );
+    expect(r.results).toEqual([
+      { kind: 'released', ips: ['10.6.168.171'] },
+      { kind: 'released', ips: [] },
+    ]);
+    const d = decodeAllocatedIPs(r.next!.status!.allocatedIPs);
+    expect(d.ok && [...d.value.values()].map((x) => x.podUid)).toEqual(['b']);
+  });
+
+  it('sticky (StatefulSet) allocation adopts the record of the same pod name and NIC', () => {
+    const a = applyOps(
+      p(),
+      [{ kind: 'allocate', podUid: 'old', pod: 'ns/web-0', ifName: 'net1', sticky: true }],
+      none,
+      100,
+    ).next!;
+    const r = applyOps(
+      a,
+      [{ kind: 'allocate', podUid: 'new', pod: 'ns/web-0', ifName: 'net1', sticky: true }],
+      none,
+      100,
+    );
+    expect(r.results).toEqual([{ kind: 'allocated', ip: '10.6.168.171', reused: true }]);
+    expect(r.next?.status?.allocatedIPs).toContain('"podUid":"new"');
+  });
+
+  it('honours the record limit', () => {
+    expect(applyOps(p(), [alloc('a'), alloc('b')], none, 1).results[1]).toEqual({
+      kind: 'exhausted',
+      reason: 'pool "p" holds the maximum of 1 allocation records',
+    });
+  });
+
+  it('refuses to write over a status it cannot read', () => {
+    const broken = { ...p(), status: { allocatedIPs: '{not json' } };
+    expect(() => applyOps(broken, [alloc('a')], none, 100)).toThrow(/refusing to write/);
+  });
+});
+
+describe('GroupCommitter', () => {
+  it('commits concurrent ADDs to one pool in one write, and resolves 409s', async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.100'] }));
+    store.injectConflicts = 2;
+    const batches: number[] = [];
+    let conflicts = 0;
+    const c = new GroupCommitter(
+      { readPool: (n) => store.readPool(n), writePoolStatus: (x) => store.writePoolStatus(x) },
+      {
+        retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 2 },
+        maxRecords: 5000,
+        reserved: none,
+        onBatch: (_p, n) => batches.push(n),
+        onConflict: () => conflicts++,
+      },
+    );
+    const results = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => c.submit('p', alloc(`u${i}`))),
+    );
+    const ips = results.map((r) => (r.kind === 'allocated' ? r.ip : r.kind));
+    expect(new Set(ips).size).toBe(20);
+    expect(batches).toEqual([20]);
+    expect(store.writes).toBe(1);
+    expect(conflicts).toBe(2);
+    expect((await store.readPool('p')).status?.allocatedIPCount).toBe(20);
+  });
+});

@@ -1,0 +1,227 @@
+/**
+ * Group commit per pool: concurrent allocations and releases that target one pool are
+ * applied together to one fresh view of the pool and committed in ONE status write, with
+ * optimistic locking (allocator.md, "Optimistic locking").
+ */
+import {
+  decodeAllocatedIPs,
+  encodeAllocatedIPs,
+  specAddresses,
+  specFamily,
+  type PoolIPAllocation,
+  type SpiderIPPool,
+} from '@nicpool/crds';
+import { formatIP, parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
+import { retryOnConflict, type RetryOptions } from '@nicpool/kube';
+
+export type PoolOp =
+  | {
+      readonly kind: 'allocate';
+      readonly podUid: string;
+      /** `namespace/name`. */
+      readonly pod: string;
+      readonly ifName: string;
+      /** StatefulSet pods keep their address across re-creation: match by name, adopt the new UID. */
+      readonly sticky: boolean;
+    }
+  | { readonly kind: 'release'; readonly podUid: string };
+
+export type OpResult =
+  | { readonly kind: 'allocated'; readonly ip: string; readonly reused: boolean }
+  | { readonly kind: 'exhausted'; readonly reason: string }
+  | { readonly kind: 'released'; readonly ips: readonly string[] };
+
+/** Records of a pool must decode; a pool whose status cannot be read is never written. */
+export class CorruptPoolError extends Error {
+  constructor(pool: string, message: string) {
+    super(`pool ${pool}: ${message}; refusing to write it (fix or clear its status)`);
+    this.name = 'CorruptPoolError';
+  }
+}
+
+/**
+ * Applies a batch of operations to one pool snapshot. Pure. Allocation takes the lowest
+ * address of `ips − excludeIPs − reserved − allocated`; an existing record of the same
+ * (pod UID, interface) is answered again instead (idempotent ADD, also after a crash).
+ */
+export function applyOps(
+  pool: SpiderIPPool,
+  ops: readonly PoolOp[],
+  reserved: (family: IPFamily) => RangeSet,
+  maxRecords: number,
+): { next?: SpiderIPPool; results: OpResult[] } {
+  const name = pool.metadata.name;
+  const decoded = decodeAllocatedIPs(pool.status?.allocatedIPs);
+  if (!decoded.ok) throw new CorruptPoolError(name, decoded.error.message);
+  const records = decoded.value;
+  const family = specFamily(pool.spec);
+  const addresses = specAddresses(pool.spec);
+  let changed = false;
+  const results: OpResult[] = [];
+
+  let free: RangeSet | undefined;
+  const freeSet = (): RangeSet | undefined => {
+    if (free !== undefined || family === undefined || !addresses.ok) return free;
+    const used = RangeSet.fromIntervals(
+      family,
+      [...records.keys()].flatMap((ip) => {
+        const a = parseIP(ip);
+        return a.ok && a.value.family === family
+          ? [{ start: a.value.value, end: a.value.value }]
+          : [];
+      }),
+    );
+    free = addresses.value.subtract(reserved(family)).subtract(used);
+    return free;
+  };
+
+  for (const op of ops) {
+    if (op.kind === 'release') {
+      const ips = [...records.entries()]
+        .filter(([, r]) => r.podUid === op.podUid)
+        .map(([ip]) => ip);
+      for (const ip of ips) records.delete(ip);
+      if (ips.length > 0) {
+        changed = true;
+        free = undefined;
+      }
+      results.push({ kind: 'released', ips });
+      continue;
+    }
+    const mine = [...records.entries()].find(
+      ([, r]) => r.podUid === op.podUid && r.interface === op.ifName,
+    );
+    if (mine !== undefined) {
+      results.push({ kind: 'allocated', ip: mine[0], reused: true });
+      continue;
+    }
+    if (op.sticky) {
+      const previous = [...records.entries()].find(
+        ([, r]) => r.pod === op.pod && r.interface === op.ifName,
+      );
+      if (previous !== undefined) {
+        records.set(previous[0], { pod: op.pod, podUid: op.podUid, interface: op.ifName });
+        changed = true;
+        results.push({ kind: 'allocated', ip: previous[0], reused: true });
+        continue;
+      }
+    }
+    if (!addresses.ok || family === undefined) {
+      results.push({
+        kind: 'exhausted',
+        reason: `pool "${name}" has an unusable spec: ${addresses.ok ? 'unknown IP family' : addresses.error.message}`,
+      });
+      continue;
+    }
+    if (records.size >= maxRecords) {
+      results.push({
+        kind: 'exhausted',
+        reason: `pool "${name}" holds the maximum of ${maxRecords} allocation records`,
+      });
+      continue;
+    }
+    const set = freeSet()!;
+    const next = set.nth(0n);
+    if (next === undefined) {
+      results.push({
+        kind: 'exhausted',
+        reason: `pool "${name}" has no free address (${records.size} allocated of ${addresses.value.count()})`,
+      });
+      continue;
+    }
+    const ip = formatIP(family, next);
+    const rec: PoolIPAllocation = { pod: op.pod, podUid: op.podUid, interface: op.ifName };
+    records.set(ip, rec);
+    free = set.subtract(RangeSet.fromIntervals(family, [{ start: next, end: next }]));
+    changed = true;
+    results.push({ kind: 'allocated', ip, reused: false });
+  }
+
+  if (!changed) return { results };
+  const encoded = encodeAllocatedIPs(records);
+  const total = addresses.ok ? Number(addresses.value.count()) : (pool.status?.totalIPCount ?? 0);
+  const status = {
+    ...(encoded === undefined ? {} : { allocatedIPs: encoded }),
+    allocatedIPCount: records.size,
+    totalIPCount: total,
+  };
+  return { next: { ...pool, status }, results };
+}
+
+/** The storage a committer needs: cached and fresh reads of a pool, and a conditional status write. */
+export interface PoolPort {
+  readPool(name: string, fresh: boolean): Promise<SpiderIPPool>;
+  writePoolStatus(pool: SpiderIPPool): Promise<SpiderIPPool>;
+}
+
+export interface CommitterOptions {
+  readonly retry: RetryOptions;
+  readonly maxRecords: number;
+  readonly reserved: (family: IPFamily) => RangeSet;
+  readonly onConflict?: (pool: string) => void;
+  readonly onBatch?: (pool: string, size: number) => void;
+}
+
+interface Pending {
+  readonly op: PoolOp;
+  readonly resolve: (r: OpResult) => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * Queues operations per pool; while a pool's write is in flight, new operations wait and
+ * go out together in the next write. One write per batch, retried on 409 only.
+ */
+export class GroupCommitter {
+  readonly #port: PoolPort;
+  readonly #opts: CommitterOptions;
+  readonly #queues = new Map<string, Pending[]>();
+  readonly #busy = new Set<string>();
+
+  constructor(port: PoolPort, opts: CommitterOptions) {
+    this.#port = port;
+    this.#opts = opts;
+  }
+
+  submit(pool: string, op: PoolOp): Promise<OpResult> {
+    return new Promise((resolve, reject) => {
+      const q = this.#queues.get(pool) ?? [];
+      q.push({ op, resolve, reject });
+      this.#queues.set(pool, q);
+      // Let every request already in this turn of the event loop join the batch.
+      if (!this.#busy.has(pool)) setImmediate(() => void this.#flush(pool));
+    });
+  }
+
+  async #flush(pool: string): Promise<void> {
+    if (this.#busy.has(pool)) return;
+    const batch = this.#queues.get(pool) ?? [];
+    if (batch.length === 0) return;
+    this.#queues.delete(pool);
+    this.#busy.add(pool);
+    this.#opts.onBatch?.(pool, batch.length);
+    try {
+      const { result } = await retryOnConflict(
+        `status of SpiderIPPool ${pool}`,
+        (fresh) => this.#port.readPool(pool, fresh),
+        (snapshot) => {
+          const { next, results } = applyOps(
+            snapshot,
+            batch.map((p) => p.op),
+            this.#opts.reserved,
+            this.#opts.maxRecords,
+          );
+          return next === undefined ? { result: results } : { write: next, result: results };
+        },
+        (next) => this.#port.writePoolStatus(next),
+        { ...this.#opts.retry, onConflict: () => this.#opts.onConflict?.(pool) },
+      );
+      batch.forEach((p, i) => p.resolve(result[i]!));
+    } catch (e) {
+      for (const p of batch) p.reject(e);
+    } finally {
+      this.#busy.delete(pool);
+      if ((this.#queues.get(pool) ?? []).length > 0) setImmediate(() => void this.#flush(pool));
+    }
+  }
+}

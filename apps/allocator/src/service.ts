@@ -1,0 +1,504 @@
+/**
+ * ADD / DEL / CHECK orchestration (allocator.md). Pure decisions live in planner.ts and
+ * pool-commit.ts; this file sequences reads, the group-committed pool writes and the
+ * SpiderEndpoint record.
+ */
+import { FINALIZER } from '@nicpool/annotations';
+import {
+  API_VERSION,
+  decodeAllocatedIPs,
+  type EndpointIP,
+  type PoolIPAllocation,
+  type SpiderEndpoint,
+  type SpiderIPPool,
+} from '@nicpool/crds';
+import { parseCIDR, parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
+import {
+  apiStatus,
+  isConflict,
+  RetriesExhaustedError,
+  retryOnConflict,
+  type RetryOptions,
+} from '@nicpool/kube';
+import {
+  AllocatorErrorCode as Code,
+  type AddRequest,
+  type AddResponse,
+  type DelRequest,
+  type IPConfig,
+  type RouteConfig,
+} from '@nicpool/wire';
+import { AllocatorError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { planAdd, type NicPlan } from './planner.ts';
+import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
+import type { AllocatorStore, PodObject } from './store.ts';
+
+export interface ServiceOptions {
+  readonly nodeName: string;
+  readonly retry: RetryOptions;
+  readonly maxRecordsPerPool: number;
+}
+
+const ipOnly = (cidrAddress: string): string => cidrAddress.split('/')[0]!;
+
+/** Records of a pool from the cache; an undecodable status counts as holding nothing here. */
+function recordsOf(pool: SpiderIPPool): Map<string, PoolIPAllocation> {
+  const d = decodeAllocatedIPs(pool.status?.allocatedIPs);
+  return d.ok ? d.value : new Map<string, PoolIPAllocation>();
+}
+
+/** Top controller of a pod as the endpoint records it (ReplicaSet → Deployment by name). */
+function topController(pod: PodObject): { type: string; name: string } {
+  const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true);
+  if (owner === undefined) return { type: 'Pod', name: pod.metadata.name };
+  if (owner.kind === 'ReplicaSet') {
+    const hash = pod.metadata.labels?.['pod-template-hash'];
+    if (hash !== undefined && owner.name.endsWith(`-${hash}`))
+      return { type: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
+  }
+  return { type: owner.kind, name: owner.name };
+}
+
+function isAlive(pod: PodObject): boolean {
+  return (
+    pod.metadata.deletionTimestamp === undefined &&
+    pod.status?.phase !== 'Succeeded' &&
+    pod.status?.phase !== 'Failed'
+  );
+}
+
+/** Wraps API trouble into the registry's codes; AllocatorErrors pass through. */
+function classify(e: unknown, what: string): AllocatorError {
+  if (e instanceof AllocatorError) return e;
+  if (e instanceof RetriesExhaustedError)
+    return new AllocatorError(Code.retriesExhausted, `${what}: ${e.message}`, { cause: e });
+  if (e instanceof CorruptPoolError)
+    return new AllocatorError(Code.internal, e.message, { cause: e });
+  const status = apiStatus(e);
+  if (status === undefined || status >= 500 || status === 429) {
+    return new AllocatorError(
+      Code.apiUnavailable,
+      `${what}: Kubernetes API unavailable (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`,
+      { cause: e },
+    );
+  }
+  return new AllocatorError(
+    Code.internal,
+    `${what}: ${e instanceof Error ? e.message.split('\n')[0] : String(e)}`,
+    { cause: e },
+  );
+}
+
+export class AllocatorService {
+  readonly #store: AllocatorStore;
+  readonly #opts: ServiceOptions;
+  readonly #metrics: Metrics;
+  readonly #committer: GroupCommitter;
+
+  constructor(store: AllocatorStore, opts: ServiceOptions, metrics: Metrics) {
+    this.#store = store;
+    this.#opts = opts;
+    this.#metrics = metrics;
+    this.#committer = new GroupCommitter(
+      {
+        readPool: async (name, fresh) => {
+          if (!fresh) {
+            const cached = store.pools().find((p) => p.metadata.name === name);
+            if (cached !== undefined) return cached;
+          }
+          return store.readPool(name, true);
+        },
+        writePoolStatus: (p) => store.writePoolStatus(p),
+      },
+      {
+        retry: opts.retry,
+        maxRecords: opts.maxRecordsPerPool,
+        reserved: (family) => this.#reserved(family),
+        onConflict: (pool) => metrics.conflicts.inc({ pool }),
+        onBatch: (_pool, size) => metrics.batchSize.observe(size),
+      },
+    );
+  }
+
+  #reserved(family: IPFamily): RangeSet {
+    let set = RangeSet.empty(family);
+    for (const r of this.#store.reservedIPs()) {
+      const parsed = RangeSet.parse(
+        family,
+        (r.spec.ips ?? []).filter(
+          (x) => parseIP(x.split('-')[0]!).ok && (x.includes(':') ? 6 : 4) === family,
+        ),
+      );
+      if (parsed.ok) set = set.union(parsed.value);
+    }
+    return set;
+  }
+
+  async #pod(req: { podNamespace: string; podName: string; podUID: string }): Promise<PodObject> {
+    const pod = await this.#store.getPod(req.podNamespace, req.podName).catch((e: unknown) => {
+      throw classify(e, `reading pod ${req.podNamespace}/${req.podName}`);
+    });
+    if (pod === undefined)
+      throw new AllocatorError(
+        Code.podNotFound,
+        `pod ${req.podNamespace}/${req.podName} not found`,
+      );
+    if (req.podUID !== '' && req.podUID !== pod.metadata.uid) {
+      throw new AllocatorError(
+        Code.podUIDMismatch,
+        `pod ${req.podNamespace}/${req.podName} has UID ${pod.metadata.uid}, the request is for ${req.podUID} (a stale sandbox)`,
+      );
+    }
+    return pod;
+  }
+
+  async add(req: AddRequest): Promise<AddResponse> {
+    const end = this.#metrics.allocationDuration.startTimer();
+    try {
+      const r = await this.#add(req);
+      this.#metrics.allocations.inc();
+      return r;
+    } catch (e) {
+      const ae = classify(e, `ADD ${req.podNamespace}/${req.podName} ${req.ifName}`);
+      this.#metrics.allocationFailures.inc();
+      if (ae.code === Code.noAvailablePool || ae.code === Code.noPool)
+        this.#metrics.noAvailablePool.inc();
+      if (ae.code === Code.retriesExhausted) this.#metrics.retriesExhausted.inc();
+      if (ae.code === Code.ipUsedOut) this.#metrics.ipUsedOut.inc();
+      throw ae;
+    } finally {
+      end();
+    }
+  }
+
+  async #add(req: AddRequest): Promise<AddResponse> {
+    const pod = await this.#pod(req);
+    const ns = pod.metadata.namespace;
+    const name = pod.metadata.name;
+    const uid = pod.metadata.uid;
+
+    // Idempotency: an endpoint of this UID that records this NIC answers without writes.
+    const existing = await this.#store.getEndpoint(ns, name).catch((e: unknown) => {
+      throw classify(e, `reading SpiderEndpoint ${ns}/${name}`);
+    });
+    const recorded =
+      existing?.status?.current?.uid === uid
+        ? existing.status.current.ips.find((i) => i.interface === req.ifName)
+        : undefined;
+    if (recorded !== undefined) return answer(recorded);
+
+    const [nsObj, node] = await Promise.all([
+      this.#store.getNamespace(ns),
+      this.#store.getNode(this.#opts.nodeName),
+    ]).catch((e: unknown) => {
+      throw classify(e, 'reading namespace and node');
+    });
+    const pools = this.#store.pools();
+    const plan = planAdd({
+      pod: {
+        namespace: ns,
+        name,
+        uid,
+        labels: pod.metadata.labels ?? {},
+        annotations: pod.metadata.annotations ?? {},
+      },
+      namespace: nsObj ?? { labels: {}, annotations: {} },
+      node: { name: this.#opts.nodeName, labels: node?.labels ?? {} },
+      ifName: req.ifName,
+      netconf: {
+        defaultIPv4IPPool: req.defaultIPv4IPPool ?? [],
+        defaultIPv6IPPool: req.defaultIPv6IPPool ?? [],
+        cleanGateway: req.cleanGateway ?? false,
+      },
+      pools,
+    });
+    if (!plan.ok) throw new AllocatorError(plan.error.code, plan.error.message);
+
+    const owner = topController(pod);
+    const sticky = owner.type === 'StatefulSet';
+    // Every NIC (and family) in parallel; within one, pools in the order given.
+    const entries = await Promise.all(plan.value.map((nic) => this.#allocateNic(nic, pod, sticky)));
+    await this.#recordEndpoint(pod, owner, entries);
+    const mine = entries.find((e) => e.interface === req.ifName);
+    if (mine === undefined)
+      throw new AllocatorError(Code.internal, `planned no entry for ${req.ifName}`);
+    return answer(mine);
+  }
+
+  async #allocateNic(nic: NicPlan, pod: PodObject, sticky: boolean): Promise<EndpointIP> {
+    const entry: EndpointIP = { interface: nic.ifName, cleanGateway: nic.cleanGateway, routes: [] };
+    const podRef = `${pod.metadata.namespace}/${pod.metadata.name}`;
+    await Promise.all(
+      nic.families.map(async (fam) => {
+        const reasons: string[] = [];
+        for (const poolName of fam.pools) {
+          const r = await this.#committer.submit(poolName, {
+            kind: 'allocate',
+            podUid: pod.metadata.uid,
+            pod: podRef,
+            ifName: nic.ifName,
+            sticky,
+          });
+          if (r.kind === 'exhausted') {
+            reasons.push(r.reason);
+            continue;
+          }
+          if (r.kind !== 'allocated') continue;
+          const pool =
+            this.#store.pools().find((p) => p.metadata.name === poolName) ??
+            (await this.#store.readPool(poolName, true));
+          fill(entry, fam.family, poolName, r.ip, pool, nic);
+          return;
+        }
+        throw new AllocatorError(
+          Code.ipUsedOut,
+          `no free IPv${fam.family} address for ${nic.ifName} of pod ${podRef}: ${reasons.join('; ')}`,
+        );
+      }),
+    );
+    return entry;
+  }
+
+  async #recordEndpoint(
+    pod: PodObject,
+    owner: { type: string; name: string },
+    entries: readonly EndpointIP[],
+  ): Promise<void> {
+    const ns = pod.metadata.namespace;
+    const name = pod.metadata.name;
+    const current = { uid: pod.metadata.uid, node: this.#opts.nodeName, ips: [...entries] };
+    const ownerRefs =
+      owner.type === 'StatefulSet'
+        ? []
+        : [
+            {
+              apiVersion: 'v1',
+              kind: 'Pod',
+              name,
+              uid: pod.metadata.uid,
+              blockOwnerDeletion: false,
+            },
+          ];
+    const fresh: SpiderEndpoint = {
+      apiVersion: API_VERSION,
+      kind: 'SpiderEndpoint',
+      metadata: { name, namespace: ns, finalizers: [FINALIZER], ownerReferences: ownerRefs },
+      status: { current, ownerControllerType: owner.type, ownerControllerName: owner.name },
+    };
+    try {
+      await retryOnConflict(
+        `SpiderEndpoint ${ns}/${name}`,
+        async () => (await this.#store.getEndpoint(ns, name)) ?? null,
+        (ep) => {
+          if (ep === null) return { write: fresh, result: undefined };
+          const keep =
+            ep.status?.current?.uid === pod.metadata.uid
+              ? ep.status.current.ips.filter(
+                  (i) => !entries.some((e) => e.interface === i.interface),
+                )
+              : [];
+          return {
+            write: {
+              ...ep,
+              metadata: {
+                ...ep.metadata,
+                ownerReferences: ownerRefs,
+                finalizers: [...new Set([...(ep.metadata.finalizers ?? []), FINALIZER])],
+              },
+              status: { ...fresh.status, current: { ...current, ips: [...keep, ...entries] } },
+            },
+            result: undefined,
+          };
+        },
+        async (ep) =>
+          ep.metadata.resourceVersion === undefined
+            ? this.#store.createEndpoint(ep)
+            : this.#store.replaceEndpoint(ep),
+        this.#opts.retry,
+      );
+    } catch (e) {
+      throw classify(e, `recording SpiderEndpoint ${ns}/${name}`);
+    }
+  }
+
+  async del(req: DelRequest): Promise<void> {
+    const end = this.#metrics.releaseDuration.startTimer();
+    try {
+      await this.#del(req);
+      this.#metrics.releases.inc();
+    } catch (e) {
+      this.#metrics.releaseFailures.inc();
+      throw classify(e, `DEL ${req.podNamespace}/${req.podName} ${req.ifName}`);
+    } finally {
+      end();
+    }
+  }
+
+  async #del(req: DelRequest): Promise<void> {
+    const ns = req.podNamespace;
+    const name = req.podName;
+    const pod = await this.#store.getPod(ns, name);
+    if (
+      pod !== undefined &&
+      (req.podUID === '' || pod.metadata.uid === req.podUID) &&
+      isAlive(pod)
+    ) {
+      // The runtime may re-create the sandbox; ADD will serve the same addresses again.
+      return;
+    }
+    const ep = await this.#store.getEndpoint(ns, name);
+    const uid = req.podUID !== '' ? req.podUID : (ep?.status?.current?.uid ?? '');
+    if (uid === '') return; // nothing known: already released
+    if (ep?.status?.ownerControllerType === 'StatefulSet' && ep.status.current?.uid === uid) {
+      const ordinal = Number(/-(\d+)$/.exec(name)?.[1] ?? NaN);
+      const replicas = await this.#store.getStatefulSetReplicas(
+        ns,
+        ep.status.ownerControllerName ?? '',
+      );
+      // The StatefulSet will re-create this pod: keep its addresses for it.
+      if (replicas !== undefined && Number.isInteger(ordinal) && ordinal < replicas) return;
+    }
+    const holding = this.#store
+      .pools()
+      .filter((p) => [...recordsOf(p).values()].some((r) => r.podUid === uid));
+    const ipsOfEndpoint = ep?.status?.current?.uid === uid ? ep.status.current.ips : [];
+    const poolNames = new Set([
+      ...holding.map((p) => p.metadata.name),
+      ...ipsOfEndpoint.flatMap((i) =>
+        [i.ipv4Pool, i.ipv6Pool].filter((x): x is string => x !== undefined),
+      ),
+    ]);
+    await Promise.all(
+      [...poolNames].map((p) =>
+        this.#committer.submit(p, { kind: 'release', podUid: uid }).catch((e: unknown) => {
+          if (apiStatus(e) === 404) return undefined; // pool gone: nothing to release there
+          throw e;
+        }),
+      ),
+    );
+    if (ep !== undefined && ep.status?.current?.uid === uid) await this.#dropEndpoint(ep);
+  }
+
+  async #dropEndpoint(ep: SpiderEndpoint): Promise<void> {
+    const ns = ep.metadata.namespace!;
+    const name = ep.metadata.name;
+    await retryOnConflict(
+      `SpiderEndpoint ${ns}/${name} finalizer`,
+      async (fresh) => (fresh ? ((await this.#store.getEndpoint(ns, name)) ?? null) : ep),
+      (cur) => {
+        if (cur === null || !(cur.metadata.finalizers ?? []).includes(FINALIZER))
+          return { result: cur !== null };
+        return {
+          write: {
+            ...cur,
+            metadata: {
+              ...cur.metadata,
+              finalizers: (cur.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
+            },
+          },
+          result: true,
+        };
+      },
+      (next) => this.#store.replaceEndpoint(next),
+      this.#opts.retry,
+    );
+    await this.#store.deleteEndpoint(ns, name).catch((e: unknown) => {
+      if (apiStatus(e) !== 404 && !isConflict(e)) throw e;
+    });
+  }
+
+  /** CHECK: the attachment's addresses are still recorded for this pod UID and NIC. */
+  async check(req: DelRequest): Promise<void> {
+    const ep = await this.#store.getEndpoint(req.podNamespace, req.podName).catch((e: unknown) => {
+      throw classify(e, 'reading SpiderEndpoint');
+    });
+    const entry =
+      ep?.status?.current?.uid === req.podUID
+        ? ep.status.current.ips.find((i) => i.interface === req.ifName)
+        : undefined;
+    if (entry === undefined)
+      throw new AllocatorError(
+        Code.notFound,
+        `no allocation recorded for ${req.ifName} of pod ${req.podNamespace}/${req.podName} (UID ${req.podUID})`,
+      );
+    for (const [pool, addr] of [
+      [entry.ipv4Pool, entry.ipv4],
+      [entry.ipv6Pool, entry.ipv6],
+    ] as const) {
+      if (pool === undefined || addr === undefined) continue;
+      const p = this.#store.pools().find((x) => x.metadata.name === pool);
+      if (p === undefined || recordsOf(p).get(ipOnly(addr))?.podUid !== req.podUID) {
+        throw new AllocatorError(
+          Code.notFound,
+          `address ${addr} of ${req.ifName} is no longer recorded in pool ${pool}`,
+        );
+      }
+    }
+  }
+}
+
+/** Fills one family of an endpoint entry: address with the subnet's prefix, gateway, routes. */
+function fill(
+  entry: EndpointIP,
+  family: IPFamily,
+  poolName: string,
+  ip: string,
+  pool: SpiderIPPool,
+  nic: NicPlan,
+): void {
+  const cidr = parseCIDR(pool.spec.subnet);
+  const prefix = cidr.ok ? cidr.value.prefix : family === 4 ? 32 : 128;
+  const address = `${ip}/${prefix}`;
+  const gw = pool.spec.gateway;
+  if (family === 4)
+    Object.assign(entry, {
+      ipv4: address,
+      ipv4Pool: poolName,
+      ...(gw === undefined ? {} : { ipv4Gateway: gw }),
+    });
+  else
+    Object.assign(entry, {
+      ipv6: address,
+      ipv6Pool: poolName,
+      ...(gw === undefined ? {} : { ipv6Gateway: gw }),
+    });
+  if (pool.spec.vlan !== undefined) entry.vlan = pool.spec.vlan;
+  const subnet = cidr.ok ? RangeSet.fromCIDR(cidr.value) : undefined;
+  const routes = [
+    ...(pool.spec.routes ?? []),
+    ...nic.extraRoutes.filter((r) => subnet?.containsText(r.gw) === true),
+  ];
+  if (nic.defaultRoute && !nic.cleanGateway && gw !== undefined)
+    routes.push({ dst: family === 4 ? '0.0.0.0/0' : '::/0', gw });
+  entry.routes = [...(entry.routes ?? []), ...routes];
+}
+
+/** The ADD answer for one NIC, from its endpoint entry. */
+function answer(e: EndpointIP): AddResponse {
+  const ips: IPConfig[] = [];
+  if (e.ipv4 !== undefined)
+    ips.push({
+      version: 4,
+      address: e.ipv4,
+      nic: e.interface,
+      ipPool: e.ipv4Pool ?? '',
+      ...(e.ipv4Gateway === undefined ? {} : { gateway: e.ipv4Gateway }),
+      ...(e.vlan === undefined ? {} : { vlan: e.vlan }),
+    });
+  if (e.ipv6 !== undefined)
+    ips.push({
+      version: 6,
+      address: e.ipv6,
+      nic: e.interface,
+      ipPool: e.ipv6Pool ?? '',
+      ...(e.ipv6Gateway === undefined ? {} : { gateway: e.ipv6Gateway }),
+      ...(e.vlan === undefined ? {} : { vlan: e.vlan }),
+    });
+  const routes: RouteConfig[] = (e.routes ?? []).map((r) => ({
+    ifName: e.interface,
+    dst: r.dst,
+    gw: r.gw,
+  }));
+  return { ips, routes };
+}

@@ -1,0 +1,43 @@
+import type { OwnerReference, SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
+import type { PoolPort } from './pool-commit.ts';
+
+/** The parts of a Pod the allocator reads. */
+export interface PodObject {
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace: string;
+    readonly uid: string;
+    readonly labels?: Record<string, string>;
+    readonly annotations?: Record<string, string>;
+    readonly deletionTimestamp?: string | Date;
+    readonly ownerReferences?: readonly OwnerReference[];
+  };
+  readonly spec?: { readonly nodeName?: string };
+  readonly status?: { readonly phase?: string };
+}
+
+export interface Labelled {
+  readonly labels: Record<string, string>;
+  readonly annotations: Record<string, string>;
+}
+
+/**
+ * The allocator's port to the state of record. The Kubernetes implementation serves pools,
+ * reserved IPs and namespaces from watch caches; the in-memory one backs integration tests.
+ * Failed calls throw errors carrying the HTTP status as `code` (409 → conflict, 404 → gone).
+ */
+export interface AllocatorStore extends PoolPort {
+  /** True once the caches have synced. */
+  ready(): boolean;
+  pools(): readonly SpiderIPPool[];
+  reservedIPs(): readonly SpiderReservedIP[];
+  getPod(namespace: string, name: string): Promise<PodObject | undefined>;
+  getNamespace(name: string): Promise<Labelled | undefined>;
+  getNode(name: string): Promise<Labelled | undefined>;
+  /** Replicas of a StatefulSet, undefined when it does not exist. */
+  getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined>;
+  getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined>;
+  createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
+  replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
+  deleteEndpoint(namespace: string, name: string): Promise<void>;
+}
