@@ -85,6 +85,9 @@ function sh(
       clearTimeout(timer);
       resolve({ code: code ?? -1, stdout, stderr });
     });
+    // A program that exits without reading stdin (ip) makes the write fail with EPIPE;
+    // its exit code and output are what count.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(input ?? '');
   });
 }
