@@ -164,7 +164,7 @@ describe('smoke: Deployment → pods with two NICs through the real Multus', () 
       '--ignore-not-found',
     ]);
     await sim.stop();
-  });
+  }, 120_000);
 
   it('runs, addresses, records network-status, and tears down', async () => {
     const deploy = {

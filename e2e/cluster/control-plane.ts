@@ -96,7 +96,7 @@ export function binaries(): Binaries {
   return b;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const s = createServer();
     s.once('error', rej);

@@ -57,13 +57,11 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
   app.get(Paths.healthy, async (_req, reply) =>
     deps.ready()
       ? reply.code(200).send()
-      : reply
-          .code(500)
-          .send({
-            code: Code.notReady,
-            message: `allocator on ${config.nodeName} has not synced its caches`,
-            retryable: true,
-          }),
+      : reply.code(500).send({
+          code: Code.notReady,
+          message: `allocator on ${config.nodeName} has not synced its caches`,
+          retryable: true,
+        }),
   );
   app.get(Paths.status, () => ({
     ready: deps.ready(),

@@ -1,0 +1,124 @@
+// Runs real allocator processes (apps/allocator/src/main.ts on Node 24) for e2e suites,
+// and talks to them over their Unix sockets the way the shim does.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { REPO, type ClusterState } from '../cluster/control-plane.ts';
+import { eventually } from './helpers.ts';
+
+export interface Reply {
+  readonly status: number;
+  readonly json: unknown;
+}
+
+/** One HTTP request over a Unix socket, with Content-Length (as the shim sends it). */
+export function socketCall(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Reply> {
+  const text = body === undefined ? undefined : JSON.stringify(body);
+  return new Promise((res, rej) => {
+    const headers =
+      text === undefined
+        ? {}
+        : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) };
+    const req = request(
+      { socketPath, path, method, headers, timeout: 60_000, agent: false },
+      (r) => {
+        let out = '';
+        r.on('data', (c: Buffer) => (out += c.toString()));
+        r.on('end', () =>
+          res({
+            status: r.statusCode ?? 0,
+            json: out === '' ? undefined : (JSON.parse(out) as unknown),
+          }),
+        );
+      },
+    );
+    req.on('error', rej);
+    req.end(text);
+  });
+}
+
+export class AllocatorProcess {
+  readonly node: string;
+  readonly socket: string;
+  readonly dir: string;
+  readonly port: number;
+  #child: ChildProcess | undefined;
+  readonly #cluster: ClusterState;
+
+  constructor(cluster: ClusterState, node: string, port: number) {
+    this.#cluster = cluster;
+    this.node = node;
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), `nicpool-alloc-${node}-`));
+    this.socket = join(this.dir, 'spiderpool.sock');
+  }
+
+  async start(): Promise<void> {
+    const log = openSync(join(this.dir, 'allocator.log'), 'a');
+    this.#child = spawn(
+      join(REPO, 'node_modules', '.bin', 'node'),
+      [join(REPO, 'apps', 'allocator', 'src', 'main.ts')],
+      {
+        env: {
+          PATH: process.env['PATH'],
+          NODE_NAME: this.node,
+          NICPOOL_SOCKET_PATH: this.socket,
+          NICPOOL_ALLOCATOR_HOST: '127.0.0.1',
+          NICPOOL_ALLOCATOR_PORT: String(this.port),
+          KUBECONFIG: this.#cluster.kubeconfig,
+          NICPOOL_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', log, log],
+      },
+    );
+    await eventually(
+      `allocator ${this.node} healthy`,
+      async () =>
+        (await socketCall(this.socket, 'GET', '/v1/ipam/healthy')).status === 200
+          ? true
+          : undefined,
+      60_000,
+    );
+  }
+
+  /** SIGKILL: no graceful shutdown, like a crashed or OOM-killed agent. */
+  async kill9(): Promise<void> {
+    const c = this.#child;
+    if (c === undefined || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+
+  async stop(): Promise<void> {
+    const c = this.#child;
+    if (c !== undefined && c.exitCode === null && c.signalCode === null) {
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    }
+  }
+
+  async metric(name: string): Promise<number> {
+    const r = await fetch(`http://127.0.0.1:${this.port}/metrics`);
+    const text = await r.text();
+    let sum = 0;
+    for (const line of text.split('\n')) {
+      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`))
+        sum += Number(line.split(' ').pop());
+    }
+    return sum;
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
