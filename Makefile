@@ -18,7 +18,7 @@ install: node_modules/.package-lock.json ## Install npm dependencies (pins Node 
 components: ## Build/fetch the real test components (etcd, kube-*, Multus, CNI plugins) into ~/.cache/nicpool
 	bash e2e/cluster/build-components.sh
 
-build: install ## Bundle the apps into apps/*/dist
+build: install ## Bundle the apps into apps/*/dist and the CNI shim into one executable (apps/cni-shim/dist/spiderpool)
 	$(NODE) scripts/build.ts
 
 typecheck: install ## Type-check everything with tsc
@@ -40,7 +40,7 @@ verify: install ## Fail when generated files (deploy/crds) drift from their sour
 test-unit: install ## Unit and integration tests (no cluster)
 	$(JEST) --selectProjects unit
 
-test-e2e: install components ## e2e tests against the real control plane, Multus and CNI plugins (root)
+test-e2e: install components build ## e2e tests against the real control plane, Multus and CNI plugins (root)
 	$(JEST) --selectProjects e2e --runInBand
 
 test: install components typecheck lint verify test-unit test-e2e ## Everything: checks, unit and e2e tests

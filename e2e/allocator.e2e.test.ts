@@ -112,7 +112,9 @@ describe('allocator e2e', () => {
   afterAll(async () => {
     await Promise.all(allocators.map((a) => a.stop()));
     // No kubelet runs these pods: finish their deletion the way one would.
-    await k(['delete', 'pods', '--all', '-n', ns, '--grace-period=0', '--force']).catch(() => undefined);
+    await k(['delete', 'pods', '--all', '-n', ns, '--grace-period=0', '--force']).catch(
+      () => undefined,
+    );
     await k(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
     // Endpoints carry a finalizer (released by DEL); drop it in one write so the namespace can go.
     const eps = JSON.parse(await k(['get', 'spiderendpoints', '-n', ns, '-o', 'json'])) as {

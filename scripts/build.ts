@@ -1,5 +1,5 @@
 // Bundles each app into apps/<app>/dist/. Services keep their npm dependencies external
-// (installed in their image); the CNI shim is one self-contained file with no dependencies.
+// (installed in their image); the CNI shim becomes a single executable.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,9 +27,5 @@ for (const app of ['webhook', 'allocator', 'controller']) {
     external,
   });
 }
-await build({
-  ...common,
-  sourcemap: false,
-  entryPoints: [join(root, 'apps', 'cni-shim', 'src', 'main.ts')],
-  outfile: join(root, 'apps', 'cni-shim', 'dist', 'spiderpool.mjs'),
-});
+// The CNI shim: one self-contained executable (scripts/build-shim.ts).
+await import('./build-shim.ts');

@@ -52,12 +52,12 @@ export class AllocatorProcess {
   #child: ChildProcess | undefined;
   readonly #cluster: ClusterState;
 
-  constructor(cluster: ClusterState, node: string, port: number) {
+  constructor(cluster: ClusterState, node: string, port: number, socket?: string) {
     this.#cluster = cluster;
     this.node = node;
     this.port = port;
     this.dir = mkdtempSync(join(tmpdir(), `nicpool-alloc-${node}-`));
-    this.socket = join(this.dir, 'spiderpool.sock');
+    this.socket = socket ?? join(this.dir, 'spiderpool.sock');
   }
 
   async start(): Promise<void> {

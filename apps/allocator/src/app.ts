@@ -3,8 +3,10 @@ import {
   AddRequest,
   AllocatorErrorCode as Code,
   DelRequest,
+  GCRequest,
   Paths,
   type ErrorBody,
+  type GCResponse,
 } from '@nicpool/wire';
 import type { AllocatorConfig } from './config.ts';
 import { AllocatorError } from './errors.ts';
@@ -109,6 +111,20 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
     async (req, reply) => {
       await deps.service.check(req.body);
       return reply.code(200).send({});
+    },
+  );
+  app.post<{ Body: GCRequest }>(
+    Paths.gc,
+    { schema: { body: GCRequest } },
+    async (req): Promise<GCResponse> => {
+      if (!deps.ready())
+        throw new AllocatorError(
+          Code.notReady,
+          `allocator on ${config.nodeName} has not synced its caches yet`,
+        );
+      const released = await deps.service.gc();
+      if (released.length > 0) req.log.info({ released }, 'gc released addresses of gone pods');
+      return { released };
     },
   );
   return app;

@@ -210,6 +210,15 @@ export class KubeStore implements AllocatorStore {
     }
   }
 
+  async listEndpoints(): Promise<SpiderEndpoint[]> {
+    const r = (await this.#custom.listCustomObjectForAllNamespaces({
+      group: GROUP,
+      version: VERSION,
+      resourcePlural: Plural.endpoint,
+    })) as { items: SpiderEndpoint[] };
+    return r.items;
+  }
+
   async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
     return (await this.#custom.createNamespacedCustomObject({
       group: GROUP,

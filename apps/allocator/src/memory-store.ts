@@ -91,6 +91,10 @@ export class MemoryStore implements AllocatorStore {
     return e === undefined ? undefined : clone(e);
   }
 
+  async listEndpoints(): Promise<SpiderEndpoint[]> {
+    return [...this.endpoints.values()].map(clone);
+  }
+
   async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
     const key = `${ep.metadata.namespace}/${ep.metadata.name}`;
     if (this.endpoints.has(key)) throw apiError(409, 'already exists');

@@ -408,6 +408,40 @@ export class AllocatorService {
     });
   }
 
+  /**
+   * GC (CNI 1.1): release the addresses of this node's pods that are gone, exactly as a DEL
+   * for each would (live pods and StatefulSet pods due back are kept). Endpoints do not
+   * record container IDs, so the runtime's valid-attachment list cannot widen what is
+   * released; it only ever narrows: nothing of a pod is released while the pod lives.
+   */
+  async gc(): Promise<string[]> {
+    const eps = await this.#store.listEndpoints().catch((e: unknown) => {
+      throw classify(e, 'listing SpiderEndpoints');
+    });
+    const released: string[] = [];
+    for (const ep of eps) {
+      const cur = ep.status?.current;
+      if (
+        cur === undefined ||
+        cur.node !== this.#opts.nodeName ||
+        ep.metadata.namespace === undefined
+      )
+        continue;
+      const before = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name);
+      await this.#del({
+        containerID: 'gc',
+        ifName: cur.ips[0]?.interface ?? 'eth0',
+        podNamespace: ep.metadata.namespace,
+        podName: ep.metadata.name,
+        podUID: cur.uid,
+      });
+      const after = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name);
+      if (before !== undefined && after === undefined)
+        released.push(`${ep.metadata.namespace}/${ep.metadata.name}`);
+    }
+    return released;
+  }
+
   /** CHECK: the attachment's addresses are still recorded for this pod UID and NIC. */
   async check(req: DelRequest): Promise<void> {
     const ep = await this.#store.getEndpoint(req.podNamespace, req.podName).catch((e: unknown) => {

@@ -37,6 +37,8 @@ export interface AllocatorStore extends PoolPort {
   /** Replicas of a StatefulSet, undefined when it does not exist. */
   getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined>;
   getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined>;
+  /** Every SpiderEndpoint (GC only: not on the ADD/DEL path). */
+  listEndpoints(): Promise<SpiderEndpoint[]>;
   createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   deleteEndpoint(namespace: string, name: string): Promise<void>;

@@ -1,27 +1,21 @@
 /**
- * The CNI shim's logic, pure of process globals: Multus execs the shim with the CNI
- * environment and the netconf on stdin; `run` returns what to print and the exit code.
- * This build answers VERSION; the other verbs need the allocator's socket API and say so.
+ * The CNI shim's logic, pure of process globals (cni.md): Multus execs the shim with the
+ * CNI environment and the netconf on stdin; `run` makes one request to the allocator over
+ * its Unix socket and returns what to print and the exit code. Standard library only.
  */
+import type { AddRequest, AddResponse, DelRequest, GCRequest } from '@nicpool/wire';
+import { DEFAULT_SOCKET_PATH, Paths } from '@nicpool/wire/codes';
+import { ALLOCATOR_TO_CNI, CNIErrorCode } from './codes.ts';
+import type { AllocatorClient, ClientReply } from './client.ts';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
-const LATEST = '1.1.0';
-
-/** CNI well-known error codes (CNI spec, "Error"). */
-export const CNIErrorCode = {
-  incompatibleVersion: 1,
-  unsupportedField: 2,
-  unknownContainer: 3,
-  invalidEnv: 4,
-  ioFailure: 5,
-  decodeFailure: 6,
-  invalidNetconf: 7,
-  tryAgainLater: 11,
-} as const;
+type Version = (typeof SUPPORTED_VERSIONS)[number];
+const LATEST: Version = '1.1.0';
 
 export interface RunInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdin: string;
+  readonly client: AllocatorClient;
 }
 
 export interface RunOutput {
@@ -29,51 +23,307 @@ export interface RunOutput {
   readonly exitCode: number;
 }
 
-function cniError(cniVersion: string, code: number, msg: string, details?: string): RunOutput {
-  return {
-    stdout: `${JSON.stringify({ cniVersion, code, msg, ...(details === undefined ? {} : { details }) })}\n`,
-    exitCode: 1,
-  };
+interface IPAMConf {
+  readonly type?: unknown;
+  readonly default_ipv4_ippool?: unknown;
+  readonly default_ipv6_ippool?: unknown;
+  readonly clean_gateway?: unknown;
+  readonly ipam_unix_socket_path?: unknown;
 }
 
-function netconfVersion(stdin: string): string {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
-    return typeof v === 'string' && v !== '' ? v : LATEST;
-  } catch {
-    return LATEST;
+interface NetConf {
+  readonly cniVersion?: unknown;
+  readonly name?: unknown;
+  readonly ipam?: IPAMConf;
+  readonly 'cni.dev/valid-attachments'?: unknown;
+  readonly 'cni.dev/attachments'?: unknown;
+}
+
+class CNIError extends Error {
+  readonly code: number;
+  readonly details: string | undefined;
+  constructor(code: number, msg: string, details?: string) {
+    super(msg);
+    this.code = code;
+    this.details = details;
   }
 }
 
-// Async by contract: the verbs that reach the allocator await its socket.
-// eslint-disable-next-line @typescript-eslint/require-await
+function output(value: unknown): RunOutput {
+  return { stdout: `${JSON.stringify(value)}\n`, exitCode: 0 };
+}
+
+function errorOutput(cniVersion: string, e: CNIError): RunOutput {
+  const body = {
+    cniVersion,
+    code: e.code,
+    msg: e.message,
+    ...(e.details === undefined ? {} : { details: e.details }),
+  };
+  return { stdout: `${JSON.stringify(body)}\n`, exitCode: 1 };
+}
+
+/** `CNI_ARGS`: `K=V;K=V`. */
+export function parseCNIArgs(text: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const pair of (text ?? '').split(';')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    if (eq <= 0)
+      throw new CNIError(
+        CNIErrorCode.invalidEnv,
+        `CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE`,
+      );
+    out.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return out;
+}
+
+function stringList(conf: IPAMConf, field: keyof IPAMConf): string[] {
+  const v = conf[field];
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+    throw new CNIError(CNIErrorCode.invalidNetconf, `ipam.${field} must be an array of pool names`);
+  }
+  return v as string[];
+}
+
+function parseNetconf(stdin: string): { conf: NetConf; version: Version } {
+  let conf: unknown;
+  try {
+    conf = JSON.parse(stdin);
+  } catch (e) {
+    throw new CNIError(
+      CNIErrorCode.decodeFailure,
+      'cannot decode the network configuration on stdin',
+      e instanceof Error ? e.message : String(e),
+    );
+  }
+  if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
+    throw new CNIError(
+      CNIErrorCode.decodeFailure,
+      'the network configuration on stdin is not a JSON object',
+    );
+  }
+  const v = (conf as NetConf).cniVersion;
+  if (typeof v !== 'string' || !(SUPPORTED_VERSIONS as readonly string[]).includes(v)) {
+    throw new CNIError(
+      CNIErrorCode.incompatibleVersion,
+      `unsupported cniVersion ${JSON.stringify(v)}`,
+      `supported: ${SUPPORTED_VERSIONS.join(', ')}`,
+    );
+  }
+  return { conf: conf, version: v as Version };
+}
+
+function requireEnv(env: RunInput['env'], ...names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  const missing = names.filter((n) => {
+    const v = env[n];
+    if (v === undefined || v === '') return true;
+    out[n] = v;
+    return false;
+  });
+  if (missing.length > 0)
+    throw new CNIError(
+      CNIErrorCode.invalidEnv,
+      `missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
+    );
+  return out;
+}
+
+function podArgs(env: RunInput['env']): { podNamespace: string; podName: string; podUID: string } {
+  const args = parseCNIArgs(env['CNI_ARGS']);
+  const podNamespace = args.get('K8S_POD_NAMESPACE') ?? '';
+  const podName = args.get('K8S_POD_NAME') ?? '';
+  if (podNamespace === '' || podName === '') {
+    throw new CNIError(
+      CNIErrorCode.invalidEnv,
+      'CNI_ARGS lacks K8S_POD_NAMESPACE or K8S_POD_NAME (nicpool serves Kubernetes pods)',
+    );
+  }
+  return { podNamespace, podName, podUID: args.get('K8S_POD_UID') ?? '' };
+}
+
+/** Maps an allocator error reply to a CNI error through the one table. */
+function fromReply(what: string, r: ClientReply): CNIError {
+  const body = r.json as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof body?.code === 'string' ? body.code : '';
+  const message =
+    typeof body?.message === 'string' ? body.message : `allocator answered HTTP ${r.status}`;
+  const cni =
+    ALLOCATOR_TO_CNI[code] ??
+    (r.status >= 500 ? CNIErrorCode.tryAgainLater : CNIErrorCode.invalidNetconf);
+  return new CNIError(cni, message, `${what}: allocator ${code || `HTTP ${r.status}`}`);
+}
+
+async function request(
+  client: AllocatorClient,
+  socket: string,
+  method: string,
+  path: string,
+  body: unknown,
+  what: string,
+): Promise<ClientReply> {
+  try {
+    return await client.request(socket, method, path, body);
+  } catch (e) {
+    throw new CNIError(
+      CNIErrorCode.tryAgainLater,
+      `nicpool allocator unreachable at ${socket}`,
+      `${what}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+}
+
+/** The IPAM result in the netconf's version: `version` per IP before 1.0.0. */
+function ipamResult(version: Version, r: AddResponse): unknown {
+  const legacy = version === '0.3.0' || version === '0.3.1' || version === '0.4.0';
+  return {
+    cniVersion: version,
+    ips: r.ips.map((ip) => ({
+      ...(legacy ? { version: String(ip.version) } : {}),
+      address: ip.address,
+      ...(ip.gateway === undefined ? {} : { gateway: ip.gateway }),
+    })),
+    routes: r.routes.map((x) => ({ dst: x.dst, gw: x.gw })),
+    dns: {},
+  };
+}
+
+async function dispatch(
+  input: RunInput,
+  command: string,
+  version: Version,
+  conf: NetConf,
+): Promise<RunOutput> {
+  const ipam = conf.ipam ?? {};
+  const socketRaw = ipam.ipam_unix_socket_path;
+  if (socketRaw !== undefined && typeof socketRaw !== 'string')
+    throw new CNIError(CNIErrorCode.invalidNetconf, 'ipam.ipam_unix_socket_path must be a string');
+  const socket = socketRaw === undefined || socketRaw === '' ? DEFAULT_SOCKET_PATH : socketRaw;
+  const { client, env } = input;
+  switch (command) {
+    case 'ADD': {
+      const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+      const clean = ipam.clean_gateway;
+      if (clean !== undefined && typeof clean !== 'boolean')
+        throw new CNIError(CNIErrorCode.invalidNetconf, 'ipam.clean_gateway must be true or false');
+      const body: AddRequest = {
+        containerID: e['CNI_CONTAINERID']!,
+        ifName: e['CNI_IFNAME']!,
+        netNamespace: e['CNI_NETNS']!,
+        ...podArgs(env),
+        defaultIPv4IPPool: stringList(ipam, 'default_ipv4_ippool'),
+        defaultIPv6IPPool: stringList(ipam, 'default_ipv6_ippool'),
+        cleanGateway: clean ?? false,
+      };
+      const r = await request(client, socket, 'POST', Paths.ip, body, 'ADD');
+      if (r.status !== 200) throw fromReply('ADD', r);
+      const reply = r.json as AddResponse | undefined;
+      if (reply === undefined || !Array.isArray(reply.ips) || reply.ips.length === 0) {
+        // Never succeed without a result.
+        throw new CNIError(
+          CNIErrorCode.tryAgainLater,
+          'the allocator answered ADD without addresses',
+          JSON.stringify(r.json),
+        );
+      }
+      return output(ipamResult(version, reply));
+    }
+    case 'DEL': {
+      const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_IFNAME');
+      const body: DelRequest = {
+        containerID: e['CNI_CONTAINERID']!,
+        ifName: e['CNI_IFNAME']!,
+        netNamespace: env['CNI_NETNS'] ?? '',
+        ...podArgs(env),
+      };
+      const r = await request(client, socket, 'DELETE', Paths.ip, body, 'DEL');
+      if (r.status !== 200) throw fromReply('DEL', r);
+      return { stdout: '', exitCode: 0 };
+    }
+    case 'CHECK': {
+      if (version === '0.3.0' || version === '0.3.1')
+        throw new CNIError(
+          CNIErrorCode.incompatibleVersion,
+          `CHECK is not defined for cniVersion ${version}`,
+        );
+      const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+      const body: DelRequest = {
+        containerID: e['CNI_CONTAINERID']!,
+        ifName: e['CNI_IFNAME']!,
+        netNamespace: e['CNI_NETNS']!,
+        ...podArgs(env),
+      };
+      const r = await request(client, socket, 'POST', Paths.check, body, 'CHECK');
+      if (r.status !== 200) throw fromReply('CHECK', r);
+      return { stdout: '', exitCode: 0 };
+    }
+    case 'STATUS': {
+      let r: ClientReply;
+      try {
+        r = await client.request(socket, 'GET', Paths.status, undefined);
+      } catch (err) {
+        throw new CNIError(
+          CNIErrorCode.pluginNotAvailable,
+          `nicpool allocator unreachable at ${socket}`,
+          err instanceof Error ? err.message : String(err),
+        );
+      }
+      const ready = (r.json as { ready?: unknown; message?: unknown } | undefined)?.ready === true;
+      if (r.status !== 200 || !ready) {
+        const msg = (r.json as { message?: unknown } | undefined)?.message;
+        throw new CNIError(
+          CNIErrorCode.pluginNotAvailable,
+          typeof msg === 'string' ? msg : 'nicpool allocator is not ready',
+        );
+      }
+      return { stdout: '', exitCode: 0 };
+    }
+    case 'GC': {
+      const valid = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'] ?? [];
+      if (!Array.isArray(valid))
+        throw new CNIError(
+          CNIErrorCode.invalidNetconf,
+          'cni.dev/valid-attachments must be an array',
+        );
+      const body: GCRequest = {
+        validAttachments: valid.map((a: { containerID?: unknown; ifname?: unknown }) => ({
+          containerID: String(a.containerID ?? ''),
+          ifname: String(a.ifname ?? ''),
+        })),
+      };
+      const r = await request(client, socket, 'POST', Paths.gc, body, 'GC');
+      if (r.status !== 200) throw fromReply('GC', r);
+      return { stdout: '', exitCode: 0 };
+    }
+    default:
+      throw new CNIError(CNIErrorCode.invalidEnv, `unknown CNI_COMMAND ${JSON.stringify(command)}`);
+  }
+}
+
 export async function run(input: RunInput): Promise<RunOutput> {
   const command = input.env['CNI_COMMAND'];
-  const version = netconfVersion(input.stdin);
-  switch (command) {
-    case 'VERSION':
-      return {
-        stdout: `${JSON.stringify({ cniVersion: LATEST, supportedVersions: SUPPORTED_VERSIONS })}\n`,
-        exitCode: 0,
-      };
-    case 'ADD':
-    case 'DEL':
-    case 'CHECK':
-    case 'GC':
-    case 'STATUS':
-      return cniError(
-        version,
-        CNIErrorCode.invalidEnv,
-        `nicpool: CNI_COMMAND=${command} is not supported by this build of the shim`,
-      );
-    case undefined:
-    case '':
-      return cniError(version, CNIErrorCode.invalidEnv, 'nicpool: CNI_COMMAND is not set');
-    default:
-      return cniError(
-        version,
-        CNIErrorCode.invalidEnv,
-        `nicpool: unknown CNI_COMMAND ${JSON.stringify(command)}`,
-      );
+  if (command === 'VERSION')
+    return output({ cniVersion: LATEST, supportedVersions: SUPPORTED_VERSIONS });
+  let version: string = LATEST;
+  try {
+    if (command === undefined || command === '')
+      throw new CNIError(CNIErrorCode.invalidEnv, 'missing environment variable CNI_COMMAND');
+    const parsed = parseNetconf(input.stdin);
+    version = parsed.version;
+    return await dispatch(input, command, parsed.version, parsed.conf);
+  } catch (e) {
+    if (e instanceof CNIError) return errorOutput(version, e);
+    // A defect must still be a CNI error, never a silent success nor a stack on stdout.
+    return errorOutput(
+      version,
+      new CNIError(
+        CNIErrorCode.internal,
+        'nicpool shim internal error',
+        e instanceof Error ? e.message : String(e),
+      ),
+    );
   }
 }

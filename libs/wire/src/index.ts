@@ -5,15 +5,7 @@
  */
 import Type, { type Static } from 'typebox';
 
-export const Paths = {
-  healthy: '/v1/ipam/healthy',
-  ip: '/v1/ipam/ip',
-  check: '/v1/nicpool/check',
-  status: '/v1/nicpool/status',
-} as const;
-
-/** Default socket path (overridable by netconf `ipam_unix_socket_path`). */
-export const DEFAULT_SOCKET_PATH = '/var/run/spidernet/spiderpool.sock';
+export * from './codes.ts';
 
 const name = (description: string): ReturnType<typeof Type.String> =>
   Type.String({ minLength: 1, maxLength: 253, description });
@@ -79,6 +71,24 @@ export type DelRequest = Static<typeof DelRequest>;
 export const CheckRequest = DelRequest;
 export type CheckRequest = DelRequest;
 
+/** GC: the runtime's attachments that are still valid (CNI 1.1 `cni.dev/valid-attachments`). */
+export const GCRequest = Type.Object({
+  validAttachments: Type.Array(
+    Type.Object(
+      { containerID: Type.String(), ifname: Type.String() },
+      { additionalProperties: true },
+    ),
+    { maxItems: 100000 },
+  ),
+});
+export type GCRequest = Static<typeof GCRequest>;
+
+export const GCResponse = Type.Object({
+  /** `namespace/name` of pods whose addresses were released. */
+  released: Type.Array(Type.String()),
+});
+export type GCResponse = Static<typeof GCResponse>;
+
 export const StatusResponse = Type.Object({
   ready: Type.Boolean(),
   message: Type.String(),
@@ -92,22 +102,3 @@ export const ErrorBody = Type.Object({
   retryable: Type.Boolean(),
 });
 export type ErrorBody = Static<typeof ErrorBody>;
-
-/** Stable allocator error codes (the shim maps them to CNI codes in one table). */
-export const AllocatorErrorCode = {
-  badRequest: 'BAD_REQUEST',
-  podNotFound: 'POD_NOT_FOUND',
-  podUIDMismatch: 'POD_UID_MISMATCH',
-  invalidAnnotation: 'INVALID_ANNOTATION',
-  noPool: 'NO_POOL',
-  noAvailablePool: 'NO_AVAILABLE_POOL',
-  ipUsedOut: 'IP_USED_OUT',
-  poolFull: 'POOL_RECORD_LIMIT',
-  notSupported: 'NOT_SUPPORTED',
-  retriesExhausted: 'RETRIES_EXHAUSTED',
-  apiUnavailable: 'API_UNAVAILABLE',
-  notReady: 'NOT_READY',
-  notFound: 'NOT_FOUND',
-  internal: 'INTERNAL',
-} as const;
-export type AllocatorErrorCode = (typeof AllocatorErrorCode)[keyof typeof AllocatorErrorCode];
