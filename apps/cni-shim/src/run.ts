@@ -290,8 +290,8 @@ async function dispatch(
         );
       const body: GCRequest = {
         validAttachments: valid.map((a: { containerID?: unknown; ifname?: unknown }) => ({
-          containerID: String(a.containerID ?? ''),
-          ifname: String(a.ifname ?? ''),
+          containerID: typeof a.containerID === 'string' ? a.containerID : '',
+          ifname: typeof a.ifname === 'string' ? a.ifname : '',
         })),
       };
       const r = await request(client, socket, 'POST', Paths.gc, body, 'GC');
