@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { decodeAllocatedIPs, type SpiderEndpoint, type SpiderIPPool } from '@nicpool/crds';
 import { freePort } from './cluster/control-plane.ts';
 import { AllocatorProcess, socketCall, type Reply } from './harness/allocator.ts';
-import { cluster, createNamespace, eventually, k, uniqueName } from './harness/helpers.ts';
+import {
+  cluster,
+  createNamespace,
+  ensureNodes,
+  eventually,
+  k,
+  uniqueName,
+} from './harness/helpers.ts';
 
 const MULTUS = {
   'v1.multus-cni.io/default-network': 'kube-system/macvlan-conf-ens192',
@@ -92,6 +99,7 @@ describe('allocator e2e', () => {
   ]);
 
   beforeAll(async () => {
+    await ensureNodes('node1', 'node2', 'node3');
     await createNamespace(ns);
     await k(
       ['apply', '-f', '-'],

@@ -14,6 +14,7 @@ import { AllocatorProcess } from './harness/allocator.ts';
 import {
   cluster,
   createNamespace,
+  ensureNodes,
   eventually,
   inNetns,
   k,
@@ -68,6 +69,7 @@ describe('shim: Debian macvlan with "ipam": {"type": "spiderpool"}', () => {
     });
     await sim.start();
     binDir = join(sim.dir, 'bin');
+    await ensureNodes('node1');
     await createNamespace(ns);
     await k(
       ['apply', '-f', '-'],

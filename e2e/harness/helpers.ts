@@ -66,3 +66,16 @@ export async function createNamespace(name: string): Promise<void> {
       : undefined,
   );
 }
+
+/**
+ * Registers Node objects for pods bound by name in tests that run no simulator: the
+ * controller-manager's pod GC force-deletes pods bound to nodes that do not exist.
+ */
+export async function ensureNodes(...names: string[]): Promise<void> {
+  const items = names.map((name) => ({
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name, labels: { 'kubernetes.io/hostname': name } },
+  }));
+  await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items }));
+}
