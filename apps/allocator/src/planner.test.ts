@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import { planAdd, selectorMatches } from './planner.ts';
+import { selectorMatches } from '@nicpool/crds';
+import { planAdd } from './planner.ts';
 import {
   planInput,
   pool,

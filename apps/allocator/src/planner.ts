@@ -15,7 +15,7 @@ import {
   type PodInterface,
   type Route,
 } from '@nicpool/annotations';
-import { specFamily, type LabelSelector, type SpiderIPPool } from '@nicpool/crds';
+import { selectorMatches, specFamily, type SpiderIPPool } from '@nicpool/crds';
 import type { IPFamily } from '@nicpool/ip';
 import { err, ok, type Result } from '@nicpool/result';
 import { AllocatorErrorCode as Code } from '@nicpool/wire';
@@ -63,35 +63,6 @@ export interface NicPlan {
 export interface PlanError {
   readonly code: (typeof Code)[keyof typeof Code];
   readonly message: string;
-}
-
-/** Does a label selector match? An empty selector matches everything. */
-export function selectorMatches(
-  sel: LabelSelector | undefined,
-  labels: Readonly<Record<string, string>>,
-): boolean {
-  if (sel === undefined) return true;
-  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
-  for (const req of sel.matchExpressions ?? []) {
-    const has = Object.hasOwn(labels, req.key);
-    const value = labels[req.key];
-    const values = req.values ?? [];
-    switch (req.operator) {
-      case 'In':
-        if (!has || !values.includes(value!)) return false;
-        break;
-      case 'NotIn':
-        if (has && values.includes(value!)) return false;
-        break;
-      case 'Exists':
-        if (!has) return false;
-        break;
-      case 'DoesNotExist':
-        if (has) return false;
-        break;
-    }
-  }
-  return true;
 }
 
 /** The NAD of a NIC as `ns/name`, or undefined for the cluster network without annotation. */

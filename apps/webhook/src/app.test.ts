@@ -4,13 +4,15 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './app.ts';
+import { buildApp, createMetrics } from './app.ts';
 import { readWebhookConfig } from './config.ts';
+import { deployment, MULTUS, pool, snapshot } from '../test/fixtures.ts';
 
-describe('webhook app', () => {
+describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
   let dir: string;
   let app: FastifyInstance;
   let ready = false;
+  const metrics = createMetrics(false);
 
   beforeAll(() => {
     // A throwaway key pair per run; nothing is committed.
@@ -37,10 +39,13 @@ describe('webhook app', () => {
     const config = readWebhookConfig({
       NICPOOL_WEBHOOK_TLS_CERT: join(dir, 'c.pem'),
       NICPOOL_WEBHOOK_TLS_KEY: join(dir, 'k.pem'),
+      NICPOOL_LOG_LEVEL: 'error',
     });
     if (!config.ok) throw new Error(config.error.join('; '));
     app = buildApp(config.value, {
       tls: { cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) },
+      metrics,
+      snapshot,
       ready: () => ready,
     });
   });
@@ -49,26 +54,106 @@ describe('webhook app', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('is healthy and ready only when its dependencies are', async () => {
-    expect((await app.inject({ url: '/healthz' })).statusCode).toBe(200);
+  const review = (
+    kind: { group: string; version: string; kind: string },
+    object: unknown,
+    operation = 'CREATE',
+  ) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: { uid: 'req-1', kind, operation, namespace: 'default', name: 'web', object },
+  });
+
+  it('is not ready (503) until its caches are synced', async () => {
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(503);
+    const r = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: review({ group: 'apps', version: 'v1', kind: 'Deployment' }, deployment({})),
+    });
+    expect(r.statusCode).toBe(503);
     ready = true;
     expect((await app.inject({ url: '/readyz' })).statusCode).toBe(200);
   });
 
-  it('serves Prometheus metrics', async () => {
-    const r = await app.inject({ url: '/metrics' });
-    expect(r.statusCode).toBe(200);
-    expect(r.headers['content-type']).toMatch(/^text\/plain/);
+  it('denies a bad Deployment with the reason in status.message', async () => {
+    const obj = deployment({
+      ...MULTUS,
+      'ipam.spidernet.io/ippools':
+        '[{"interface":"eth0","ipv4":["nope"]},{"interface":"net1","ipv4":["ippool-test-ens224"]}]',
+    });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: review({ group: 'apps', version: 'v1', kind: 'Deployment' }, obj),
+    });
+    expect(r.json()).toEqual({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: {
+        uid: 'req-1',
+        allowed: false,
+        status: {
+          code: 422,
+          reason: 'Invalid',
+          message:
+            'spec.template.metadata.annotations: ipam.spidernet.io/ippools[0].ipv4[0]: SpiderIPPool "nope" does not exist',
+        },
+      },
+    });
   });
 
-  it('refuses to start without TLS files, naming the variables', () => {
-    const r = readWebhookConfig({ NICPOOL_WEBHOOK_PORT: '0' });
-    expect(r.ok).toBe(false);
-    if (!r.ok)
-      expect(r.error).toEqual([
-        'missing NICPOOL_WEBHOOK_TLS_CERT, NICPOOL_WEBHOOK_TLS_KEY',
-        'NICPOOL_WEBHOOK_PORT="0": must be >= 1',
-      ]);
+  it('answers a pool CREATE with a base64 JSONPatch (patch and patchType survive serialisation)', async () => {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/mutate',
+      payload: review(
+        { group: 'spiderpool.spidernet.io', version: 'v2beta1', kind: 'SpiderIPPool' },
+        pool('p', { subnet: '10.60.0.0/16' }),
+      ),
+    });
+    const body = r.json<{ response: { allowed: boolean; patch: string; patchType: string } }>();
+    expect(body.response.allowed).toBe(true);
+    expect(body.response.patchType).toBe('JSONPatch');
+    expect(JSON.parse(Buffer.from(body.response.patch, 'base64').toString())).toContainEqual({
+      op: 'add',
+      path: '/spec/ipVersion',
+      value: 4,
+    });
+  });
+
+  it('carries warnings', async () => {
+    const obj = deployment({ 'ipam.spidernet.io/ippool': '{"ipv4":["full"]}' });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: review({ group: 'apps', version: 'v1', kind: 'Deployment' }, obj),
+    });
+    expect(r.json<{ response: { allowed: boolean; warnings: string[] } }>().response).toEqual({
+      uid: 'req-1',
+      allowed: true,
+      warnings: [
+        'spec.template.metadata.annotations: ipam.spidernet.io/ippool.ipv4[0]: pool "full" has no free address',
+      ],
+    });
+  });
+
+  it('refuses a malformed AdmissionReview with 400', async () => {
+    const r = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
+    });
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('counts admissions by kind and verdict', async () => {
+    const text = await metrics.registry.metrics();
+    expect(text).toContain(
+      'nicpool_webhook_admissions_total{kind="Deployment",verdict="denied",webhook="validate"} 1',
+    );
+    expect(text).toContain(
+      'nicpool_webhook_admissions_total{kind="SpiderIPPool",verdict="patched",webhook="mutate"} 1',
+    );
   });
 });

@@ -10,6 +10,12 @@ export const WebhookConfig = Type.Object({
     minLength: 1,
     description: 'PEM private key of the serving certificate.',
   }),
+  kubeconfig: Type.Optional(
+    Type.String({
+      minLength: 1,
+      description: 'Kubeconfig file; absent: in-cluster ServiceAccount.',
+    }),
+  ),
   logLevel: Type.Union(
     [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
     { default: 'info' },
@@ -23,6 +29,7 @@ export function readWebhookConfig(env: Env): Result<WebhookConfig, string[]> {
     port: 'NICPOOL_WEBHOOK_PORT',
     tlsCertFile: 'NICPOOL_WEBHOOK_TLS_CERT',
     tlsKeyFile: 'NICPOOL_WEBHOOK_TLS_KEY',
+    kubeconfig: 'KUBECONFIG',
     logLevel: 'NICPOOL_LOG_LEVEL',
   });
 }

@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describeConfigErrors } from '@nicpool/config';
-import { buildApp, defaultMetrics } from './app.ts';
+import { loadKubeConfig } from '@nicpool/kube';
+import { buildApp, createMetrics } from './app.ts';
+import { KubeCaches } from './caches.ts';
 import { readWebhookConfig } from './config.ts';
 
 const config = readWebhookConfig(process.env);
@@ -8,9 +10,23 @@ if (!config.ok) {
   console.error(describeConfigErrors('nicpool-webhook', config.error));
   process.exit(2);
 }
-const app = buildApp(config.value, {
-  tls: { cert: readFileSync(config.value.tlsCertFile), key: readFileSync(config.value.tlsKeyFile) },
-  metrics: defaultMetrics(),
+const c = config.value;
+const kc = loadKubeConfig(
+  c.kubeconfig === undefined ? { kind: 'in-cluster' } : { kind: 'file', path: c.kubeconfig },
+);
+const app = buildApp(c, {
+  tls: { cert: readFileSync(c.tlsCertFile), key: readFileSync(c.tlsKeyFile) },
+  metrics: createMetrics(),
+  snapshot: () => caches.snapshot(),
+  ready: () => caches.ready(),
 });
-process.once('SIGTERM', () => void app.close().then(() => process.exit(0)));
-await app.listen({ host: config.value.host, port: config.value.port });
+const caches = new KubeCaches(kc, (msg, err) => app.log.warn({ err }, msg));
+process.once(
+  'SIGTERM',
+  () =>
+    void app
+      .close()
+      .then(() => caches.stop())
+      .then(() => process.exit(0)),
+);
+await app.listen({ host: c.host, port: c.port });

@@ -12,6 +12,7 @@ export {
 } from './errors.ts';
 export {
   compileGlob,
+  hasWildcard,
   interfaceNameProblem,
   matchPoolNames,
   objectNameProblem,

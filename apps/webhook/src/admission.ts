@@ -1,0 +1,91 @@
+/**
+ * AdmissionReview (admission.k8s.io/v1) in and out, and the dispatch from a request to the
+ * pure decision functions. The routes in app.ts are thin wrappers around `review`.
+ */
+import Type, { type Static } from 'typebox';
+import type { Decision } from './decision.ts';
+import { decidePodLike, WORKLOAD_KINDS } from './decide-pod.ts';
+import { mutate, validate } from './decide-pool.ts';
+import type { Snapshot } from './snapshot.ts';
+
+export const AdmissionReview = Type.Object({
+  apiVersion: Type.Literal('admission.k8s.io/v1'),
+  kind: Type.Literal('AdmissionReview'),
+  request: Type.Object(
+    {
+      uid: Type.String({ minLength: 1 }),
+      kind: Type.Object({ group: Type.String(), version: Type.String(), kind: Type.String() }),
+      operation: Type.String(),
+      namespace: Type.Optional(Type.String()),
+      name: Type.Optional(Type.String()),
+      subResource: Type.Optional(Type.String()),
+      object: Type.Optional(Type.Unknown()),
+      oldObject: Type.Optional(Type.Unknown()),
+      dryRun: Type.Optional(Type.Boolean()),
+    },
+    { additionalProperties: true },
+  ),
+});
+export type AdmissionReview = Static<typeof AdmissionReview>;
+
+export interface AdmissionResponseBody {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: {
+    uid: string;
+    allowed: boolean;
+    status?: { code: number; message: string; reason?: string };
+    warnings?: string[];
+    patch?: string;
+    patchType?: 'JSONPatch';
+  };
+}
+
+const POOL_KINDS = ['SpiderIPPool', 'SpiderSubnet', 'SpiderReservedIP'];
+// The API server keeps warnings short; longer ones would be cut mid-word.
+const MAX_WARNING = 250;
+
+/** Decides one request. `mutating` selects the mutating or the validating decision. */
+export function decide(review: AdmissionReview, mutating: boolean, snap: Snapshot): Decision {
+  const req = review.request;
+  const kind = req.kind.kind;
+  const op = req.operation;
+  if (op !== 'CREATE' && op !== 'UPDATE') return { allowed: true, warnings: [] };
+  if (req.subResource !== undefined && req.subResource !== '')
+    return { allowed: true, warnings: [] };
+  if (POOL_KINDS.includes(kind) && req.kind.group === 'spiderpool.spidernet.io') {
+    const obj = req.object as Parameters<typeof validate>[1];
+    return mutating
+      ? mutate(obj, snap)
+      : validate(op, obj, req.oldObject as Parameters<typeof validate>[2], snap);
+  }
+  if (mutating) return { allowed: true, warnings: [] };
+  if (kind === 'Pod' || (WORKLOAD_KINDS as readonly string[]).includes(kind)) {
+    return decidePodLike(kind, req.object, req.namespace ?? '', snap);
+  }
+  return { allowed: true, warnings: [] };
+}
+
+export function toResponse(uid: string, d: Decision): AdmissionResponseBody {
+  const warnings = d.warnings.map((w) =>
+    w.length > MAX_WARNING ? `${w.slice(0, MAX_WARNING - 1)}…` : w,
+  );
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: {
+      uid,
+      allowed: d.allowed,
+      ...(d.allowed
+        ? {}
+        : { status: { code: 422, reason: 'Invalid', message: d.reason ?? 'denied' } }),
+      ...(warnings.length > 0 ? { warnings } : {}),
+      ...(d.patch !== undefined && d.patch.length > 0
+        ? {
+            patch: Buffer.from(JSON.stringify(d.patch)).toString('base64'),
+            patchType: 'JSONPatch' as const,
+          }
+        : {}),
+    },
+  };
+}

@@ -1,0 +1,412 @@
+import { describe, expect, it } from '@jest/globals';
+import { decidePodLike } from './decide-pod.ts';
+import { deployment, MULTUS, podObj, snapshot } from '../test/fixtures.ts';
+
+const P = 'ipam.spidernet.io/';
+const ippools = (items: object[]): Record<string, string> => ({
+  ...MULTUS,
+  [`${P}ippools`]: JSON.stringify(items),
+});
+const eth0net1 = (a: string[], b: string[]): Record<string, string> =>
+  ippools([
+    { interface: 'eth0', ipv4: a },
+    { interface: 'net1', ipv4: b },
+  ]);
+const T = 'spec.template.metadata.annotations: ';
+
+/** [name, kind, object, namespace, exact reason] */
+const bad: readonly [string, string, object, string, string][] = [
+  [
+    'ippools not JSON',
+    'Deployment',
+    deployment({ [`${P}ippools`]: '[{"interface":"eth0",' }),
+    'default',
+    `${T}invalid JSON (Expected double-quoted property name in JSON at position 21 (line 1 column 22)) in ipam.spidernet.io/ippools`,
+  ],
+  [
+    'ippools empty',
+    'Deployment',
+    deployment({ [`${P}ippools`]: '[]' }),
+    'default',
+    `${T}the list is empty in ipam.spidernet.io/ippools`,
+  ],
+  [
+    'ippools unknown field',
+    'Pod',
+    podObj(
+      ippools([
+        { interface: 'eth0', ipv4s: ['ippool-test-ens192'] },
+        { interface: 'net1', ipv4: ['ippool-test-ens224'] },
+      ]),
+    ),
+    'default',
+    'unknown field `ipv4s` in item 0 of ipam.spidernet.io/ippools; did you mean `ipv4`?',
+  ],
+  [
+    'ippools mixed interface',
+    'Deployment',
+    deployment(
+      ippools([
+        { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+        { ipv4: ['ippool-test-ens224'] },
+      ]),
+    ),
+    'default',
+    `${T}\`interface\` is missing (set \`interface\` on every item or on none) in item 1 of ipam.spidernet.io/ippools`,
+  ],
+  [
+    'ippools duplicate interface',
+    'Deployment',
+    deployment(
+      ippools([
+        { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+        { interface: 'eth0', ipv4: ['ippool-test-ens224'] },
+      ]),
+    ),
+    'default',
+    `${T}interface "eth0" is also given in item 0 at interface of item 1 of ipam.spidernet.io/ippools`,
+  ],
+  [
+    'ippools bad interface name',
+    'Deployment',
+    deployment(ippools([{ interface: 'eth0/1', ipv4: ['ippool-test-ens192'] }])),
+    'default',
+    `${T}interface name "eth0/1" contains "/", ":" or whitespace at interface of item 0 of ipam.spidernet.io/ippools`,
+  ],
+  [
+    'ippools interface the pod lacks',
+    'Deployment',
+    deployment(
+      ippools([
+        { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+        { interface: 'net2', ipv4: ['ippool-test-ens224'] },
+      ]),
+    ),
+    'default',
+    `${T}interface "net2" in ipam.spidernet.io/ippools is not one of the pod's interfaces from its Multus annotations (eth0, net1)`,
+  ],
+  [
+    'ippools missing pool',
+    'Deployment',
+    deployment(eth0net1(['nope'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: SpiderIPPool "nope" does not exist`,
+  ],
+  [
+    'ippools wildcard matches nothing',
+    'Deployment',
+    deployment(eth0net1(['ippool-x-*'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pattern "ippool-x-*" matches no IPv4 SpiderIPPool`,
+  ],
+  [
+    'ippools IPv6 pool under ipv4',
+    'Deployment',
+    deployment(eth0net1(['v6-pool'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "v6-pool" is IPv6, listed under ipv4`,
+  ],
+  [
+    'ippools disabled pool',
+    'Deployment',
+    deployment(eth0net1(['off'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "off" is disabled (spec.disable: true)`,
+  ],
+  [
+    'ippools terminating pool',
+    'Deployment',
+    deployment(eth0net1(['ippool-test-ens192'], ['going'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[1].ipv4[0]: pool "going" is being deleted`,
+  ],
+  [
+    'ippools pool of another namespace',
+    'Deployment',
+    deployment(eth0net1(['prod-only'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "prod-only" does not serve namespace default (namespaceName/namespaceAffinity)`,
+  ],
+  [
+    'ippools namespace affinity',
+    'Deployment',
+    deployment(eth0net1(['team-y'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "team-y" does not serve namespace default (namespaceName/namespaceAffinity)`,
+  ],
+  [
+    'ippools pod affinity',
+    'Deployment',
+    deployment(eth0net1(['db-only'], ['ippool-test-ens224'])),
+    'default',
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "db-only" podAffinity does not match the pod labels`,
+  ],
+  [
+    'ippools leaves a nicpool NIC out',
+    'Deployment',
+    deployment(ippools([{ interface: 'eth0', ipv4: ['ippool-test-ens192'] }])),
+    'default',
+    `${T}ipam.spidernet.io/ippools: interface "net1" (NetworkAttachmentDefinition kube-system/macvlan-conf-ens224, IPAM spiderpool) is not listed, so it would get no address`,
+  ],
+  [
+    'ippool not an object',
+    'Pod',
+    podObj({ [`${P}ippool`]: '["ippool-test-ens192"]' }),
+    'default',
+    'expected an object like {"ipv4":["pool"]}, got an array in ipam.spidernet.io/ippool',
+  ],
+  [
+    'ippool missing pool',
+    'Pod',
+    podObj({ [`${P}ippool`]: '{"ipv4":["ghost"]}' }),
+    'default',
+    'ipam.spidernet.io/ippool.ipv4[0]: SpiderIPPool "ghost" does not exist',
+  ],
+  [
+    'subnets on a bare Pod',
+    'Pod',
+    podObj({
+      ...MULTUS,
+      [`${P}subnets`]:
+        '[{"interface":"eth0","ipv4":["subnet-test-ens192"]},{"interface":"net1","ipv4":["subnet-test-ens224"]}]',
+    }),
+    'default',
+    'ipam.spidernet.io/subnets: a Pod without a controller cannot use a SpiderSubnet (auto-pools belong to a Deployment, StatefulSet, …); name pools with ipam.spidernet.io/ippools instead',
+  ],
+  [
+    'subnets missing subnet',
+    'Deployment',
+    deployment({
+      ...MULTUS,
+      [`${P}subnets`]:
+        '[{"interface":"eth0","ipv4":["subnet-test-ens192"]},{"interface":"net1","ipv4":["nope"]}]',
+    }),
+    'default',
+    `${T}ipam.spidernet.io/subnets[1].ipv4[0]: SpiderSubnet "nope" does not exist`,
+  ],
+  [
+    'subnets wrong family',
+    'Deployment',
+    deployment({
+      ...MULTUS,
+      [`${P}subnets`]:
+        '[{"interface":"eth0","ipv4":["subnet-v6"]},{"interface":"net1","ipv4":["subnet-test-ens224"]}]',
+    }),
+    'default',
+    `${T}ipam.spidernet.io/subnets[0].ipv4[0]: SpiderSubnet "subnet-v6" is IPv6, listed under ipv4`,
+  ],
+  [
+    'subnets wildcard',
+    'Deployment',
+    deployment({ [`${P}subnets`]: '[{"interface":"eth0","ipv4":["subnet-*"]}]' }),
+    'default',
+    `${T}subnet name "subnet-*" has a wildcard; subnets must be named exactly at ipv4[0] of item 0 of ipam.spidernet.io/subnets`,
+  ],
+  [
+    'subnet same subnet twice',
+    'Deployment',
+    deployment({
+      ...MULTUS,
+      [`${P}subnets`]:
+        '[{"interface":"eth0","ipv4":["subnet-test-ens192"]},{"interface":"net1","ipv4":["subnet-test-ens192"]}]',
+    }),
+    'default',
+    `${T}subnet "subnet-test-ens192" is already used by item 0; each NIC needs its own subnet at ipv4[0] of item 1 of ipam.spidernet.io/subnets`,
+  ],
+  [
+    'ip-number malformed',
+    'Deployment',
+    deployment({
+      [`${P}subnet`]: '{"ipv4":["subnet-test-ens192"]}',
+      [`${P}ippool-ip-number`]: '+two',
+    }),
+    'default',
+    `${T}"+two" is not "N" (a fixed size) or "+N" (replicas plus N) in ipam.spidernet.io/ippool-ip-number`,
+  ],
+  [
+    'reclaim malformed',
+    'StatefulSet',
+    {
+      kind: 'StatefulSet',
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              [`${P}subnet`]: '{"ipv4":["subnet-test-ens192"]}',
+              [`${P}ippool-reclaim`]: 'maybe',
+            },
+          },
+        },
+      },
+    },
+    'default',
+    `${T}"maybe" is not "true" or "false" in ipam.spidernet.io/ippool-reclaim`,
+  ],
+  [
+    'routes default route',
+    'DaemonSet',
+    {
+      kind: 'DaemonSet',
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              [`${P}ippool`]: '{"ipv4":["ippool-test-ens192"]}',
+              [`${P}routes`]: '[{"dst":"0.0.0.0/0","gw":"10.6.0.254"}]',
+            },
+          },
+        },
+      },
+    },
+    'default',
+    `${T}"0.0.0.0/0" is a default route; choose its NIC with ipam.spidernet.io/default-route-nic at dst of item 0 of ipam.spidernet.io/routes`,
+  ],
+  [
+    'default-route-nic not a NIC of the pod',
+    'Job',
+    {
+      kind: 'Job',
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              ...MULTUS,
+              [`${P}ippools`]: JSON.stringify([
+                { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+                { interface: 'net1', ipv4: ['ippool-test-ens224'] },
+              ]),
+              [`${P}default-route-nic`]: 'net3',
+            },
+          },
+        },
+      },
+    },
+    'default',
+    `${T}interface "net3" in ipam.spidernet.io/default-route-nic is not one of the pod's interfaces from its Multus annotations (eth0, net1)`,
+  ],
+  [
+    'CronJob template',
+    'CronJob',
+    {
+      kind: 'CronJob',
+      spec: {
+        jobTemplate: {
+          spec: {
+            template: { metadata: { annotations: { [`${P}ippool`]: '{"ipv4":["ghost"]}' } } },
+          },
+        },
+      },
+    },
+    'default',
+    'spec.jobTemplate.spec.template.metadata.annotations: ipam.spidernet.io/ippool.ipv4[0]: SpiderIPPool "ghost" does not exist',
+  ],
+  [
+    'Multus networks malformed',
+    'ReplicaSet',
+    {
+      kind: 'ReplicaSet',
+      spec: {
+        template: {
+          metadata: {
+            annotations: {
+              'k8s.v1.cni.cncf.io/networks': 'a/b/c',
+              [`${P}ippool`]: '{"ipv4":["ippool-test-ens192"]}',
+            },
+          },
+        },
+      },
+    },
+    'default',
+    `${T}"a/b/c" is not of the form "namespace/name@interface" (namespace and @interface optional) in item 0 of k8s.v1.cni.cncf.io/networks`,
+  ],
+];
+
+describe('pods and workloads: denials with the exact reason', () => {
+  it('has at least 25 distinct bad inputs', () => {
+    expect(new Set(bad.map((b) => b[0])).size).toBe(bad.length);
+    expect(bad.length).toBeGreaterThanOrEqual(25);
+  });
+
+  it.each(bad)('%s', (_name, kind, obj, ns, reason) => {
+    const d = decidePodLike(kind, obj, ns, snapshot());
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toBe(reason);
+  });
+});
+
+describe('pods and workloads: admitted', () => {
+  it('the tutorial Deployments', () => {
+    const snap = snapshot();
+    expect(
+      decidePodLike(
+        'Deployment',
+        deployment(eth0net1(['ippool-test-ens192'], ['ippool-test-ens224']), 1),
+        'default',
+        snap,
+      ),
+    ).toEqual({ allowed: true, warnings: [] });
+    const subnets = {
+      ...MULTUS,
+      [`${P}subnets`]:
+        '[{"interface":"eth0","ipv4":["subnet-test-ens192"]},{"interface":"net1","ipv4":["subnet-test-ens224"]}]',
+      [`${P}ippool-ip-number`]: '+1',
+    };
+    expect(decidePodLike('Deployment', deployment(subnets), 'default', snap)).toEqual({
+      allowed: true,
+      warnings: [],
+    });
+  });
+
+  it('objects without nicpool annotations are not judged', () => {
+    expect(
+      decidePodLike(
+        'Pod',
+        podObj({ 'k8s.v1.cni.cncf.io/networks': 'a/b/c' }),
+        'default',
+        snapshot(),
+      ),
+    ).toEqual({ allowed: true, warnings: [] });
+  });
+
+  it('a pool serving the namespace and labels is fine; a node-limited pool is fine', () => {
+    expect(
+      decidePodLike(
+        'Deployment',
+        deployment({ [`${P}ippool`]: '{"ipv4":["prod-only"]}' }),
+        'prod',
+        snapshot(),
+      ).allowed,
+    ).toBe(true);
+    expect(
+      decidePodLike(
+        'Deployment',
+        deployment({ [`${P}ippool`]: '{"ipv4":["db-only"]}' }, 1, { app: 'db' }),
+        'default',
+        snapshot(),
+      ).allowed,
+    ).toBe(true);
+  });
+
+  it('warns: both ippool and ippools; a full pool; fewer free addresses than replicas', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(
+        {
+          [`${P}ippools`]: '[{"interface":"eth0","ipv4":["full","small"]}]',
+          [`${P}ippool`]: '{"ipv4":["small"]}',
+        },
+        3,
+      ),
+      'default',
+      snapshot(),
+    );
+    expect(d).toEqual({
+      allowed: true,
+      warnings: [
+        `${T}ipam.spidernet.io/ippool is ignored because ipam.spidernet.io/ippools is set (it takes precedence)`,
+        `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "full" has no free address`,
+        `${T}ipam.spidernet.io/ippools[0].ipv4[1]: pool "small" has 2 free addresses for 3 replicas`,
+      ],
+    });
+  });
+});

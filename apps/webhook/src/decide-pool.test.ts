@@ -1,0 +1,284 @@
+import { describe, expect, it } from '@jest/globals';
+import fastJsonPatch from 'fast-json-patch';
+import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
+import { cidrLabel, mutate, validate } from './decide-pool.ts';
+import { pool, snapshot, subnet } from '../test/fixtures.ts';
+import { parseCIDR } from '@nicpool/ip';
+
+type Spec = Partial<SpiderIPPool['spec']> & { subnet: string };
+
+/** [name, spec, exact reason] — CREATE of a new pool against the fixture snapshot. */
+const badPools: readonly [string, Spec, string][] = [
+  [
+    'subnet not a CIDR',
+    { subnet: '10.50.0.0' },
+    'spec.subnet: "10.50.0.0" is not a CIDR: missing "/prefix"',
+  ],
+  [
+    'prefix too long',
+    { subnet: '10.50.0.0/33' },
+    'spec.subnet: "10.50.0.0/33" is not a CIDR: the prefix length must be at most 32',
+  ],
+  [
+    'ipVersion vs subnet',
+    { subnet: '10.50.0.0/16', ipVersion: 6 },
+    'spec.ipVersion: 6 does not match subnet 10.50.0.0/16 (IPv4)',
+  ],
+  [
+    'ips entry malformed',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.1', '10.50.0.x'] },
+    'spec.ips[1]: "10.50.0.x" is not an IP address or a range "first-last"',
+  ],
+  [
+    'ips range reversed',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.9-10.50.0.1'] },
+    'spec.ips[0]: "10.50.0.9-10.50.0.1" ends before it starts; write the lower address first',
+  ],
+  [
+    'ips CIDR',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.0/24'] },
+    'spec.ips[0]: "10.50.0.0/24" is a CIDR; write a single IP or a range "first-last"',
+  ],
+  [
+    'ips of the other family',
+    { subnet: '10.50.0.0/16', ips: ['fd00::1'] },
+    'spec.ips[0]: "fd00::1" is IPv6, expected IPv4',
+  ],
+  [
+    'ips outside subnet',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.1-10.50.0.3', '10.51.0.1'] },
+    'spec.ips: 10.51.0.1 outside subnet 10.50.0.0/16',
+  ],
+  [
+    'excludeIPs outside subnet',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.1'], excludeIPs: ['10.49.0.1'] },
+    'spec.excludeIPs: 10.49.0.1 outside subnet 10.50.0.0/16',
+  ],
+  [
+    'gateway outside subnet',
+    { subnet: '10.50.0.0/16', gateway: '10.51.0.1' },
+    'spec.gateway: 10.51.0.1 is outside subnet 10.50.0.0/16',
+  ],
+  [
+    'gateway of the other family',
+    { subnet: '10.50.0.0/16', gateway: 'fd00::1' },
+    'spec.gateway: "fd00::1" is not an IPv4 address',
+  ],
+  [
+    'gateway inside ips',
+    { subnet: '10.50.0.0/16', ips: ['10.50.0.1-10.50.0.9'], gateway: '10.50.0.1' },
+    'spec.gateway: 10.50.0.1 is inside spec.ips; add it to spec.excludeIPs so no pod gets it',
+  ],
+  [
+    'route default',
+    { subnet: '10.50.0.0/16', routes: [{ dst: '0.0.0.0/0', gw: '10.50.0.1' }] },
+    'spec.routes[0].dst: a default route belongs in spec.gateway',
+  ],
+  [
+    'route dst not CIDR',
+    { subnet: '10.50.0.0/16', routes: [{ dst: '10.60.0.0', gw: '10.50.0.1' }] },
+    'spec.routes[0].dst: "10.60.0.0" is not an IPv4 CIDR',
+  ],
+  [
+    'route duplicate dst',
+    {
+      subnet: '10.50.0.0/16',
+      routes: [
+        { dst: '10.60.0.0/16', gw: '10.50.0.1' },
+        { dst: '10.60.0.0/16', gw: '10.50.0.2' },
+      ],
+    },
+    'spec.routes[1].dst: 10.60.0.0/16 is routed twice',
+  ],
+  [
+    'route gw outside subnet',
+    { subnet: '10.50.0.0/16', routes: [{ dst: '10.60.0.0/16', gw: '10.70.0.1' }] },
+    'spec.routes[0].gw: 10.70.0.1 is not inside subnet 10.50.0.0/16',
+  ],
+  [
+    'overlaps another CIDR',
+    { subnet: '10.6.0.0/24', ips: ['10.6.0.10'] },
+    'spec.subnet: 10.6.0.0/24 overlaps 10.6.0.1/16 of SpiderIPPool ippool-test-ens192',
+  ],
+  [
+    'same CIDR, overlapping ranges',
+    { subnet: '10.7.0.0/16', ips: ['10.7.168.170-10.7.168.177'] },
+    "spec.ips: 10.7.168.176-10.7.168.177 also in SpiderIPPool ippool-test-ens224\nspec.ips: 10.7.168.170 not in SpiderSubnet subnet-test-ens224's ips",
+  ],
+  [
+    "outside its subnet's ips",
+    { subnet: '10.6.0.0/16', ips: ['10.6.200.1'] },
+    "spec.ips: 10.6.200.1 not in SpiderSubnet subnet-test-ens192's ips",
+  ],
+  [
+    'IPv6 outside subnet',
+    { subnet: 'fd00:50::/64', ips: ['fd00:51::1'] },
+    'spec.ips: fd00:51::1 outside subnet fd00:50::/64',
+  ],
+];
+
+const create = (spec: Spec) => validate('CREATE', pool('new-pool', spec), undefined, snapshot());
+
+describe('SpiderIPPool validation: denials with the exact reason', () => {
+  it('has at least 20 distinct bad specs', () => {
+    expect(badPools.length).toBeGreaterThanOrEqual(20);
+  });
+  it.each(badPools)('%s', (_n, spec, reason) => {
+    expect(create(spec)).toEqual({ allowed: false, reason, warnings: [] });
+  });
+});
+
+describe('SpiderIPPool validation: updates', () => {
+  const allocated = (): SpiderIPPool =>
+    pool(
+      'ippool-test-ens192',
+      { subnet: '10.6.0.1/16', ips: ['10.6.168.176-10.6.168.180'], gateway: '10.6.0.1' },
+      {
+        status: {
+          allocatedIPs: '{"10.6.168.177":{"pod":"default/web-1","podUid":"u1","interface":"eth0"}}',
+          allocatedIPCount: 1,
+        },
+      },
+    );
+
+  it('an allocated address cannot be removed or excluded', () => {
+    const old = allocated();
+    const shrunk = { ...allocated(), spec: { ...old.spec, ips: ['10.6.168.178-10.6.168.180'] } };
+    expect(validate('UPDATE', shrunk, old, snapshot())).toEqual({
+      allowed: false,
+      reason:
+        'spec.ips/excludeIPs: 10.6.168.177 (allocated to default/web-1 eth0) cannot be removed while allocated',
+      warnings: [],
+    });
+    const excluded = { ...allocated(), spec: { ...old.spec, excludeIPs: ['10.6.168.177'] } };
+    expect(validate('UPDATE', excluded, old, snapshot()).allowed).toBe(false);
+    const grown = {
+      ...allocated(),
+      spec: { ...old.spec, ips: ['10.6.168.176-10.6.168.180'], excludeIPs: ['10.6.168.179'] },
+    };
+    expect(validate('UPDATE', grown, old, snapshot()).allowed).toBe(true);
+  });
+
+  it('subnet and ipVersion are immutable; a terminating pool only loses finalizers', () => {
+    const old = allocated();
+    expect(
+      validate('UPDATE', { ...old, spec: { ...old.spec, subnet: '10.6.0.0/16' } }, old, snapshot())
+        .reason,
+    ).toBe('spec.subnet: immutable (was 10.6.0.1/16)');
+    const dying = {
+      ...old,
+      metadata: {
+        ...old.metadata,
+        deletionTimestamp: '2026-11-27T00:00:00Z',
+        finalizers: ['spiderpool.spidernet.io'],
+      },
+    };
+    expect(
+      validate(
+        'UPDATE',
+        { ...dying, metadata: { ...dying.metadata, finalizers: [] } },
+        dying,
+        snapshot(),
+      ).allowed,
+    ).toBe(true);
+    expect(
+      validate('UPDATE', { ...dying, spec: { ...dying.spec, disable: true } }, dying, snapshot()),
+    ).toEqual({
+      allowed: false,
+      reason: 'SpiderIPPool ippool-test-ens192 is being deleted; only its finalizers may change',
+      warnings: [],
+    });
+  });
+
+  it('the tutorial pools and subnets validate', () => {
+    const snap = snapshot();
+    for (const p of snap.pools.slice(0, 2))
+      expect(
+        validate('CREATE', p, undefined, { ...snap, pools: snap.pools.filter((x) => x !== p) })
+          .allowed,
+      ).toBe(true);
+  });
+});
+
+describe('SpiderSubnet validation', () => {
+  it('subnets do not overlap', () => {
+    const s = subnet('s-new', { subnet: '10.7.128.0/17', ips: ['10.7.128.10'] });
+    expect(validate('CREATE', s, undefined, snapshot())).toEqual({
+      allowed: false,
+      reason: 'spec.subnet: 10.7.128.0/17 overlaps 10.7.0.1/16 of SpiderSubnet subnet-test-ens224',
+      warnings: [],
+    });
+  });
+  it('addresses pre-allocated to a pool cannot be removed', () => {
+    const old: SpiderSubnet = {
+      ...snapshot().subnets[0]!,
+      status: {
+        controlledIPPools: '{"auto-test-app-v4-eth0-1":{"ips":["10.6.168.171-10.6.168.173"]}}',
+      },
+    };
+    const next: SpiderSubnet = {
+      ...old,
+      spec: { ...old.spec, ips: ['10.6.168.172-10.6.168.180'] },
+    };
+    expect(validate('UPDATE', next, old, snapshot()).reason).toBe(
+      'spec.ips/excludeIPs: addresses of pool auto-test-app-v4-eth0-1 (10.6.168.171) cannot be removed while the pool holds them',
+    );
+  });
+});
+
+describe('mutation by diffing', () => {
+  it('defaults ipVersion, labels the CIDR, canonicalises ranges, ties a pool to its subnet', () => {
+    const p = pool('ippool-test-ens192', {
+      subnet: '10.6.0.1/16',
+      ips: ['10.6.168.180', '10.6.168.176-10.6.168.179'],
+    });
+    p.metadata.labels = { team: 'net' };
+    const d = mutate(p, snapshot());
+    expect(d.allowed).toBe(true);
+    const next = fastJsonPatch.applyPatch(structuredClone(p), [
+      ...d.patch!,
+    ] as fastJsonPatch.Operation[]).newDocument;
+    expect(next.spec).toEqual({
+      subnet: '10.6.0.1/16',
+      ipVersion: 4,
+      ips: ['10.6.168.176-10.6.168.180'],
+      gateway: '10.6.0.1',
+    });
+    expect(next.metadata.labels).toEqual({
+      team: 'net',
+      'ipam.spidernet.io/ippool-cidr': '10-6-0-0-16',
+      'ipam.spidernet.io/owner-spider-subnet': 'subnet-test-ens192',
+    });
+    expect(next.metadata.ownerReferences).toEqual([
+      {
+        apiVersion: 'spiderpool.spidernet.io/v2beta1',
+        kind: 'SpiderSubnet',
+        name: 'subnet-test-ens192',
+        uid: 'uid-subnet-test-ens192',
+        controller: true,
+        blockOwnerDeletion: true,
+      },
+    ]);
+    // JSON Pointer escapes "/" in label keys as "~1".
+    expect(JSON.stringify(d.patch)).toContain('ipam.spidernet.io~1ippool-cidr');
+  });
+
+  it('no change → no patch; an IPv6 label', () => {
+    const once = mutate(pool('x', { subnet: 'fd00:7::/64', ips: ['fd00:7::1'] }), snapshot());
+    const p2 = fastJsonPatch.applyPatch(
+      structuredClone(pool('x', { subnet: 'fd00:7::/64', ips: ['fd00:7::1'] })),
+      [...once.patch!] as fastJsonPatch.Operation[],
+    ).newDocument;
+    expect(mutate(p2, snapshot())).toEqual({ allowed: true, warnings: [] });
+    const c = parseCIDR('fd00:7::/64');
+    expect(c.ok && cidrLabel(c.value)).toBe('fd00-7-64');
+  });
+
+  it('refuses what it cannot mutate, never passes it silently', () => {
+    expect(mutate(pool('x', { subnet: 'bogus' }), snapshot())).toEqual({
+      allowed: false,
+      reason: 'spec.subnet: "bogus" is not a CIDR: missing "/prefix"',
+      warnings: [],
+    });
+  });
+});

@@ -1,0 +1,287 @@
+/**
+ * Admission of SpiderIPPool, SpiderSubnet and SpiderReservedIP (webhook.md): mutation by
+ * diffing a mutated copy, and validation of the rules that need other objects or more
+ * than CEL can say. Pure.
+ */
+import { Label } from '@nicpool/annotations';
+import {
+  API_VERSION,
+  decodeAllocatedIPs,
+  decodeControlledIPPools,
+  specFamily,
+  type AddressSpec,
+  type SpiderIPPool,
+  type SpiderReservedIP,
+  type SpiderSubnet,
+} from '@nicpool/crds';
+import {
+  formatCIDRNetwork,
+  parseCIDR,
+  parseIP,
+  RangeSet,
+  type Cidr,
+  type IPFamily,
+} from '@nicpool/ip';
+import fastJsonPatch from 'fast-json-patch';
+import type { Decision } from './decision.ts';
+import type { Snapshot } from './snapshot.ts';
+
+type Obj = SpiderIPPool | SpiderSubnet | SpiderReservedIP;
+type Op = 'CREATE' | 'UPDATE';
+
+/** `10.6.0.0/16` → `10-6-0-0-16` (label values cannot hold `.`, `:` or `/` runs). */
+export function cidrLabel(c: Cidr): string {
+  return formatCIDRNetwork(c)
+    .replace(/[.:/]+/g, '-')
+    .replace(/^-|-$/g, '');
+}
+
+function canonical(family: IPFamily, list: string[] | undefined): string[] | undefined {
+  if (list === undefined) return undefined;
+  const r = RangeSet.parse(family, list);
+  return r.ok ? r.value.toStrings() : list;
+}
+
+/** The subnet whose CIDR equals this pool's, if any. */
+function owningSubnet(pool: SpiderIPPool, snap: Snapshot): SpiderSubnet | undefined {
+  const c = parseCIDR(pool.spec.subnet);
+  if (!c.ok) return undefined;
+  return snap.subnets.find((s) => {
+    const sc = parseCIDR(s.spec.subnet);
+    return (
+      sc.ok &&
+      sc.value.family === c.value.family &&
+      sc.value.network === c.value.network &&
+      sc.value.prefix === c.value.prefix
+    );
+  });
+}
+
+/** Mutates a copy (defaults, labels, canonical ranges, subnet ownership) and returns the diff. */
+export function mutate(obj: Obj, snap: Snapshot): Decision {
+  const next = structuredClone(obj);
+  const labels = { ...(next.metadata.labels ?? {}) };
+  if (next.kind === 'SpiderReservedIP') {
+    const first = next.spec.ips?.[0];
+    const fam = first === undefined ? undefined : parseIP(first.split('-')[0]!);
+    if (next.spec.ipVersion === undefined && fam?.ok === true)
+      next.spec.ipVersion = fam.value.family;
+    if (next.spec.ipVersion !== undefined)
+      next.spec.ips = canonical(next.spec.ipVersion, next.spec.ips);
+  } else {
+    const spec: AddressSpec = next.spec;
+    const c = parseCIDR(spec.subnet);
+    if (!c.ok) return { allowed: false, reason: `spec.subnet: ${c.error.message}`, warnings: [] };
+    spec.ipVersion ??= c.value.family;
+    spec.ips = canonical(c.value.family, spec.ips);
+    spec.excludeIPs = canonical(c.value.family, spec.excludeIPs);
+    if (spec.ips === undefined) delete spec.ips;
+    if (spec.excludeIPs === undefined) delete spec.excludeIPs;
+    if (next.kind === 'SpiderSubnet') labels[Label.subnetCIDR] = cidrLabel(c.value);
+    else {
+      labels[Label.ippoolCIDR] = cidrLabel(c.value);
+      const sn = owningSubnet(next, snap);
+      if (sn !== undefined && sn.metadata.uid !== undefined) {
+        labels[Label.ownerSpiderSubnet] = sn.metadata.name;
+        const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.kind !== 'SpiderSubnet');
+        next.metadata.ownerReferences = [
+          ...refs,
+          {
+            apiVersion: API_VERSION,
+            kind: 'SpiderSubnet',
+            name: sn.metadata.name,
+            uid: sn.metadata.uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ];
+        if (next.spec.gateway === undefined && sn.spec.gateway !== undefined)
+          next.spec.gateway = sn.spec.gateway;
+        if (next.spec.routes === undefined && sn.spec.routes !== undefined)
+          next.spec.routes = structuredClone(sn.spec.routes);
+      }
+    }
+  }
+  next.metadata.labels = labels;
+  const patch = fastJsonPatch.compare(obj, next);
+  return patch.length > 0
+    ? { allowed: true, warnings: [], patch }
+    : { allowed: true, warnings: [] };
+}
+
+/** Problems of the address fields of a pool or subnet, each with its field path. */
+function addressProblems(
+  spec: AddressSpec,
+  errors: string[],
+): { family: IPFamily; cidr: Cidr; ips: RangeSet; usable: RangeSet } | undefined {
+  const c = parseCIDR(spec.subnet);
+  if (!c.ok) {
+    errors.push(`spec.subnet: ${c.error.message}`);
+    return undefined;
+  }
+  const family = c.value.family;
+  if (spec.ipVersion !== undefined && spec.ipVersion !== family)
+    errors.push(
+      `spec.ipVersion: ${spec.ipVersion} does not match subnet ${spec.subnet} (IPv${family})`,
+    );
+  const net = RangeSet.fromCIDR(c.value);
+  const read = (field: 'ips' | 'excludeIPs'): RangeSet => {
+    const r = RangeSet.parse(family, spec[field] ?? []);
+    if (!r.ok) {
+      errors.push(`spec.${field}[${r.error.index}]: ${r.error.message}`);
+      return RangeSet.empty(family);
+    }
+    const outside = r.value.subtract(net);
+    if (!outside.isEmpty())
+      errors.push(`spec.${field}: ${outside.toStrings().join(', ')} outside subnet ${spec.subnet}`);
+    return r.value;
+  };
+  const ips = read('ips');
+  const excluded = read('excludeIPs');
+  const usable = ips.subtract(excluded);
+  if (spec.gateway !== undefined) {
+    const g = parseIP(spec.gateway);
+    if (!g.ok || g.value.family !== family)
+      errors.push(`spec.gateway: "${spec.gateway}" is not an IPv${family} address`);
+    else if (!net.contains(g.value.value))
+      errors.push(`spec.gateway: ${spec.gateway} is outside subnet ${spec.subnet}`);
+    else if (usable.contains(g.value.value))
+      errors.push(
+        `spec.gateway: ${spec.gateway} is inside spec.ips; add it to spec.excludeIPs so no pod gets it`,
+      );
+  }
+  const seen = new Set<string>();
+  (spec.routes ?? []).forEach((r, i) => {
+    const d = parseCIDR(r.dst);
+    const g = parseIP(r.gw);
+    if (!d.ok || d.value.family !== family)
+      errors.push(`spec.routes[${i}].dst: "${r.dst}" is not an IPv${family} CIDR`);
+    else if (d.value.prefix === 0)
+      errors.push(`spec.routes[${i}].dst: a default route belongs in spec.gateway`);
+    else if (seen.has(formatCIDRNetwork(d.value)))
+      errors.push(`spec.routes[${i}].dst: ${r.dst} is routed twice`);
+    else seen.add(formatCIDRNetwork(d.value));
+    if (!g.ok || g.value.family !== family || !net.contains(g.value.value))
+      errors.push(`spec.routes[${i}].gw: ${r.gw} is not inside subnet ${spec.subnet}`);
+  });
+  return { family, cidr: c.value, ips, usable };
+}
+
+function sameNetwork(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.network === b.network && a.prefix === b.prefix;
+}
+
+function overlapCIDR(a: Cidr, b: Cidr): boolean {
+  return a.family === b.family && a.network <= b.last && b.network <= a.last;
+}
+
+/** Validates CREATE and UPDATE of a pool, subnet or reserved IP against the others. */
+export function validate(op: Op, obj: Obj, old: Obj | undefined, snap: Snapshot): Decision {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  if (op === 'UPDATE' && old !== undefined && old.metadata.deletionTimestamp !== undefined) {
+    const { finalizers: _a, ...oldMeta } = old.metadata;
+    const { finalizers: _b, ...newMeta } = obj.metadata;
+    const onlyFinalizers =
+      JSON.stringify(old.spec) === JSON.stringify(obj.spec) &&
+      JSON.stringify({ ...oldMeta, resourceVersion: '' }) ===
+        JSON.stringify({ ...newMeta, resourceVersion: '' });
+    if (!onlyFinalizers)
+      return {
+        allowed: false,
+        reason: `${obj.kind} ${obj.metadata.name} is being deleted; only its finalizers may change`,
+        warnings,
+      };
+  }
+  if (obj.kind === 'SpiderReservedIP') {
+    const fam = obj.spec.ipVersion ?? (obj.spec.ips?.[0]?.includes(':') === true ? 6 : 4);
+    const r = RangeSet.parse(fam, obj.spec.ips ?? []);
+    if (!r.ok) errors.push(`spec.ips[${r.error.index}]: ${r.error.message}`);
+    return errors.length > 0
+      ? { allowed: false, reason: errors.join('\n'), warnings }
+      : { allowed: true, warnings };
+  }
+  const a = addressProblems(obj.spec, errors);
+  if (a === undefined) return { allowed: false, reason: errors.join('\n'), warnings };
+  if (op === 'UPDATE' && old !== undefined && old.kind === obj.kind) {
+    if (old.spec.subnet !== obj.spec.subnet)
+      errors.push(`spec.subnet: immutable (was ${old.spec.subnet})`);
+    if (old.spec.ipVersion !== undefined && old.spec.ipVersion !== obj.spec.ipVersion)
+      errors.push(`spec.ipVersion: immutable (was ${old.spec.ipVersion})`);
+  }
+
+  if (obj.kind === 'SpiderIPPool') {
+    for (const other of snap.pools) {
+      if (other.metadata.name === obj.metadata.name) continue;
+      const oc = parseCIDR(other.spec.subnet);
+      if (!oc.ok) continue;
+      if (sameNetwork(oc.value, a.cidr)) {
+        const ov = RangeSet.parse(a.family, other.spec.ips ?? []);
+        if (ov.ok && a.ips.overlaps(ov.value))
+          errors.push(
+            `spec.ips: ${a.ips.intersect(ov.value).toStrings().join(', ')} also in SpiderIPPool ${other.metadata.name}`,
+          );
+      } else if (overlapCIDR(oc.value, a.cidr)) {
+        errors.push(
+          `spec.subnet: ${obj.spec.subnet} overlaps ${other.spec.subnet} of SpiderIPPool ${other.metadata.name}`,
+        );
+      }
+    }
+    const sn = owningSubnet(obj, snap);
+    if (sn !== undefined) {
+      const sips = RangeSet.parse(a.family, sn.spec.ips ?? []);
+      if (sips.ok) {
+        const outside = a.ips.subtract(sips.value);
+        if (!outside.isEmpty())
+          errors.push(
+            `spec.ips: ${outside.toStrings().join(', ')} not in SpiderSubnet ${sn.metadata.name}'s ips`,
+          );
+      }
+    }
+    if (op === 'UPDATE') {
+      // The stored status is authoritative: a spec update carries it unchanged.
+      const recorded =
+        old?.kind === 'SpiderIPPool'
+          ? (old.status?.allocatedIPs ?? obj.status?.allocatedIPs)
+          : obj.status?.allocatedIPs;
+      const recs = decodeAllocatedIPs(recorded);
+      if (recs.ok) {
+        const lost = [...recs.value.entries()].filter(([ip]) => !a.usable.containsText(ip));
+        if (lost.length > 0) {
+          errors.push(
+            `spec.ips/excludeIPs: ${lost.map(([ip, r]) => `${ip} (allocated to ${r.pod}${r.interface === undefined ? '' : ` ${r.interface}`})`).join(', ')} cannot be removed while allocated`,
+          );
+        }
+      }
+    }
+  } else {
+    for (const other of snap.subnets) {
+      if (other.metadata.name === obj.metadata.name) continue;
+      const oc = parseCIDR(other.spec.subnet);
+      if (oc.ok && overlapCIDR(oc.value, a.cidr))
+        errors.push(
+          `spec.subnet: ${obj.spec.subnet} overlaps ${other.spec.subnet} of SpiderSubnet ${other.metadata.name}`,
+        );
+    }
+    if (op === 'UPDATE') {
+      const ctl = decodeControlledIPPools(
+        old?.kind === 'SpiderSubnet'
+          ? (old.status?.controlledIPPools ?? obj.status?.controlledIPPools)
+          : obj.status?.controlledIPPools,
+      );
+      if (ctl.ok) {
+        for (const [pool, c] of ctl.value) {
+          const held = RangeSet.parse(a.family, [...c.ips]);
+          if (held.ok && !a.usable.covers(held.value))
+            errors.push(
+              `spec.ips/excludeIPs: addresses of pool ${pool} (${held.value.subtract(a.usable).toStrings().join(', ')}) cannot be removed while the pool holds them`,
+            );
+        }
+      }
+    }
+  }
+  if (specFamily(obj.spec) === undefined) errors.push('spec.subnet: unknown IP family');
+  return errors.length > 0
+    ? { allowed: false, reason: errors.join('\n'), warnings }
+    : { allowed: true, warnings };
+}
