@@ -34,7 +34,7 @@ format: install ## Rewrite files in Prettier's format
 gen: install ## Regenerate deploy/crds from libs/crds
 	$(NODE) scripts/gen-crds.ts
 
-verify: install ## Fail when generated files (deploy/crds) drift from their source
+verify: install ## Fail when generated files (deploy/crds, deploy/webhook) drift from their source
 	$(NODE) scripts/gen-crds.ts --check
 
 test-unit: install ## Unit and integration tests (no cluster)

@@ -1,0 +1,172 @@
+// Runs the real webhook process (apps/webhook/src/main.ts) with a throwaway CA and serving
+// certificate, and registers nicpool's webhook configurations with the API server by URL.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { webhookConfigurations } from '@nicpool/manifests';
+import { REPO, type ClusterState } from '../cluster/control-plane.ts';
+import { eventually, k } from './helpers.ts';
+
+const run = promisify(execFile);
+
+export class WebhookProcess {
+  readonly dir: string;
+  readonly port: number;
+  #child: ChildProcess | undefined;
+  readonly #cluster: ClusterState;
+
+  constructor(cluster: ClusterState, port: number) {
+    this.#cluster = cluster;
+    this.port = port;
+    this.dir = mkdtempSync(join(tmpdir(), 'nicpool-webhook-'));
+  }
+
+  async #certs(): Promise<void> {
+    const o = (...args: string[]) => run('openssl', args, { cwd: this.dir });
+    await o(
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=nicpool-webhook-test-ca',
+    );
+    writeFileSync(join(this.dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+    await o(
+      'req',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      'tls.key',
+      '-out',
+      'tls.csr',
+      '-subj',
+      '/CN=127.0.0.1',
+    );
+    await o(
+      'x509',
+      '-req',
+      '-in',
+      'tls.csr',
+      '-CA',
+      'ca.crt',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      'tls.crt',
+      '-days',
+      '1',
+      '-extfile',
+      'san.cnf',
+    );
+  }
+
+  async start(): Promise<void> {
+    if (this.#child === undefined) await this.#certs();
+    const log = openSync(join(this.dir, 'webhook.log'), 'a');
+    this.#child = spawn(
+      join(REPO, 'node_modules', '.bin', 'node'),
+      [join(REPO, 'apps', 'webhook', 'src', 'main.ts')],
+      {
+        env: {
+          PATH: process.env['PATH'],
+          NICPOOL_WEBHOOK_HOST: '127.0.0.1',
+          NICPOOL_WEBHOOK_PORT: String(this.port),
+          NICPOOL_WEBHOOK_TLS_CERT: join(this.dir, 'tls.crt'),
+          NICPOOL_WEBHOOK_TLS_KEY: join(this.dir, 'tls.key'),
+          KUBECONFIG: this.#cluster.kubeconfig,
+          NICPOOL_LOG_LEVEL: 'warn',
+        },
+        stdio: ['ignore', log, log],
+      },
+    );
+    await eventually(
+      'webhook ready',
+      async () => ((await this.get('/readyz')) === 200 ? true : undefined),
+      60_000,
+      () => readFileSync(join(this.dir, 'webhook.log'), 'utf8').slice(-2000),
+    );
+  }
+
+  get(path: string): Promise<number> {
+    return new Promise((res, rej) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path,
+          ca: readFileSync(join(this.dir, 'ca.crt')),
+          agent: false,
+        },
+        (r) => {
+          r.resume();
+          res(r.statusCode ?? 0);
+        },
+      );
+      req.on('error', rej);
+      req.end();
+    });
+  }
+
+  /** Applies the configurations (by URL) and waits until a canary proves they are active. */
+  async register(): Promise<void> {
+    const caBundle = readFileSync(join(this.dir, 'ca.crt')).toString('base64');
+    const docs = webhookConfigurations(
+      (path) => ({ url: `https://127.0.0.1:${this.port}${path}`, caBundle }),
+      { 'nicpool.test/e2e': 'true' },
+    );
+    await k(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: docs }));
+    const canary = JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: 'nicpool-canary',
+        namespace: 'default',
+        annotations: { 'ipam.spidernet.io/ippool': 'not json' },
+      },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+    });
+    await eventually('the webhook configuration to take effect', async () => {
+      const out = await k(['create', '--dry-run=server', '-f', '-'], canary).then(
+        () => '',
+        (e: { stderr?: string }) => e.stderr ?? '',
+      );
+      return out.includes('denied the request') ? true : undefined;
+    });
+  }
+
+  async unregister(): Promise<void> {
+    await k([
+      'delete',
+      'validatingwebhookconfiguration,mutatingwebhookconfiguration',
+      '-l',
+      'nicpool.test/e2e=true',
+      '--ignore-not-found',
+    ]);
+  }
+
+  async stop(): Promise<void> {
+    const c = this.#child;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  }
+
+  cleanup(): void {
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

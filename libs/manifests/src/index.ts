@@ -1,0 +1,181 @@
+/**
+ * The admission webhook configurations, as data: deploy/webhook/ is generated from here
+ * (service clientConfig) and the e2e tests register the same objects by URL. The choices
+ * the webhook's code relies on are spelled out next to each field.
+ */
+import { PREFIX } from '@nicpool/annotations';
+
+export const NICPOOL_NAMESPACE = 'nicpool-system';
+
+export type ClientConfig =
+  | { readonly url: string; readonly caBundle: string }
+  | {
+      readonly service: {
+        readonly namespace: string;
+        readonly name: string;
+        readonly path: string;
+        readonly port: number;
+      };
+      readonly caBundle?: string;
+    };
+
+type Path = '/validate' | '/mutate';
+
+/** CEL: does the map at `expr` (may be absent) hold an ipam.spidernet.io/ key? */
+function annotated(path: readonly string[]): string {
+  const steps: string[] = [];
+  for (let i = 1; i <= path.length; i++) steps.push(`has(object.${path.slice(0, i).join('.')})`);
+  return `${steps.join(' && ')} && object.${path.join('.')}.exists(k, k.startsWith('${PREFIX}'))`;
+}
+
+const COMMON = {
+  admissionReviewVersions: ['v1'],
+  sideEffects: 'None',
+  // Fail closed for what the webhook guards; matchConditions keep every other pod out of
+  // its reach, so a webhook outage never stops pods without nicpool annotations.
+  failurePolicy: 'Fail',
+  // Decisions read caches only (no API calls): well under the API server's 10 s default.
+  timeoutSeconds: 5,
+} as const;
+
+const EXCLUDED_NAMESPACES = {
+  matchExpressions: [
+    {
+      key: 'kubernetes.io/metadata.name',
+      operator: 'NotIn',
+      values: ['kube-system', NICPOOL_NAMESPACE],
+    },
+  ],
+};
+
+function client(cc: (path: Path) => ClientConfig, path: Path): Record<string, unknown> {
+  const c = cc(path);
+  return 'url' in c
+    ? { url: c.url, caBundle: c.caBundle }
+    : { service: c.service, ...(c.caBundle === undefined ? {} : { caBundle: c.caBundle }) };
+}
+
+const POOL_RULES = [
+  {
+    apiGroups: ['spiderpool.spidernet.io'],
+    apiVersions: ['v2beta1'],
+    // DELETE is never hooked: the finalizer, not the webhook, holds an in-use pool.
+    operations: ['CREATE', 'UPDATE'],
+    // Only the main resources: /status writes are the allocator's and never hooked.
+    resources: ['spiderippools', 'spidersubnets', 'spiderreservedips'],
+    scope: 'Cluster',
+  },
+];
+
+/** The ValidatingWebhookConfiguration and MutatingWebhookConfiguration. */
+export function webhookConfigurations(
+  cc: (path: Path) => ClientConfig,
+  labels: Record<string, string> = {},
+): [Record<string, unknown>, Record<string, unknown>] {
+  const meta = (name: string): Record<string, unknown> => ({
+    name,
+    labels: { 'app.kubernetes.io/part-of': 'nicpool', ...labels },
+  });
+  const validating = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'ValidatingWebhookConfiguration',
+    metadata: meta('nicpool-validating'),
+    webhooks: [
+      {
+        name: 'pods.validate.nicpool.spidernet.io',
+        ...COMMON,
+        clientConfig: client(cc, '/validate'),
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['pods'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: EXCLUDED_NAMESPACES,
+        matchConditions: [
+          { name: 'has-nicpool-annotation', expression: annotated(['metadata', 'annotations']) },
+        ],
+      },
+      {
+        name: 'workloads.validate.nicpool.spidernet.io',
+        ...COMMON,
+        clientConfig: client(cc, '/validate'),
+        rules: [
+          {
+            apiGroups: ['apps'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['deployments', 'replicasets', 'statefulsets', 'daemonsets'],
+            scope: 'Namespaced',
+          },
+          {
+            apiGroups: ['batch'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['jobs'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: EXCLUDED_NAMESPACES,
+        matchConditions: [
+          {
+            name: 'template-has-nicpool-annotation',
+            expression: annotated(['spec', 'template', 'metadata', 'annotations']),
+          },
+        ],
+      },
+      {
+        name: 'cronjobs.validate.nicpool.spidernet.io',
+        ...COMMON,
+        clientConfig: client(cc, '/validate'),
+        rules: [
+          {
+            apiGroups: ['batch'],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['cronjobs'],
+            scope: 'Namespaced',
+          },
+        ],
+        namespaceSelector: EXCLUDED_NAMESPACES,
+        matchConditions: [
+          {
+            name: 'template-has-nicpool-annotation',
+            expression: annotated([
+              'spec',
+              'jobTemplate',
+              'spec',
+              'template',
+              'metadata',
+              'annotations',
+            ]),
+          },
+        ],
+      },
+      {
+        name: 'pools.validate.nicpool.spidernet.io',
+        ...COMMON,
+        clientConfig: client(cc, '/validate'),
+        rules: POOL_RULES,
+      },
+    ],
+  };
+  const mutating = {
+    apiVersion: 'admissionregistration.k8s.io/v1',
+    kind: 'MutatingWebhookConfiguration',
+    metadata: meta('nicpool-mutating'),
+    webhooks: [
+      {
+        name: 'pools.mutate.nicpool.spidernet.io',
+        ...COMMON,
+        reinvocationPolicy: 'Never',
+        clientConfig: client(cc, '/mutate'),
+        rules: POOL_RULES,
+      },
+    ],
+  };
+  return [validating, mutating];
+}
