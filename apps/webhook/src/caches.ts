@@ -28,6 +28,8 @@ export class KubeCaches {
     nads: new Map<string, NAD>(),
   };
   readonly #synced = new Set<string>();
+  /** Rebuilt only after a watch event, so decisions can memoize per snapshot. */
+  #snapshot: Snapshot | undefined;
   readonly #stops: (() => Promise<void>)[] = [];
   readonly #log: Log;
 
@@ -110,9 +112,18 @@ export class KubeCaches {
     key: (o: KubernetesObject) => string,
   ): void {
     const informer = makeInformer(kc, path, list);
-    informer.on('add', (o) => void into.set(key(o), map(o)));
-    informer.on('update', (o) => void into.set(key(o), map(o)));
-    informer.on('delete', (o) => void into.delete(key(o)));
+    informer.on('add', (o) => {
+      into.set(key(o), map(o));
+      this.#snapshot = undefined;
+    });
+    informer.on('update', (o) => {
+      into.set(key(o), map(o));
+      this.#snapshot = undefined;
+    });
+    informer.on('delete', (o) => {
+      into.delete(key(o));
+      this.#snapshot = undefined;
+    });
     informer.on('error', (e) => {
       this.#log(`watch of ${what} failed; restarting in 1s`, e);
       setTimeout(
@@ -135,13 +146,14 @@ export class KubeCaches {
   }
 
   snapshot(): Snapshot {
-    return {
+    this.#snapshot ??= {
       pools: [...this.#maps.pools.values()],
       subnets: [...this.#maps.subnets.values()],
       reservedIPs: [...this.#maps.reserved.values()],
       namespaces: this.#maps.namespaces,
       nads: [...this.#maps.nads.values()],
     };
+    return this.#snapshot;
   }
 
   async stop(): Promise<void> {

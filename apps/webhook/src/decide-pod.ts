@@ -92,11 +92,43 @@ export function podTemplateOf(
   }
 }
 
+// Cached objects are replaced, never mutated, on every watch event: per-object and
+// per-list memos stay correct and spare each admission re-parsing every pool.
+const freeMemo = new WeakMap<SpiderIPPool, bigint | undefined>();
 function freeCount(pool: SpiderIPPool): bigint | undefined {
+  if (freeMemo.has(pool)) return freeMemo.get(pool);
   const addrs = specAddresses(pool.spec);
   const recs = decodeAllocatedIPs(pool.status?.allocatedIPs);
-  if (!addrs.ok || !recs.ok) return undefined;
-  return addrs.value.count() - BigInt(recs.value.size);
+  const free = addrs.ok && recs.ok ? addrs.value.count() - BigInt(recs.value.size) : undefined;
+  freeMemo.set(pool, free);
+  return free;
+}
+
+interface PoolIndex {
+  readonly byName: ReadonlyMap<string, SpiderIPPool>;
+  /** Names per family, sorted (the order wildcard expansion uses). */
+  readonly names: Readonly<Record<4 | 6, readonly string[]>>;
+  readonly sets: Readonly<Record<4 | 6, ReadonlySet<string>>>;
+}
+const indexMemo = new WeakMap<readonly SpiderIPPool[], PoolIndex>();
+function poolIndex(pools: readonly SpiderIPPool[]): PoolIndex {
+  let idx = indexMemo.get(pools);
+  if (idx === undefined) {
+    const names: Record<4 | 6, string[]> = { 4: [], 6: [] };
+    for (const p of pools) {
+      const f = specFamily(p.spec);
+      if (f !== undefined) names[f].push(p.metadata.name);
+    }
+    names[4].sort();
+    names[6].sort();
+    idx = {
+      byName: new Map(pools.map((p) => [p.metadata.name, p])),
+      names,
+      sets: { 4: new Set(names[4]), 6: new Set(names[6]) },
+    };
+    indexMemo.set(pools, idx);
+  }
+  return idx;
 }
 
 /** Does this NAD hand IPAM to nicpool (`"ipam": {"type": "spiderpool"}` in any plugin)? */
@@ -148,7 +180,7 @@ export function decidePodLike(
   const nics: readonly PodInterface[] = nicsR.ok ? nicsR.value : [];
   const labels = tpl.meta.labels ?? {};
   const nsLabels = snap.namespaces.get(namespace)?.labels ?? {};
-  const poolsByName = new Map(snap.pools.map((p) => [p.metadata.name, p]));
+  const { byName: poolsByName, names: poolNames, sets: poolSets } = poolIndex(snap.pools);
 
   const checkPools = (
     key: string,
@@ -156,10 +188,8 @@ export function decidePodLike(
     family: 4 | 6,
     patterns: readonly string[],
   ): void => {
-    const sameFamily = snap.pools
-      .filter((p) => specFamily(p.spec) === family)
-      .map((p) => p.metadata.name);
-    const ofFamily = new Set(sameFamily);
+    const sameFamily = poolNames[family];
+    const ofFamily = poolSets[family];
     patterns.forEach((pattern, i) => {
       const at = `${where}${key}${path}.ipv${family}[${i}]`;
       const matched = matchPoolNames([pattern], sameFamily).filter((n) => ofFamily.has(n));

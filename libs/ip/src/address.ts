@@ -45,10 +45,8 @@ export function parseIP(text: string): Result<Address, IPError> {
   if (s !== text || s === '') {
     return err({ code: 'INVALID_IP', message: `"${text}" is not an IP address` });
   }
-  if (ipaddr.IPv4.isValidFourPartDecimal(s)) {
-    const bytes = ipaddr.IPv4.parse(s).toByteArray();
-    return ok({ family: 4, value: bytesToBigInt(bytes) });
-  }
+  const v4 = parseDottedQuad(s);
+  if (v4 !== undefined) return ok({ family: 4, value: v4 });
   if (s.includes(':') && !s.includes('%') && ipaddr.IPv6.isValid(s)) {
     const bytes = ipaddr.IPv6.parse(s).toByteArray();
     return ok({ family: 6, value: bytesToBigInt(bytes) });
@@ -100,6 +98,25 @@ export function parseCIDR(text: string): Result<Cidr, IPError> {
 /** Formats the network of a CIDR canonically (`10.6.0.0/16`). */
 export function formatCIDRNetwork(c: Cidr): string {
   return `${formatIP(c.family, c.network)}/${c.prefix}`;
+}
+
+const OCTET = /^(0|[1-9][0-9]{0,2})$/;
+
+/**
+ * Strict dotted-quad IPv4 (no leading zeros, no shorthand), without ipaddr.js: pools are
+ * parsed on every admission and allocation, and this is the hot case.
+ */
+function parseDottedQuad(s: string): bigint | undefined {
+  const parts = s.split('.');
+  if (parts.length !== 4) return undefined;
+  let v = 0;
+  for (const part of parts) {
+    if (!OCTET.test(part)) return undefined;
+    const n = Number(part);
+    if (n > 255) return undefined;
+    v = v * 256 + n;
+  }
+  return BigInt(v);
 }
 
 function bytesToBigInt(bytes: readonly number[]): bigint {
