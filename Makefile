@@ -54,8 +54,8 @@ cluster-down: install ## Stop the processes cluster-up started and remove its fi
 cluster-status: install ## Is the local control plane running?
 	@$(NODE) e2e/cluster/cli.ts status
 
-demo: install components ## Replay the tutorial on a local control plane (see README for what is there yet)
-	@bash scripts/demo.sh
+demo: install components build ## Replay the tutorial on this machine: control plane, nicpool, real Multus, simulated pods (root)
+	@$(NODE) scripts/demo.ts
 
 clean: ## Remove build output
 	rm -rf apps/*/dist coverage

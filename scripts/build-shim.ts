@@ -33,7 +33,9 @@ writeFileSync(
   }),
 );
 const node = realpathSync(process.execPath);
-execFileSync(node, ['--experimental-sea-config', config], { stdio: 'inherit' });
+execFileSync(node, ['--experimental-sea-config', config], {
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
 const exe = join(dist, 'spiderpool');
 copyFileSync(node, exe);
 chmodSync(exe, 0o755);
