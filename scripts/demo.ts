@@ -27,7 +27,9 @@ let cluster: ClusterState;
 const k = async (...args: string[]): Promise<string> => kubectl(cluster, args);
 async function show(...args: string[]): Promise<string> {
   console.log(`~# kubectl ${args.join(' ')}`);
-  const out = await k(...args).catch((e: { stderr?: string; message?: string }) => e.stderr ?? e.message ?? 'kubectl failed');
+  const out = await k(...args).catch(
+    (e: { stderr?: string; message?: string }) => e.stderr ?? e.message ?? 'kubectl failed',
+  );
   process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
   return out;
 }

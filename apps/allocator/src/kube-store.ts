@@ -2,11 +2,14 @@ import {
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
+  ListWatch,
   makeInformer,
+  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
+import { Label } from '@nicpool/annotations';
 import {
   GROUP,
   VERSION,
@@ -31,12 +34,15 @@ export class KubeStore implements AllocatorStore {
   readonly #pools = new Map<string, SpiderIPPool>();
   readonly #reserved = new Map<string, SpiderReservedIP>();
   readonly #namespaces = new Map<string, Labelled>();
+  /** This node's pods and SpiderEndpoints, keyed `namespace/name`. */
+  readonly #pods = new Map<string, PodObject>();
+  readonly #endpoints = new Map<string, SpiderEndpoint>();
   readonly #synced = new Set<string>();
   readonly #stops: (() => Promise<void>)[] = [];
   #node: { at: number; value: Labelled | undefined } | undefined;
   readonly #log: Log;
 
-  constructor(kc: KubeConfig, log: Log) {
+  constructor(kc: KubeConfig, nodeName: string, log: Log) {
     this.#log = log;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
@@ -57,6 +63,41 @@ export class KubeStore implements AllocatorStore {
       () => this.#listCluster(Plural.reservedIP),
       this.#reserved,
       (p) => p as unknown as SpiderReservedIP,
+    );
+    const nodePods = `spec.nodeName=${nodeName}`;
+    const nodeEndpoints = `${Label.endpointNode}=${nodeName}`;
+    const nsKey = (o: KubernetesObject): string =>
+      `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    this.#watchFiltered(
+      'pods',
+      '/api/v1/pods',
+      async () =>
+        (await this.#core.listPodForAllNamespaces({
+          fieldSelector: nodePods,
+        })) as KubernetesListObject<KubernetesObject>,
+      this.#pods,
+      (o) => o as unknown as PodObject,
+      nsKey,
+      kc,
+      undefined,
+      nodePods,
+    );
+    this.#watchFiltered(
+      'endpoints',
+      `/apis/${GROUP}/${VERSION}/${Plural.endpoint}`,
+      async () =>
+        (await this.#custom.listCustomObjectForAllNamespaces({
+          group: GROUP,
+          version: VERSION,
+          resourcePlural: Plural.endpoint,
+          labelSelector: nodeEndpoints,
+        })) as KubernetesListObject<KubernetesObject>,
+      this.#endpoints,
+      (o) => o as unknown as SpiderEndpoint,
+      nsKey,
+      kc,
+      nodeEndpoints,
+      undefined,
     );
     this.#watch(
       kc,
@@ -110,8 +151,48 @@ export class KubeStore implements AllocatorStore {
     );
   }
 
+  /** List + watch with label/field selectors (makeInformer takes no field selector). */
+  #watchFiltered<V>(
+    what: string,
+    path: string,
+    list: () => Promise<KubernetesListObject<KubernetesObject>>,
+    into: Map<string, V>,
+    map: (o: KubernetesObject) => V,
+    key: (o: KubernetesObject) => string,
+    kc: KubeConfig,
+    labelSelector: string | undefined,
+    fieldSelector: string | undefined,
+  ): void {
+    const lw = new ListWatch<KubernetesObject>(
+      path,
+      new Watch(kc),
+      list,
+      false,
+      labelSelector,
+      fieldSelector,
+    );
+    lw.on('add', (o) => void into.set(key(o), map(o)));
+    lw.on('update', (o) => void into.set(key(o), map(o)));
+    lw.on('delete', (o) => void into.delete(key(o)));
+    lw.on('error', (e) => {
+      this.#log(`watch of ${what} failed; restarting in 1s`, e);
+      setTimeout(
+        () =>
+          void lw
+            .start()
+            .catch((err: unknown) => this.#log(`restarting the watch of ${what} failed`, err)),
+        1000,
+      );
+    });
+    this.#stops.push(() => lw.stop());
+    lw.start().then(
+      () => this.#synced.add(what),
+      (e: unknown) => this.#log(`initial list of ${what} failed`, e),
+    );
+  }
+
   ready(): boolean {
-    return this.#synced.size === 3;
+    return this.#synced.size === 5;
   }
 
   async stop(): Promise<void> {
@@ -149,7 +230,9 @@ export class KubeStore implements AllocatorStore {
     return written;
   }
 
-  async getPod(namespace: string, name: string): Promise<PodObject | undefined> {
+  async getPod(namespace: string, name: string, fresh = false): Promise<PodObject | undefined> {
+    const cached = fresh ? undefined : this.#pods.get(`${namespace}/${name}`);
+    if (cached !== undefined) return cached;
     try {
       return (await this.#core.readNamespacedPod({ name, namespace })) as PodObject;
     } catch (e) {
@@ -195,7 +278,16 @@ export class KubeStore implements AllocatorStore {
     }
   }
 
-  async getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined> {
+  async getEndpoint(
+    namespace: string,
+    name: string,
+    fresh = false,
+  ): Promise<SpiderEndpoint | undefined> {
+    if (!fresh) {
+      // This node's endpoints are watched, and our own writes are written through.
+      const cached = this.#endpoints.get(`${namespace}/${name}`);
+      if (cached !== undefined || this.ready()) return cached;
+    }
     try {
       return (await this.#custom.getNamespacedCustomObject({
         group: GROUP,

@@ -24,7 +24,7 @@ const app = buildApp(c, {
     return service;
   },
 });
-const store = new KubeStore(kc, (msg, err) => app.log.warn({ err }, msg));
+const store = new KubeStore(kc, c.nodeName, (msg, err) => app.log.warn({ err }, msg));
 const service = new AllocatorService(
   store,
   {

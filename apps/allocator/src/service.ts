@@ -3,7 +3,7 @@
  * pool-commit.ts; this file sequences reads, the group-committed pool writes and the
  * SpiderEndpoint record.
  */
-import { FINALIZER } from '@nicpool/annotations';
+import { FINALIZER, Label } from '@nicpool/annotations';
 import {
   API_VERSION,
   decodeAllocatedIPs,
@@ -136,9 +136,14 @@ export class AllocatorService {
   }
 
   async #pod(req: { podNamespace: string; podName: string; podUID: string }): Promise<PodObject> {
-    const pod = await this.#store.getPod(req.podNamespace, req.podName).catch((e: unknown) => {
-      throw classify(e, `reading pod ${req.podNamespace}/${req.podName}`);
-    });
+    const read = (fresh: boolean): Promise<PodObject | undefined> =>
+      this.#store.getPod(req.podNamespace, req.podName, fresh).catch((e: unknown) => {
+        throw classify(e, `reading pod ${req.podNamespace}/${req.podName}`);
+      });
+    let pod = await read(false);
+    // The watch may still hold a previous pod of this name: ask the API server before refusing.
+    if (pod !== undefined && req.podUID !== '' && req.podUID !== pod.metadata.uid)
+      pod = await read(true);
     if (pod === undefined)
       throw new AllocatorError(
         Code.podNotFound,
@@ -283,13 +288,19 @@ export class AllocatorService {
     const fresh: SpiderEndpoint = {
       apiVersion: API_VERSION,
       kind: 'SpiderEndpoint',
-      metadata: { name, namespace: ns, finalizers: [FINALIZER], ownerReferences: ownerRefs },
+      metadata: {
+        name,
+        namespace: ns,
+        labels: { [Label.endpointNode]: this.#opts.nodeName },
+        finalizers: [FINALIZER],
+        ownerReferences: ownerRefs,
+      },
       status: { current, ownerControllerType: owner.type, ownerControllerName: owner.name },
     };
     try {
       await retryOnConflict(
         `SpiderEndpoint ${ns}/${name}`,
-        async () => (await this.#store.getEndpoint(ns, name)) ?? null,
+        async (freshRead) => (await this.#store.getEndpoint(ns, name, freshRead)) ?? null,
         (ep) => {
           if (ep === null) return { write: fresh, result: undefined };
           const keep =
@@ -303,6 +314,7 @@ export class AllocatorService {
               ...ep,
               metadata: {
                 ...ep.metadata,
+                labels: { ...ep.metadata.labels, [Label.endpointNode]: this.#opts.nodeName },
                 ownerReferences: ownerRefs,
                 finalizers: [...new Set([...(ep.metadata.finalizers ?? []), FINALIZER])],
               },
@@ -338,7 +350,8 @@ export class AllocatorService {
   async #del(req: DelRequest): Promise<void> {
     const ns = req.podNamespace;
     const name = req.podName;
-    const pod = await this.#store.getPod(ns, name);
+    // Fresh: a stale cache saying "alive" would keep the addresses of a deleted pod.
+    const pod = await this.#store.getPod(ns, name, true);
     if (
       pod !== undefined &&
       (req.podUID === '' || pod.metadata.uid === req.podUID) &&
@@ -385,7 +398,7 @@ export class AllocatorService {
     const name = ep.metadata.name;
     await retryOnConflict(
       `SpiderEndpoint ${ns}/${name} finalizer`,
-      async (fresh) => (fresh ? ((await this.#store.getEndpoint(ns, name)) ?? null) : ep),
+      async (fresh) => (fresh ? ((await this.#store.getEndpoint(ns, name, true)) ?? null) : ep),
       (cur) => {
         if (cur === null || !(cur.metadata.finalizers ?? []).includes(FINALIZER))
           return { result: cur !== null };

@@ -31,13 +31,19 @@ export interface AllocatorStore extends PoolPort {
   ready(): boolean;
   pools(): readonly SpiderIPPool[];
   reservedIPs(): readonly SpiderReservedIP[];
-  getPod(namespace: string, name: string): Promise<PodObject | undefined>;
+  /** From the watch of this node's pods; `fresh` (or a cache miss) reads the API server. */
+  getPod(namespace: string, name: string, fresh?: boolean): Promise<PodObject | undefined>;
   getNamespace(name: string): Promise<Labelled | undefined>;
   getNode(name: string): Promise<Labelled | undefined>;
   /** Replicas of a StatefulSet, undefined when it does not exist. */
   getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined>;
-  getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined>;
-  /** Every SpiderEndpoint (GC only: not on the ADD/DEL path). */
+  /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */
+  getEndpoint(
+    namespace: string,
+    name: string,
+    fresh?: boolean,
+  ): Promise<SpiderEndpoint | undefined>;
+  /** This node's SpiderEndpoints (GC). */
   listEndpoints(): Promise<SpiderEndpoint[]>;
   createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;

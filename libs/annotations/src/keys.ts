@@ -38,6 +38,8 @@ export const Label = {
   ippoolCIDR: 'ipam.spidernet.io/ippool-cidr',
   subnetCIDR: 'ipam.spidernet.io/subnet-cidr',
   ownerSpiderSubnet: 'ipam.spidernet.io/owner-spider-subnet',
+  /** On SpiderEndpoints: the node whose allocator serves the pod (lets each allocator watch only its own). */
+  endpointNode: 'ipam.spidernet.io/node',
 } as const;
 
 /** Finalizer on pools, subnets and endpoints. */
