@@ -2,9 +2,6 @@ import {
   AppsV1Api,
   CoreV1Api,
   CustomObjectsApi,
-  ListWatch,
-  makeInformer,
-  Watch,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -17,10 +14,12 @@ import {
   type SpiderIPPool,
   type SpiderReservedIP,
 } from '@nicpool/crds';
-import { isNotFound, Plural } from '@nicpool/kube';
+import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
 import type { AllocatorStore, Labelled, PodObject } from './store.ts';
 
 type Log = (msg: string, err?: unknown) => void;
+type List = KubernetesListObject<KubernetesObject>;
+const nameKey = (o: KubernetesObject): string => o.metadata?.name ?? '';
 
 /**
  * AllocatorStore on the Kubernetes API. Pools, reserved IPs and namespaces come from
@@ -37,166 +36,103 @@ export class KubeStore implements AllocatorStore {
   /** This node's pods and SpiderEndpoints, keyed `namespace/name`. */
   readonly #pods = new Map<string, PodObject>();
   readonly #endpoints = new Map<string, SpiderEndpoint>();
-  readonly #synced = new Set<string>();
-  readonly #stops: (() => Promise<void>)[] = [];
+  readonly #watches: Watching[];
   #node: { at: number; value: Labelled | undefined } | undefined;
-  readonly #log: Log;
 
   constructor(kc: KubeConfig, nodeName: string, log: Log) {
-    this.#log = log;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
+    const custom = this.#custom;
+    const core = this.#core;
     // Custom objects arrive as plain JSON (timestamps are strings), unlike client-node's typed kinds.
-    this.#watch(
-      kc,
-      'pools',
-      `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
-      () => this.#listCluster(Plural.ippool),
-      this.#pools,
-      (p) => p as unknown as SpiderIPPool,
-    );
-    this.#watch(
-      kc,
-      'reservedips',
-      `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
-      () => this.#listCluster(Plural.reservedIP),
-      this.#reserved,
-      (p) => p as unknown as SpiderReservedIP,
-    );
+    const cluster = (plural: string) => async (): Promise<List> =>
+      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as List;
     const nodePods = `spec.nodeName=${nodeName}`;
     const nodeEndpoints = `${Label.endpointNode}=${nodeName}`;
-    const nsKey = (o: KubernetesObject): string =>
-      `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
-    this.#watchFiltered(
-      'pods',
-      '/api/v1/pods',
-      async () =>
-        (await this.#core.listPodForAllNamespaces({
+    this.#watches = [
+      watchInto(
+        kc,
+        {
+          what: 'pools',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
+          list: cluster(Plural.ippool),
+          into: this.#pools,
+          map: (o) => o as unknown as SpiderIPPool,
+          key: nameKey,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'reservedips',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
+          list: cluster(Plural.reservedIP),
+          into: this.#reserved,
+          map: (o) => o as unknown as SpiderReservedIP,
+          key: nameKey,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'namespaces',
+          path: '/api/v1/namespaces',
+          list: async () => (await core.listNamespace()) as List,
+          into: this.#namespaces,
+          map: (n) => ({
+            labels: n.metadata?.labels ?? {},
+            annotations: n.metadata?.annotations ?? {},
+          }),
+          key: nameKey,
+        },
+        log,
+      ),
+      // Only this node's pods and endpoints: memory grows with the node, not the cluster.
+      watchInto(
+        kc,
+        {
+          what: 'pods',
+          path: '/api/v1/pods',
+          list: async () =>
+            (await core.listPodForAllNamespaces({ fieldSelector: nodePods })) as List,
+          into: this.#pods,
+          map: (o) => o as unknown as PodObject,
+          key: objectKey,
           fieldSelector: nodePods,
-        })) as KubernetesListObject<KubernetesObject>,
-      this.#pods,
-      (o) => o as unknown as PodObject,
-      nsKey,
-      kc,
-      undefined,
-      nodePods,
-    );
-    this.#watchFiltered(
-      'endpoints',
-      `/apis/${GROUP}/${VERSION}/${Plural.endpoint}`,
-      async () =>
-        (await this.#custom.listCustomObjectForAllNamespaces({
-          group: GROUP,
-          version: VERSION,
-          resourcePlural: Plural.endpoint,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'endpoints',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.endpoint}`,
+          list: async () =>
+            (await custom.listCustomObjectForAllNamespaces({
+              group: GROUP,
+              version: VERSION,
+              resourcePlural: Plural.endpoint,
+              labelSelector: nodeEndpoints,
+            })) as List,
+          into: this.#endpoints,
+          map: (o) => o as unknown as SpiderEndpoint,
+          key: objectKey,
           labelSelector: nodeEndpoints,
-        })) as KubernetesListObject<KubernetesObject>,
-      this.#endpoints,
-      (o) => o as unknown as SpiderEndpoint,
-      nsKey,
-      kc,
-      nodeEndpoints,
-      undefined,
-    );
-    this.#watch(
-      kc,
-      'namespaces',
-      '/api/v1/namespaces',
-      async () => (await this.#core.listNamespace()) as KubernetesListObject<KubernetesObject>,
-      this.#namespaces,
-      (n: KubernetesObject) => ({
-        labels: n.metadata?.labels ?? {},
-        annotations: n.metadata?.annotations ?? {},
-      }),
-    );
-  }
-
-  async #listCluster(plural: string): Promise<KubernetesListObject<KubernetesObject>> {
-    return (await this.#custom.listClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural,
-    })) as KubernetesListObject<KubernetesObject>;
-  }
-
-  #watch<T extends KubernetesObject, V>(
-    kc: KubeConfig,
-    what: string,
-    path: string,
-    list: () => Promise<KubernetesListObject<T>>,
-    into: Map<string, V>,
-    map: (o: T) => V,
-  ): void {
-    const informer = makeInformer<T>(kc, path, list);
-    const put = (o: T): void => void into.set(o.metadata?.name ?? '', map(o));
-    informer.on('add', put);
-    informer.on('update', put);
-    informer.on('delete', (o) => void into.delete(o.metadata?.name ?? ''));
-    informer.on('error', (e) => {
-      this.#log(`watch of ${what} failed; restarting in 1s`, e);
-      setTimeout(
-        () =>
-          void informer
-            .start()
-            .catch((err: unknown) => this.#log(`restarting the watch of ${what} failed`, err)),
-        1000,
-      );
-    });
-    informer.on('connect', () => this.#synced.add(what));
-    this.#stops.push(() => informer.stop());
-    informer.start().then(
-      () => this.#synced.add(what),
-      (e: unknown) => this.#log(`initial list of ${what} failed`, e),
-    );
-  }
-
-  /** List + watch with label/field selectors (makeInformer takes no field selector). */
-  #watchFiltered<V>(
-    what: string,
-    path: string,
-    list: () => Promise<KubernetesListObject<KubernetesObject>>,
-    into: Map<string, V>,
-    map: (o: KubernetesObject) => V,
-    key: (o: KubernetesObject) => string,
-    kc: KubeConfig,
-    labelSelector: string | undefined,
-    fieldSelector: string | undefined,
-  ): void {
-    const lw = new ListWatch<KubernetesObject>(
-      path,
-      new Watch(kc),
-      list,
-      false,
-      labelSelector,
-      fieldSelector,
-    );
-    lw.on('add', (o) => void into.set(key(o), map(o)));
-    lw.on('update', (o) => void into.set(key(o), map(o)));
-    lw.on('delete', (o) => void into.delete(key(o)));
-    lw.on('error', (e) => {
-      this.#log(`watch of ${what} failed; restarting in 1s`, e);
-      setTimeout(
-        () =>
-          void lw
-            .start()
-            .catch((err: unknown) => this.#log(`restarting the watch of ${what} failed`, err)),
-        1000,
-      );
-    });
-    this.#stops.push(() => lw.stop());
-    lw.start().then(
-      () => this.#synced.add(what),
-      (e: unknown) => this.#log(`initial list of ${what} failed`, e),
-    );
+        },
+        log,
+      ),
+    ];
   }
 
   ready(): boolean {
-    return this.#synced.size === 5;
+    return this.#watches.every((w) => w.synced());
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#stops.map((s) => s()));
+    await Promise.all(this.#watches.map((w) => w.stop()));
   }
 
   pools(): readonly SpiderIPPool[] {

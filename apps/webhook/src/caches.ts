@@ -1,7 +1,6 @@
 import {
   CustomObjectsApi,
   CoreV1Api,
-  makeInformer,
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
@@ -13,10 +12,11 @@ import {
   type SpiderReservedIP,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { Plural } from '@nicpool/kube';
+import { objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
 import type { NAD, Snapshot } from './snapshot.ts';
 
 type Log = (msg: string, err?: unknown) => void;
+type List = KubernetesListObject<KubernetesObject>;
 
 /** Watch-fed caches of everything admission decisions read (never a GET per request). */
 export class KubeCaches {
@@ -27,122 +27,101 @@ export class KubeCaches {
     namespaces: new Map<string, { labels: Record<string, string> }>(),
     nads: new Map<string, NAD>(),
   };
-  readonly #synced = new Set<string>();
   /** Rebuilt only after a watch event, so decisions can memoize per snapshot. */
   #snapshot: Snapshot | undefined;
-  readonly #stops: (() => Promise<void>)[] = [];
-  readonly #log: Log;
+  readonly #watches: Watching[];
 
   constructor(kc: KubeConfig, log: Log) {
-    this.#log = log;
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
-    const list = (plural: string) => async (): Promise<KubernetesListObject<KubernetesObject>> =>
-      (await custom.listClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural,
-      })) as KubernetesListObject<KubernetesObject>;
-    const key = (o: KubernetesObject): string =>
-      `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    const cluster = (plural: string) => async (): Promise<List> =>
+      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as List;
+    const onChange = (): void => {
+      this.#snapshot = undefined;
+    };
+    const name = (o: KubernetesObject): string => o.metadata?.name ?? '';
+    const m = this.#maps;
     // Custom objects arrive as plain JSON (timestamps are strings).
-    this.#watch(
-      kc,
-      'pools',
-      `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
-      list(Plural.ippool),
-      this.#maps.pools,
-      (o) => o as unknown as SpiderIPPool,
-      key,
-    );
-    this.#watch(
-      kc,
-      'subnets',
-      `/apis/${GROUP}/${VERSION}/${Plural.subnet}`,
-      list(Plural.subnet),
-      this.#maps.subnets,
-      (o) => o as unknown as SpiderSubnet,
-      key,
-    );
-    this.#watch(
-      kc,
-      'reservedips',
-      `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
-      list(Plural.reservedIP),
-      this.#maps.reserved,
-      (o) => o as unknown as SpiderReservedIP,
-      key,
-    );
-    this.#watch(
-      kc,
-      'namespaces',
-      '/api/v1/namespaces',
-      async () => (await core.listNamespace()) as KubernetesListObject<KubernetesObject>,
-      this.#maps.namespaces,
-      (o) => ({ labels: o.metadata?.labels ?? {} }),
-      (o) => o.metadata?.name ?? '',
-    );
-    this.#watch(
-      kc,
-      'network-attachment-definitions',
-      '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions',
-      async () =>
-        (await custom.listCustomObjectForAllNamespaces({
-          group: 'k8s.cni.cncf.io',
-          version: 'v1',
-          resourcePlural: 'network-attachment-definitions',
-        })) as KubernetesListObject<KubernetesObject>,
-      this.#maps.nads,
-      (o) => ({
-        namespace: o.metadata?.namespace ?? '',
-        name: o.metadata?.name ?? '',
-        config: (o as { spec?: { config?: string } }).spec?.config ?? '',
-      }),
-      key,
-    );
-  }
-
-  #watch<V>(
-    kc: KubeConfig,
-    what: string,
-    path: string,
-    list: () => Promise<KubernetesListObject<KubernetesObject>>,
-    into: Map<string, V>,
-    map: (o: KubernetesObject) => V,
-    key: (o: KubernetesObject) => string,
-  ): void {
-    const informer = makeInformer(kc, path, list);
-    informer.on('add', (o) => {
-      into.set(key(o), map(o));
-      this.#snapshot = undefined;
-    });
-    informer.on('update', (o) => {
-      into.set(key(o), map(o));
-      this.#snapshot = undefined;
-    });
-    informer.on('delete', (o) => {
-      into.delete(key(o));
-      this.#snapshot = undefined;
-    });
-    informer.on('error', (e) => {
-      this.#log(`watch of ${what} failed; restarting in 1s`, e);
-      setTimeout(
-        () =>
-          void informer
-            .start()
-            .catch((err: unknown) => this.#log(`restarting the watch of ${what} failed`, err)),
-        1000,
-      );
-    });
-    this.#stops.push(() => informer.stop());
-    informer.start().then(
-      () => this.#synced.add(what),
-      (e: unknown) => this.#log(`initial list of ${what} failed`, e),
-    );
+    this.#watches = [
+      watchInto(
+        kc,
+        {
+          what: 'pools',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
+          list: cluster(Plural.ippool),
+          into: m.pools,
+          map: (o) => o as unknown as SpiderIPPool,
+          key: name,
+          onChange,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'subnets',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.subnet}`,
+          list: cluster(Plural.subnet),
+          into: m.subnets,
+          map: (o) => o as unknown as SpiderSubnet,
+          key: name,
+          onChange,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'reservedips',
+          path: `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
+          list: cluster(Plural.reservedIP),
+          into: m.reserved,
+          map: (o) => o as unknown as SpiderReservedIP,
+          key: name,
+          onChange,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'namespaces',
+          path: '/api/v1/namespaces',
+          list: async () => (await core.listNamespace()) as List,
+          into: m.namespaces,
+          map: (o) => ({ labels: o.metadata?.labels ?? {} }),
+          key: name,
+          onChange,
+        },
+        log,
+      ),
+      watchInto(
+        kc,
+        {
+          what: 'network-attachment-definitions',
+          path: '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions',
+          list: async () =>
+            (await custom.listCustomObjectForAllNamespaces({
+              group: 'k8s.cni.cncf.io',
+              version: 'v1',
+              resourcePlural: 'network-attachment-definitions',
+            })) as List,
+          into: m.nads,
+          map: (o) => ({
+            namespace: o.metadata?.namespace ?? '',
+            name: o.metadata?.name ?? '',
+            config: (o as { spec?: { config?: string } }).spec?.config ?? '',
+          }),
+          key: objectKey,
+          onChange,
+        },
+        log,
+      ),
+    ];
   }
 
   ready(): boolean {
-    return this.#synced.size === 5;
+    return this.#watches.every((w) => w.synced());
   }
 
   snapshot(): Snapshot {
@@ -157,6 +136,6 @@ export class KubeCaches {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.#stops.map((s) => s()));
+    await Promise.all(this.#watches.map((w) => w.stop()));
   }
 }

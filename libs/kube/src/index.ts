@@ -118,3 +118,4 @@ export function createKubeClients(kc: KubeConfig): KubeClients {
 }
 
 export { API_VERSION };
+export { objectKey, watchInto, type WatchSpec, type Watching } from './watch.ts';
