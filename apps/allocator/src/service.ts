@@ -360,7 +360,8 @@ export class AllocatorService {
       // The runtime may re-create the sandbox; ADD will serve the same addresses again.
       return;
     }
-    const ep = await this.#store.getEndpoint(ns, name);
+    // Fresh: DEL is not the hot path, and a stale cache would leave the endpoint behind.
+    const ep = await this.#store.getEndpoint(ns, name, true);
     const uid = req.podUID !== '' ? req.podUID : (ep?.status?.current?.uid ?? '');
     if (uid === '') return; // nothing known: already released
     if (ep?.status?.ownerControllerType === 'StatefulSet' && ep.status.current?.uid === uid) {
@@ -440,7 +441,7 @@ export class AllocatorService {
         ep.metadata.namespace === undefined
       )
         continue;
-      const before = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name);
+      const before = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
       await this.#del({
         containerID: 'gc',
         ifName: cur.ips[0]?.interface ?? 'eth0',
@@ -448,7 +449,7 @@ export class AllocatorService {
         podName: ep.metadata.name,
         podUID: cur.uid,
       });
-      const after = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name);
+      const after = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
       if (before !== undefined && after === undefined)
         released.push(`${ep.metadata.namespace}/${ep.metadata.name}`);
     }
@@ -457,9 +458,11 @@ export class AllocatorService {
 
   /** CHECK: the attachment's addresses are still recorded for this pod UID and NIC. */
   async check(req: DelRequest): Promise<void> {
-    const ep = await this.#store.getEndpoint(req.podNamespace, req.podName).catch((e: unknown) => {
-      throw classify(e, 'reading SpiderEndpoint');
-    });
+    const ep = await this.#store
+      .getEndpoint(req.podNamespace, req.podName, true)
+      .catch((e: unknown) => {
+        throw classify(e, 'reading SpiderEndpoint');
+      });
     const entry =
       ep?.status?.current?.uid === req.podUID
         ? ep.status.current.ips.find((i) => i.interface === req.ifName)
@@ -474,7 +477,11 @@ export class AllocatorService {
       [entry.ipv6Pool, entry.ipv6],
     ] as const) {
       if (pool === undefined || addr === undefined) continue;
-      const p = this.#store.pools().find((x) => x.metadata.name === pool);
+      // CHECK is rare: read the pool itself rather than trust the cache with a verdict.
+      const p = await this.#store.readPool(pool, true).catch((e: unknown) => {
+        if (apiStatus(e) === 404) return undefined;
+        throw classify(e, `reading SpiderIPPool ${pool}`);
+      });
       if (p === undefined || recordsOf(p).get(ipOnly(addr))?.podUid !== req.podUID) {
         throw new AllocatorError(
           Code.notFound,
