@@ -4,7 +4,8 @@
  */
 import Type, { type Static } from 'typebox';
 import type { Decision } from './decision.ts';
-import { decidePodLike, WORKLOAD_KINDS } from './decide-pod.ts';
+import { MultusAnnotation, PREFIX } from '@nicpool/annotations';
+import { decidePodLike, podTemplateOf, WORKLOAD_KINDS } from './decide-pod.ts';
 import { mutate, validate } from './decide-pool.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -61,9 +62,32 @@ export function decide(review: AdmissionReview, mutating: boolean, snap: Snapsho
   }
   if (mutating) return { allowed: true, warnings: [] };
   if (kind === 'Pod' || (WORKLOAD_KINDS as readonly string[]).includes(kind)) {
+    // An update that leaves the network annotations as they were cannot break them; judging
+    // it again against today's pools would refuse e.g. Multus's network-status update of a
+    // running pod whose pool was disabled since.
+    if (
+      op === 'UPDATE' &&
+      networkAnnotations(kind, req.object) === networkAnnotations(kind, req.oldObject)
+    ) {
+      return { allowed: true, warnings: [] };
+    }
     return decidePodLike(kind, req.object, req.namespace ?? '', snap);
   }
   return { allowed: true, warnings: [] };
+}
+
+/** The nicpool and Multus annotations of an object's pod template, canonically serialised. */
+function networkAnnotations(kind: string, obj: unknown): string {
+  const a = podTemplateOf(kind, obj)?.meta.annotations ?? {};
+  const keys = Object.keys(a)
+    .filter(
+      (k) =>
+        k.startsWith(PREFIX) ||
+        k === MultusAnnotation.networks ||
+        k === MultusAnnotation.defaultNetwork,
+    )
+    .sort();
+  return JSON.stringify(keys.map((k) => [k, a[k]]));
 }
 
 export function toResponse(uid: string, d: Decision): AdmissionResponseBody {

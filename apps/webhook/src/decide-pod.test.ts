@@ -410,3 +410,38 @@ describe('pods and workloads: admitted', () => {
     });
   });
 });
+
+describe('updates', () => {
+  it('an update that keeps the network annotations is admitted even if a pool went bad since', async () => {
+    const { decide } = await import('./admission.ts');
+    const annotations = { 'ipam.spidernet.io/ippool': '{"ipv4":["off"]}' };
+    const old = podObj(annotations);
+    const updated = {
+      ...(old as { metadata: object }),
+      metadata: {
+        ...(old as { metadata: { annotations: object } }).metadata,
+        annotations: { ...annotations, 'k8s.v1.cni.cncf.io/network-status': '[]' },
+      },
+    };
+    const review = (operation: string, object: unknown, oldObject?: unknown) => ({
+      apiVersion: 'admission.k8s.io/v1' as const,
+      kind: 'AdmissionReview' as const,
+      request: {
+        uid: 'u',
+        kind: { group: '', version: 'v1', kind: 'Pod' },
+        operation,
+        namespace: 'default',
+        object,
+        oldObject,
+      },
+    });
+    expect(decide(review('UPDATE', updated, old), false, snapshot())).toEqual({
+      allowed: true,
+      warnings: [],
+    });
+    // Changing the nicpool annotation is judged again.
+    const changed = podObj({ 'ipam.spidernet.io/ippool': '{"ipv4":["going"]}' });
+    expect(decide(review('UPDATE', changed, old), false, snapshot()).allowed).toBe(false);
+    expect(decide(review('CREATE', old), false, snapshot()).allowed).toBe(false);
+  });
+});
