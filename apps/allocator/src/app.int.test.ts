@@ -239,6 +239,31 @@ describe('allocator over a real Unix socket, in-memory store', () => {
     expect(store.endpoints.size).toBe(0);
   });
 
+  it('a pool deleted after the plan is skipped like an exhausted one', async () => {
+    store.podsByKey.set('default/ippool-test-app-1', {
+      metadata: {
+        name: 'ippool-test-app-1',
+        namespace: 'default',
+        uid: 'uid-1',
+        annotations: {
+          'ipam.spidernet.io/ippool': '{"ipv4":["ippool-test-ens224","ippool-test-ens192"]}',
+        },
+      },
+    });
+    // The cache still lists the pool, the API server no longer has it.
+    const gone = store.poolsByName.get('ippool-test-ens224')!;
+    const pools = store.pools.bind(store);
+    store.pools = () => [...pools(), gone];
+    store.poolsByName.delete('ippool-test-ens224');
+    try {
+      const r = await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
+      expect(r.status).toBe(200);
+      expect((r.json as { ips: { ipPool: string }[] }).ips[0]?.ipPool).toBe('ippool-test-ens192');
+    } finally {
+      store.pools = pools;
+    }
+  });
+
   it('an unknown pod is POD_NOT_FOUND; a stale UID is POD_UID_MISMATCH', async () => {
     expect(
       (await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0', 'uid-1', 'nope'))).json,

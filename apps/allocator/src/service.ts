@@ -238,13 +238,23 @@ export class AllocatorService {
       nic.families.map(async (fam) => {
         const reasons: string[] = [];
         for (const poolName of fam.pools) {
-          const r = await this.#committer.submit(poolName, {
-            kind: 'allocate',
-            podUid: pod.metadata.uid,
-            pod: podRef,
-            ifName: nic.ifName,
-            sticky,
-          });
+          const r = await this.#committer
+            .submit(poolName, {
+              kind: 'allocate',
+              podUid: pod.metadata.uid,
+              pod: podRef,
+              ifName: nic.ifName,
+              sticky,
+            })
+            .catch((e: unknown) => {
+              // Deleted since the plan was made: like an exhausted pool, go on to the next.
+              if (apiStatus(e) === 404)
+                return {
+                  kind: 'exhausted' as const,
+                  reason: `pool "${poolName}" no longer exists`,
+                };
+              throw e;
+            });
           if (r.kind === 'exhausted') {
             reasons.push(r.reason);
             continue;
