@@ -1,35 +1,25 @@
 /**
  * ADD / DEL / CHECK orchestration (allocator.md). Pure decisions live in planner.ts and
- * pool-commit.ts; this file sequences reads, the group-committed pool writes and the
- * SpiderEndpoint record.
+ * pool-commit.ts, the SpiderEndpoint record in endpoint.ts; this file sequences reads and
+ * the group-committed pool writes.
  */
-import { FINALIZER, Label } from '@nicpool/annotations';
 import {
-  API_VERSION,
   decodeAllocatedIPs,
   type EndpointIP,
   type PoolIPAllocation,
-  type SpiderEndpoint,
   type SpiderIPPool,
 } from '@nicpool/crds';
-import { parseCIDR, parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
-import {
-  apiStatus,
-  isConflict,
-  RetriesExhaustedError,
-  retryOnConflict,
-  type RetryOptions,
-} from '@nicpool/kube';
+import { parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
+import { apiStatus, RetriesExhaustedError, type RetryOptions } from '@nicpool/kube';
 import {
   AllocatorErrorCode as Code,
   type AddRequest,
   type AddResponse,
   type DelRequest,
-  type IPConfig,
-  type RouteConfig,
 } from '@nicpool/wire';
 import { AllocatorError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { answer, dropEndpoint, fill, recordEndpoint, topController } from './endpoint.ts';
 import { planAdd, type NicPlan } from './planner.ts';
 import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
 import type { AllocatorStore, PodObject } from './store.ts';
@@ -46,18 +36,6 @@ const ipOnly = (cidrAddress: string): string => cidrAddress.split('/')[0]!;
 function recordsOf(pool: SpiderIPPool): Map<string, PoolIPAllocation> {
   const d = decodeAllocatedIPs(pool.status?.allocatedIPs);
   return d.ok ? d.value : new Map<string, PoolIPAllocation>();
-}
-
-/** Top controller of a pod as the endpoint records it (ReplicaSet → Deployment by name). */
-function topController(pod: PodObject): { type: string; name: string } {
-  const owner = pod.metadata.ownerReferences?.find((o) => o.controller === true);
-  if (owner === undefined) return { type: 'Pod', name: pod.metadata.name };
-  if (owner.kind === 'ReplicaSet') {
-    const hash = pod.metadata.labels?.['pod-template-hash'];
-    if (hash !== undefined && owner.name.endsWith(`-${hash}`))
-      return { type: 'Deployment', name: owner.name.slice(0, -hash.length - 1) };
-  }
-  return { type: owner.kind, name: owner.name };
 }
 
 function isAlive(pod: PodObject): boolean {
@@ -224,7 +202,16 @@ export class AllocatorService {
     const sticky = owner.type === 'StatefulSet';
     // Every NIC (and family) in parallel; within one, pools in the order given.
     const entries = await Promise.all(plan.value.map((nic) => this.#allocateNic(nic, pod, sticky)));
-    await this.#recordEndpoint(pod, owner, entries);
+    await recordEndpoint(
+      this.#store,
+      this.#opts.nodeName,
+      this.#opts.retry,
+      pod,
+      owner,
+      entries,
+    ).catch((e: unknown) => {
+      throw classify(e, `recording SpiderEndpoint ${ns}/${name}`);
+    });
     const mine = entries.find((e) => e.interface === req.ifName);
     if (mine === undefined)
       throw new AllocatorError(Code.internal, `planned no entry for ${req.ifName}`);
@@ -273,75 +260,6 @@ export class AllocatorService {
       }),
     );
     return entry;
-  }
-
-  async #recordEndpoint(
-    pod: PodObject,
-    owner: { type: string; name: string },
-    entries: readonly EndpointIP[],
-  ): Promise<void> {
-    const ns = pod.metadata.namespace;
-    const name = pod.metadata.name;
-    const current = { uid: pod.metadata.uid, node: this.#opts.nodeName, ips: [...entries] };
-    const ownerRefs =
-      owner.type === 'StatefulSet'
-        ? []
-        : [
-            {
-              apiVersion: 'v1',
-              kind: 'Pod',
-              name,
-              uid: pod.metadata.uid,
-              blockOwnerDeletion: false,
-            },
-          ];
-    const fresh: SpiderEndpoint = {
-      apiVersion: API_VERSION,
-      kind: 'SpiderEndpoint',
-      metadata: {
-        name,
-        namespace: ns,
-        labels: { [Label.endpointNode]: this.#opts.nodeName },
-        finalizers: [FINALIZER],
-        ownerReferences: ownerRefs,
-      },
-      status: { current, ownerControllerType: owner.type, ownerControllerName: owner.name },
-    };
-    try {
-      await retryOnConflict(
-        `SpiderEndpoint ${ns}/${name}`,
-        async (freshRead) => (await this.#store.getEndpoint(ns, name, freshRead)) ?? null,
-        (ep) => {
-          if (ep === null) return { write: fresh, result: undefined };
-          const keep =
-            ep.status?.current?.uid === pod.metadata.uid
-              ? ep.status.current.ips.filter(
-                  (i) => !entries.some((e) => e.interface === i.interface),
-                )
-              : [];
-          return {
-            write: {
-              ...ep,
-              metadata: {
-                ...ep.metadata,
-                labels: { ...ep.metadata.labels, [Label.endpointNode]: this.#opts.nodeName },
-                ownerReferences: ownerRefs,
-                finalizers: [...new Set([...(ep.metadata.finalizers ?? []), FINALIZER])],
-              },
-              status: { ...fresh.status, current: { ...current, ips: [...keep, ...entries] } },
-            },
-            result: undefined,
-          };
-        },
-        async (ep) =>
-          ep.metadata.resourceVersion === undefined
-            ? this.#store.createEndpoint(ep)
-            : this.#store.replaceEndpoint(ep),
-        this.#opts.retry,
-      );
-    } catch (e) {
-      throw classify(e, `recording SpiderEndpoint ${ns}/${name}`);
-    }
   }
 
   async del(req: DelRequest): Promise<void> {
@@ -401,35 +319,8 @@ export class AllocatorService {
         }),
       ),
     );
-    if (ep !== undefined && ep.status?.current?.uid === uid) await this.#dropEndpoint(ep);
-  }
-
-  async #dropEndpoint(ep: SpiderEndpoint): Promise<void> {
-    const ns = ep.metadata.namespace!;
-    const name = ep.metadata.name;
-    await retryOnConflict(
-      `SpiderEndpoint ${ns}/${name} finalizer`,
-      async (fresh) => (fresh ? ((await this.#store.getEndpoint(ns, name, true)) ?? null) : ep),
-      (cur) => {
-        if (cur === null || !(cur.metadata.finalizers ?? []).includes(FINALIZER))
-          return { result: cur !== null };
-        return {
-          write: {
-            ...cur,
-            metadata: {
-              ...cur.metadata,
-              finalizers: (cur.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
-            },
-          },
-          result: true,
-        };
-      },
-      (next) => this.#store.replaceEndpoint(next),
-      this.#opts.retry,
-    );
-    await this.#store.deleteEndpoint(ns, name).catch((e: unknown) => {
-      if (apiStatus(e) !== 404 && !isConflict(e)) throw e;
-    });
+    if (ep !== undefined && ep.status?.current?.uid === uid)
+      await dropEndpoint(this.#store, this.#opts.retry, ep);
   }
 
   /**
@@ -500,69 +391,4 @@ export class AllocatorService {
       }
     }
   }
-}
-
-/** Fills one family of an endpoint entry: address with the subnet's prefix, gateway, routes. */
-function fill(
-  entry: EndpointIP,
-  family: IPFamily,
-  poolName: string,
-  ip: string,
-  pool: SpiderIPPool,
-  nic: NicPlan,
-): void {
-  const cidr = parseCIDR(pool.spec.subnet);
-  const prefix = cidr.ok ? cidr.value.prefix : family === 4 ? 32 : 128;
-  const address = `${ip}/${prefix}`;
-  const gw = pool.spec.gateway;
-  if (family === 4)
-    Object.assign(entry, {
-      ipv4: address,
-      ipv4Pool: poolName,
-      ...(gw === undefined ? {} : { ipv4Gateway: gw }),
-    });
-  else
-    Object.assign(entry, {
-      ipv6: address,
-      ipv6Pool: poolName,
-      ...(gw === undefined ? {} : { ipv6Gateway: gw }),
-    });
-  if (pool.spec.vlan !== undefined) entry.vlan = pool.spec.vlan;
-  const subnet = cidr.ok ? RangeSet.fromCIDR(cidr.value) : undefined;
-  const routes = [
-    ...(pool.spec.routes ?? []),
-    ...nic.extraRoutes.filter((r) => subnet?.containsText(r.gw) === true),
-  ];
-  if (nic.defaultRoute && !nic.cleanGateway && gw !== undefined)
-    routes.push({ dst: family === 4 ? '0.0.0.0/0' : '::/0', gw });
-  entry.routes = [...(entry.routes ?? []), ...routes];
-}
-
-/** The ADD answer for one NIC, from its endpoint entry. */
-function answer(e: EndpointIP): AddResponse {
-  const ips: IPConfig[] = [];
-  if (e.ipv4 !== undefined)
-    ips.push({
-      version: 4,
-      address: e.ipv4,
-      nic: e.interface,
-      ipPool: e.ipv4Pool ?? '',
-      ...(e.ipv4Gateway === undefined ? {} : { gateway: e.ipv4Gateway }),
-      ...(e.vlan === undefined ? {} : { vlan: e.vlan }),
-    });
-  if (e.ipv6 !== undefined)
-    ips.push({
-      version: 6,
-      address: e.ipv6,
-      nic: e.interface,
-      ipPool: e.ipv6Pool ?? '',
-      ...(e.ipv6Gateway === undefined ? {} : { gateway: e.ipv6Gateway }),
-      ...(e.vlan === undefined ? {} : { vlan: e.vlan }),
-    });
-  const routes: RouteConfig[] = (e.routes ?? []).map((r) => ({
-    ifName: e.interface,
-    dst: r.dst,
-    gw: r.gw,
-  }));
-  return { ips, routes };
 }
