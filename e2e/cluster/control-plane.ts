@@ -21,6 +21,7 @@ import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { issueServingCert } from './tls.ts';
 
 const run = promisify(execFile);
 
@@ -114,57 +115,19 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 }
 
 async function makeCerts(dir: string): Promise<void> {
-  await openssl(
-    dir,
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=nicpool-test-ca',
-  );
-  writeFileSync(
-    join(dir, 'san.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc\n',
-  );
-  await openssl(
-    dir,
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'apiserver.key',
-    '-out',
-    'apiserver.csr',
-    '-subj',
-    '/CN=kube-apiserver',
-  );
-  await openssl(
-    dir,
-    'x509',
-    '-req',
-    '-in',
-    'apiserver.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-out',
-    'apiserver.crt',
-    '-days',
-    '2',
-    '-extfile',
-    'san.cnf',
-  );
+  await issueServingCert(dir, {
+    caName: 'nicpool-test-ca',
+    name: 'apiserver',
+    cn: 'kube-apiserver',
+    san: [
+      'IP:127.0.0.1',
+      'DNS:localhost',
+      'DNS:kubernetes',
+      'DNS:kubernetes.default',
+      'DNS:kubernetes.default.svc',
+    ],
+    days: 2,
+  });
   await openssl(dir, 'genrsa', '-out', 'sa.key', '2048');
   await openssl(dir, 'rsa', '-in', 'sa.key', '-pubout', '-out', 'sa.pub');
 }

@@ -1,16 +1,14 @@
 // Runs the real webhook process (apps/webhook/src/main.ts) with a throwaway CA and serving
 // certificate, and registers nicpool's webhook configurations with the API server by URL.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { webhookConfigurations } from '@nicpool/manifests';
 import { REPO, type ClusterState } from '../cluster/control-plane.ts';
+import { issueServingCert } from '../cluster/tls.ts';
 import { eventually, k } from './helpers.ts';
-
-const run = promisify(execFile);
 
 export class WebhookProcess {
   readonly dir: string;
@@ -24,57 +22,16 @@ export class WebhookProcess {
     this.dir = mkdtempSync(join(tmpdir(), 'nicpool-webhook-'));
   }
 
-  async #certs(): Promise<void> {
-    const o = (...args: string[]) => run('openssl', args, { cwd: this.dir });
-    await o(
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'ca.key',
-      '-out',
-      'ca.crt',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=nicpool-webhook-test-ca',
-    );
-    writeFileSync(join(this.dir, 'san.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-    await o(
-      'req',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      'tls.key',
-      '-out',
-      'tls.csr',
-      '-subj',
-      '/CN=127.0.0.1',
-    );
-    await o(
-      'x509',
-      '-req',
-      '-in',
-      'tls.csr',
-      '-CA',
-      'ca.crt',
-      '-CAkey',
-      'ca.key',
-      '-CAcreateserial',
-      '-out',
-      'tls.crt',
-      '-days',
-      '1',
-      '-extfile',
-      'san.cnf',
-    );
-  }
-
   async start(): Promise<void> {
-    if (this.#child === undefined) await this.#certs();
+    if (this.#child === undefined) {
+      await issueServingCert(this.dir, {
+        caName: 'nicpool-webhook-test-ca',
+        name: 'tls',
+        cn: '127.0.0.1',
+        san: ['IP:127.0.0.1'],
+        days: 1,
+      });
+    }
     const log = openSync(join(this.dir, 'webhook.log'), 'a');
     this.#child = spawn(
       join(REPO, 'node_modules', '.bin', 'node'),
