@@ -1,7 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
 import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
-import { cidrLabel, mutate, validate } from './decide-pool.ts';
+import { cidrLabel } from '@nicpool/crds';
+import { mutate, validate } from './decide-pool.ts';
 import { pool, snapshot, subnet } from '../test/fixtures.ts';
 import { parseCIDR } from '@nicpool/ip';
 

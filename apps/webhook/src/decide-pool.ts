@@ -6,6 +6,7 @@
 import { Label } from '@nicpool/annotations';
 import {
   API_VERSION,
+  cidrLabel,
   decodeAllocatedIPs,
   decodeControlledIPPools,
   specFamily,
@@ -28,13 +29,6 @@ import type { Snapshot } from './snapshot.ts';
 
 type Obj = SpiderIPPool | SpiderSubnet | SpiderReservedIP;
 type Op = 'CREATE' | 'UPDATE';
-
-/** `10.6.0.0/16` → `10-6-0-0-16` (label values cannot hold `.`, `:` or `/` runs). */
-export function cidrLabel(c: Cidr): string {
-  return formatCIDRNetwork(c)
-    .replace(/[.:/]+/g, '-')
-    .replace(/^-|-$/g, '');
-}
 
 function canonical(family: IPFamily, list: string[] | undefined): string[] | undefined {
   if (list === undefined) return undefined;

@@ -22,3 +22,4 @@ export * from './pod.ts';
 export * from './multus.ts';
 export * from './resolve.ts';
 export * from './validate.ts';
+export * from './autopool.ts';

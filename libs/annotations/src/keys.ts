@@ -40,6 +40,32 @@ export const Label = {
   ownerSpiderSubnet: 'ipam.spidernet.io/owner-spider-subnet',
   /** On SpiderEndpoints: the node whose allocator serves the pod (lets each allocator watch only its own). */
   endpointNode: 'ipam.spidernet.io/node',
+  // Auto-pools (controllers.md): which workload, NIC and family a pool belongs to.
+  ownerApplicationGV: 'ipam.spidernet.io/owner-application-gv',
+  ownerApplicationKind: 'ipam.spidernet.io/owner-application-kind',
+  ownerApplicationNamespace: 'ipam.spidernet.io/owner-application-namespace',
+  ownerApplicationName: 'ipam.spidernet.io/owner-application-name',
+  ownerApplicationUID: 'ipam.spidernet.io/owner-application-uid',
+  interface: 'ipam.spidernet.io/interface',
+  ippoolReclaim: 'ipam.spidernet.io/ippool-reclaim',
+  ipVersion: 'ipam.spidernet.io/ip-version',
+} as const;
+
+/**
+ * Keys of an auto-pool's `podAffinity`. Pods do not carry them: the allocator matches them
+ * against the pod's owning application (allocator.md, ADD step 4).
+ */
+export const AppLabel = {
+  apiGroup: 'ipam.spidernet.io/app-api-group',
+  apiVersion: 'ipam.spidernet.io/app-api-version',
+  kind: 'ipam.spidernet.io/app-kind',
+  namespace: 'ipam.spidernet.io/app-namespace',
+  name: 'ipam.spidernet.io/app-name',
+} as const;
+
+/** Annotation on an auto-pool: the `ippool-ip-number` it was sized by. */
+export const PoolAnnotation = {
+  ippoolIPNumber: 'ipam.spidernet.io/ippool-ip-number',
 } as const;
 
 /** Finalizer on pools, subnets and endpoints. */

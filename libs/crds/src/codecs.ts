@@ -1,4 +1,12 @@
-import { canonicalIP, parseCIDR, parseRange, RangeSet, type IPFamily } from '@nicpool/ip';
+import {
+  canonicalIP,
+  formatCIDRNetwork,
+  parseCIDR,
+  parseRange,
+  RangeSet,
+  type Cidr,
+  type IPFamily,
+} from '@nicpool/ip';
 import { err, ok, type Result } from '@nicpool/result';
 import type { AddressSpec } from './types.ts';
 
@@ -181,4 +189,11 @@ export function specAddresses(spec: AddressSpec): Result<RangeSet, CodecError> {
       message: `spec.excludeIPs[${ex.error.index}]: ${ex.error.message}`,
     });
   return ok(ips.value.subtract(ex.value));
+}
+
+/** `10.6.0.0/16` → `10-6-0-0-16`: the CIDR labels' value (label values cannot hold `.`, `:` or `/` runs). */
+export function cidrLabel(c: Cidr): string {
+  return formatCIDRNetwork(c)
+    .replace(/[.:/]+/g, '-')
+    .replace(/^-|-$/g, '');
 }

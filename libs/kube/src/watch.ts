@@ -20,6 +20,8 @@ export interface WatchSpec<V> {
   readonly fieldSelector?: string;
   /** Called after every change to `into` (e.g. to drop a derived snapshot). */
   readonly onChange?: () => void;
+  /** Called after each event with the object as received (e.g. to queue a reconcile). */
+  readonly onEvent?: (type: 'add' | 'update' | 'delete', o: KubernetesObject) => void;
 }
 
 export interface Watching {
@@ -50,18 +52,21 @@ export function watchInto<V>(
     spec.fieldSelector,
   );
   let synced = false;
-  const changed = (): void => spec.onChange?.();
+  const changed = (type: 'add' | 'update' | 'delete', o: KubernetesObject): void => {
+    spec.onChange?.();
+    spec.onEvent?.(type, o);
+  };
   lw.on('add', (o) => {
     spec.into.set(spec.key(o), spec.map(o));
-    changed();
+    changed('add', o);
   });
   lw.on('update', (o) => {
     spec.into.set(spec.key(o), spec.map(o));
-    changed();
+    changed('update', o);
   });
   lw.on('delete', (o) => {
     spec.into.delete(spec.key(o));
-    changed();
+    changed('delete', o);
   });
   let stopped = false;
   const begin = (): void => {

@@ -1,0 +1,136 @@
+/**
+ * Counters and finalizers of pools and subnets (controllers.md, "Counters and
+ * finalizers"). Pure: each function returns the object to write, or undefined when it is
+ * already right.
+ */
+import {
+  autoPoolApplication,
+  FINALIZER,
+  Label,
+  labelValueOf,
+  parseApplicationString,
+} from '@nicpool/annotations';
+import {
+  decodeAllocatedIPs,
+  decodeControlledIPPools,
+  encodeControlledIPPools,
+  specAddresses,
+  type ControlledPool,
+  type SpiderIPPool,
+  type SpiderSubnet,
+} from '@nicpool/crds';
+import { applicationString, poolAddresses, withControlled } from './autopool.ts';
+import type { Workload } from './workload.ts';
+
+/** The pool with `totalIPCount` and `allocatedIPCount` right; undefined when they are. */
+export function poolCounters(pool: SpiderIPPool): SpiderIPPool | undefined {
+  const total = specAddresses(pool.spec);
+  const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
+  // A pool we cannot read is left alone: rewriting its status could lose records.
+  if (!total.ok || !records.ok) return undefined;
+  const totalIPCount = Number(total.value.count());
+  const allocatedIPCount = records.value.size;
+  if (
+    pool.status?.totalIPCount === totalIPCount &&
+    pool.status.allocatedIPCount === allocatedIPCount
+  )
+    return undefined;
+  return { ...pool, status: { ...pool.status, totalIPCount, allocatedIPCount } };
+}
+
+/** What the finalizer of a pool or subnet needs: added to a live one, removed when it is free. */
+export type FinalizerChange = 'add' | 'remove' | undefined;
+
+export function poolFinalizer(pool: SpiderIPPool): FinalizerChange {
+  const has = pool.metadata.finalizers?.includes(FINALIZER) === true;
+  if (pool.metadata.deletionTimestamp === undefined) return has ? undefined : 'add';
+  if (!has) return undefined;
+  const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
+  // Unreadable records count as in use: never let an address go without knowing it is free.
+  return records.ok && records.value.size === 0 ? 'remove' : undefined;
+}
+
+export function withFinalizer<T extends { metadata: { finalizers?: string[] } }>(
+  obj: T,
+  change: 'add' | 'remove',
+): T {
+  const rest = (obj.metadata.finalizers ?? []).filter((f) => f !== FINALIZER);
+  const finalizers = change === 'add' ? [...rest, FINALIZER] : rest;
+  return { ...obj, metadata: { ...obj.metadata, finalizers } };
+}
+
+/** Pools that belong to a subnet: labelled by the webhook or the controller, or owned by it. */
+export function poolsOfSubnet(
+  subnet: SpiderSubnet,
+  pools: readonly SpiderIPPool[],
+): SpiderIPPool[] {
+  return pools.filter(
+    (p) =>
+      p.metadata.labels?.[Label.ownerSpiderSubnet] === subnet.metadata.name ||
+      (subnet.metadata.uid !== undefined &&
+        p.metadata.ownerReferences?.some((o) => o.uid === subnet.metadata.uid) === true),
+  );
+}
+
+/**
+ * The subnet's `controlledIPPools`, `allocatedIPCount` and `totalIPCount` recomputed from
+ * its pools. An entry whose pool does not exist yet stays while its workload exists: the
+ * controller promises addresses in the subnet first and creates the pool after.
+ */
+export function subnetStatus(
+  subnet: SpiderSubnet,
+  pools: readonly SpiderIPPool[],
+  workloadExists: (application: string) => boolean,
+): SpiderSubnet | undefined {
+  const current = decodeControlledIPPools(subnet.status?.controlledIPPools);
+  if (!current.ok) return undefined;
+  const next = new Map<string, ControlledPool>();
+  const mine = poolsOfSubnet(subnet, pools);
+  for (const p of mine) {
+    const app = autoPoolApplication(p.metadata.labels);
+    const prev = current.value.get(p.metadata.name);
+    const application =
+      app === undefined
+        ? undefined
+        : (prev?.application ??
+          applicationString({ kind: app.kind, namespace: app.namespace, name: app.nameLabel }));
+    next.set(p.metadata.name, {
+      ips: poolAddresses(p).toStrings(),
+      ...(application === undefined ? {} : { application }),
+    });
+  }
+  for (const [name, entry] of current.value) {
+    if (next.has(name) || entry.application === undefined) continue;
+    if (workloadExists(entry.application)) next.set(name, entry);
+  }
+  const candidate = withControlled(subnet, next);
+  const s = subnet.status;
+  const same =
+    encodeControlledIPPools(next) === (s?.controlledIPPools ?? undefined) &&
+    candidate.status?.allocatedIPCount === s?.allocatedIPCount &&
+    candidate.status?.totalIPCount === s?.totalIPCount;
+  return same ? undefined : candidate;
+}
+
+/** A subnet's finalizer: added while live; removed once deleting and no pool is left. */
+export function subnetFinalizer(
+  subnet: SpiderSubnet,
+  pools: readonly SpiderIPPool[],
+): FinalizerChange {
+  const has = subnet.metadata.finalizers?.includes(FINALIZER) === true;
+  if (subnet.metadata.deletionTimestamp === undefined) return has ? undefined : 'add';
+  if (!has) return undefined;
+  return poolsOfSubnet(subnet, pools).length === 0 ? 'remove' : undefined;
+}
+
+/** Does a live workload still own this application string? */
+export function applicationExists(
+  application: string,
+  workloads: (kind: string, namespace: string) => readonly Workload[],
+): boolean {
+  const app = parseApplicationString(application);
+  if (app === undefined) return false;
+  return workloads(app.kind, app.namespace).some(
+    (w) => w.app.name === app.name || labelValueOf(w.app.name) === app.name,
+  );
+}

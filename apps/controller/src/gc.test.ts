@@ -1,0 +1,109 @@
+import { describe, expect, it } from '@jest/globals';
+import type { SpiderEndpoint, SpiderIPPool } from '@nicpool/crds';
+import {
+  DueTracker,
+  endpointCandidates,
+  leakReason,
+  recordCandidates,
+  type GCView,
+  type PodState,
+} from './gc.ts';
+
+function view(
+  pods: Record<string, PodState>,
+  sts: Record<string, number> = {},
+  owners: Record<string, { type: string; name: string }> = {},
+): GCView {
+  return {
+    pod: (ns, n) => pods[`${ns}/${n}`],
+    lastGrace: () => undefined,
+    statefulSetReplicas: (ns, n) => sts[`${ns}/${n}`],
+    endpointOwner: (ns, n) => owners[`${ns}/${n}`],
+  };
+}
+const live = (uid: string, finished = false): PodState => ({ uid, finished, graceSeconds: 5 });
+
+describe('leakReason', () => {
+  it('never releases a live pod’s addresses', () => {
+    expect(leakReason('d', 'a', 'u1', view({ 'd/a': live('u1') }))).toBeUndefined();
+  });
+
+  it('releases for a gone, re-created or finished pod', () => {
+    expect(leakReason('d', 'a', 'u1', view({}))?.reason).toBe('its pod is gone');
+    expect(leakReason('d', 'a', 'u1', view({}))?.graceSeconds).toBe(30);
+    expect(leakReason('d', 'a', 'u1', view({ 'd/a': live('u2') }))?.reason).toContain('re-created');
+    expect(leakReason('d', 'a', 'u1', view({ 'd/a': live('u1', true) }))?.reason).toBe(
+      'its pod has finished',
+    );
+  });
+
+  it('keeps a StatefulSet pod’s addresses while its ordinal is within replicas', () => {
+    const owners = { 'd/db-1': { type: 'StatefulSet', name: 'db' } };
+    expect(leakReason('d', 'db-1', 'u1', view({}, { 'd/db': 2 }, owners))).toBeUndefined();
+    expect(
+      leakReason('d', 'db-1', 'u1', view({ 'd/db-1': live('u9') }, { 'd/db': 2 }, owners)),
+    ).toBeUndefined();
+    expect(leakReason('d', 'db-1', 'u1', view({}, { 'd/db': 1 }, owners))?.reason).toBe(
+      'its pod is gone',
+    );
+    // A Deployment pod whose name happens to end in a number is not a StatefulSet pod.
+    const dep = { 'd/web-7': { type: 'Deployment', name: 'web' } };
+    expect(leakReason('d', 'web-7', 'u1', view({}, { 'd/web': 9 }, dep))?.reason).toBe(
+      'its pod is gone',
+    );
+  });
+});
+
+const pool = (
+  name: string,
+  records: Record<string, { pod: string; podUid: string }>,
+): SpiderIPPool => ({
+  apiVersion: 'spiderpool.spidernet.io/v2beta1',
+  kind: 'SpiderIPPool',
+  metadata: { name },
+  spec: { subnet: '10.6.0.0/16' },
+  status: { allocatedIPs: JSON.stringify(records) },
+});
+
+describe('candidates', () => {
+  it('lists leaked records only, and skips pools it cannot read', () => {
+    const pools = [
+      pool('p', {
+        '10.6.0.2': { pod: 'd/alive', podUid: 'u1' },
+        '10.6.0.3': { pod: 'd/gone', podUid: 'u2' },
+      }),
+      { ...pool('bad', {}), status: { allocatedIPs: 'not json' } },
+    ];
+    const c = recordCandidates(pools, view({ 'd/alive': live('u1') }));
+    expect(c.map((x) => [x.key, x.reason])).toEqual([['p/10.6.0.3/u2', 'its pod is gone']]);
+  });
+
+  it('lists endpoints of gone pods that no record holds', () => {
+    const ep = (name: string, uid: string): SpiderEndpoint => ({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderEndpoint',
+      metadata: { name, namespace: 'd' },
+      status: { current: { uid, node: 'n', ips: [] } },
+    });
+    const pools = [pool('p', { '10.6.0.3': { pod: 'd/held', podUid: 'u2' } })];
+    const c = endpointCandidates(
+      [ep('orphan', 'u1'), ep('held', 'u2'), ep('alive', 'u3')],
+      pools,
+      view({ 'd/alive': live('u3') }),
+    );
+    expect(c.map((x) => x.name)).toEqual(['orphan']);
+  });
+});
+
+describe('DueTracker', () => {
+  it('waits grace + delay from first sight, and forgets what stops being a candidate', () => {
+    const t = new DueTracker(1000);
+    const c = [{ key: 'k', graceSeconds: 2 }];
+    expect(t.due(c, 0)).toEqual([]);
+    expect(t.nextDue(c)).toBe(3000);
+    expect(t.due(c, 2999)).toEqual([]);
+    expect(t.due(c, 3000)).toEqual(c);
+    t.due([], 3001);
+    expect(t.due(c, 3002)).toEqual([]);
+  });
+});

@@ -1,0 +1,95 @@
+import { describe, expect, it } from '@jest/globals';
+import { LeaderElector, microTime, type LeaseRecord, type LeaseStore } from './leader.ts';
+
+/** A Lease with optimistic locking, as the API server keeps it. */
+class MemoryLease implements LeaseStore {
+  record: LeaseRecord | undefined;
+  #rv = 0;
+  async get(): Promise<LeaseRecord | undefined> {
+    return this.record;
+  }
+  async create(r: LeaseRecord): Promise<LeaseRecord> {
+    if (this.record !== undefined) throw Object.assign(new Error('exists'), { code: 409 });
+    this.record = { ...r, resourceVersion: String(++this.#rv) };
+    return this.record;
+  }
+  async update(r: LeaseRecord): Promise<LeaseRecord> {
+    if (r.resourceVersion !== this.record?.resourceVersion)
+      throw Object.assign(new Error('conflict'), { code: 409 });
+    this.record = { ...r, resourceVersion: String(++this.#rv) };
+    return this.record;
+  }
+}
+
+const timing = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000 };
+const noop = { onStartedLeading: (): void => {}, onStoppedLeading: (): void => {} };
+
+describe('LeaderElector', () => {
+  it('writes MicroTime as the API server parses it', () => {
+    expect(microTime(Date.UTC(2026, 10, 27, 20, 0, 0, 993))).toBe('2026-11-27T20:00:00.993000Z');
+  });
+
+  it('lets one of two candidates lead; the other takes over only after a full lease duration of silence', async () => {
+    const lease = new MemoryLease();
+    let now = 0;
+    const a = new LeaderElector(lease, 'a', timing, noop, () => now);
+    const b = new LeaderElector(lease, 'b', timing, noop, () => now);
+    expect(await a.tryAcquireOrRenew()).toBe(true);
+    expect(await b.tryAcquireOrRenew()).toBe(false);
+    now = 5_000;
+    expect(await a.tryAcquireOrRenew()).toBe(true); // renews
+    now = 6_000;
+    expect(await b.tryAcquireOrRenew()).toBe(false); // b observes the renewal at 6 s
+    now = 20_999; // a died after 5 s; b's clock: 6 s + 15 s not yet passed
+    expect(await b.tryAcquireOrRenew()).toBe(false);
+    now = 21_000;
+    expect(await b.tryAcquireOrRenew()).toBe(true);
+    expect(lease.record).toMatchObject({ holder: 'b', transitions: 1 });
+    // The old leader, back from a pause, cannot renew: the lease is b's now.
+    expect(await a.tryAcquireOrRenew()).toBe(false);
+  });
+
+  it('gives the lease up on release, so a standby takes it after the 1 s duration', async () => {
+    const lease = new MemoryLease();
+    const now = 0;
+    const started: string[] = [];
+    const a = new LeaderElector(
+      lease,
+      'a',
+      timing,
+      { ...noop, onStartedLeading: () => started.push('a') },
+      () => now,
+      () => new Promise((r) => setImmediate(r)),
+    );
+    const run = a.run();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(started).toEqual(['a']);
+    await a.release();
+    await run;
+    expect(lease.record).toMatchObject({ holder: '', durationSeconds: 1 });
+    const b = new LeaderElector(lease, 'b', timing, noop, () => now);
+    expect(await b.tryAcquireOrRenew()).toBe(true);
+  });
+
+  it('steps down when it cannot renew within the deadline', async () => {
+    const lease = new MemoryLease();
+    let now = 0;
+    let stopped = false;
+    const a = new LeaderElector(
+      lease,
+      'a',
+      timing,
+      { onStartedLeading: () => {}, onStoppedLeading: () => (stopped = true) },
+      () => now,
+      async (ms) => {
+        now += ms;
+        // From the first renewal on, the API server is unreachable.
+        lease.get = () => Promise.reject(new Error('connection refused'));
+      },
+    );
+    await a.run();
+    expect(stopped).toBe(true);
+    expect(a.isLeader()).toBe(false);
+    expect(now).toBeGreaterThanOrEqual(10_000);
+  });
+});

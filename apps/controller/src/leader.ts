@@ -1,0 +1,181 @@
+/**
+ * Lease-based leader election (coordination.k8s.io/v1), with client-go's semantics: a
+ * lease counts as expired only after its holder has not renewed it for a whole lease
+ * duration *as observed by this process's clock* (never by comparing clocks across
+ * machines); the leader steps down when it cannot renew within the renew deadline; a
+ * leader that stops on purpose releases the lease so a standby takes over at once.
+ */
+import { isConflict } from '@nicpool/kube';
+
+export interface LeaseRecord {
+  readonly holder: string;
+  readonly durationSeconds: number;
+  readonly acquireTime?: string;
+  readonly renewTime?: string;
+  readonly transitions: number;
+  readonly resourceVersion?: string;
+}
+
+/** The Lease object; `update` carries `resourceVersion` and throws a 409 on a stale one. */
+export interface LeaseStore {
+  get(): Promise<LeaseRecord | undefined>;
+  create(r: LeaseRecord): Promise<LeaseRecord>;
+  update(r: LeaseRecord): Promise<LeaseRecord>;
+}
+
+export interface ElectionTiming {
+  readonly leaseDurationMs: number;
+  readonly renewDeadlineMs: number;
+  readonly retryPeriodMs: number;
+}
+
+export interface ElectionCallbacks {
+  onStartedLeading(): void;
+  /** Leadership lost without being asked: the process must stop acting at once. */
+  onStoppedLeading(): void;
+  onNewLeader?(holder: string): void;
+}
+
+/** MicroTime as the API server parses it (six fractional digits). */
+export function microTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/Z$/, '000Z');
+}
+
+export class LeaderElector {
+  readonly #store: LeaseStore;
+  readonly #identity: string;
+  readonly #timing: ElectionTiming;
+  readonly #clock: () => number;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #callbacks: ElectionCallbacks;
+  #observed: { key: string; at: number } | undefined;
+  #record: LeaseRecord | undefined;
+  #leading = false;
+  #stopped = false;
+  #lastHolder = '';
+
+  constructor(
+    store: LeaseStore,
+    identity: string,
+    timing: ElectionTiming,
+    callbacks: ElectionCallbacks,
+    clock: () => number = Date.now,
+    sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  ) {
+    this.#store = store;
+    this.#identity = identity;
+    this.#timing = timing;
+    this.#callbacks = callbacks;
+    this.#clock = clock;
+    this.#sleep = sleep;
+  }
+
+  isLeader(): boolean {
+    return this.#leading;
+  }
+
+  /** One attempt to acquire or renew. True when this process holds the lease afterwards. */
+  async tryAcquireOrRenew(): Promise<boolean> {
+    const now = this.#clock();
+    const fresh: LeaseRecord = {
+      holder: this.#identity,
+      durationSeconds: Math.ceil(this.#timing.leaseDurationMs / 1000),
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      transitions: 0,
+    };
+    const current = await this.#store.get();
+    if (current === undefined) {
+      try {
+        this.#record = await this.#store.create(fresh);
+        this.#observe(this.#record, now);
+        return true;
+      } catch (e) {
+        if (isConflict(e)) return false;
+        throw e;
+      }
+    }
+    this.#observe(current, now);
+    const heldByOther = current.holder !== '' && current.holder !== this.#identity;
+    if (heldByOther && this.#observed!.at + current.durationSeconds * 1000 > now) return false;
+    const next: LeaseRecord =
+      current.holder === this.#identity
+        ? { ...current, renewTime: microTime(now), durationSeconds: fresh.durationSeconds }
+        : {
+            ...fresh,
+            transitions: current.transitions + 1,
+            resourceVersion: current.resourceVersion,
+          };
+    try {
+      this.#record = await this.#store.update(next);
+      this.#observe(this.#record, now);
+      return true;
+    } catch (e) {
+      if (isConflict(e)) return false;
+      throw e;
+    }
+  }
+
+  #observe(r: LeaseRecord, now: number): void {
+    const key = `${r.holder}|${r.renewTime ?? ''}|${r.resourceVersion ?? ''}`;
+    if (this.#observed?.key !== key) this.#observed = { key, at: now };
+    if (r.holder !== this.#lastHolder) {
+      this.#lastHolder = r.holder;
+      if (r.holder !== '') this.#callbacks.onNewLeader?.(r.holder);
+    }
+  }
+
+  async #attempt(): Promise<boolean> {
+    try {
+      return await this.tryAcquireOrRenew();
+    } catch {
+      // The API server may be briefly unreachable; the loops decide what that means.
+      return false;
+    }
+  }
+
+  /** Campaigns until elected, then renews until stopped or the renew deadline passes. */
+  async run(): Promise<void> {
+    while (!this.#stopped && !(await this.#attempt())) {
+      await this.#sleep(this.#jittered());
+    }
+    if (this.#stopped) return;
+    this.#leading = true;
+    this.#callbacks.onStartedLeading();
+    let lastRenew = this.#clock();
+    while (!this.#stopped) {
+      await this.#sleep(this.#timing.retryPeriodMs);
+      if (this.#stopped) break;
+      if (await this.#attempt()) {
+        lastRenew = this.#clock();
+      } else if (this.#clock() - lastRenew >= this.#timing.renewDeadlineMs) {
+        this.#leading = false;
+        this.#callbacks.onStoppedLeading();
+        return;
+      }
+    }
+  }
+
+  #jittered(): number {
+    return this.#timing.retryPeriodMs * (1 + Math.random() * 0.2);
+  }
+
+  /** Stops campaigning; a leader gives the lease up so a standby need not wait it out. */
+  async release(): Promise<void> {
+    this.#stopped = true;
+    if (!this.#leading || this.#record === undefined) return;
+    this.#leading = false;
+    const now = microTime(this.#clock());
+    try {
+      await this.#store.update({
+        ...this.#record,
+        holder: '',
+        durationSeconds: 1,
+        acquireTime: now,
+        renewTime: now,
+      });
+    } catch {
+      // Someone else holds it already, or the API is gone: the lease simply expires.
+    }
+  }
+}

@@ -1,0 +1,700 @@
+/**
+ * The controller's reconcilers (controllers.md): auto-pools of workloads, counters and
+ * finalizers of pools and subnets, and garbage collection of leaked records. Level-
+ * triggered: every handler reads the current state and converges it, so a repeated or
+ * missed event does no harm; a periodic resync catches anything else.
+ */
+import {
+  applicationString,
+  autoPoolApplication,
+  isAutoPoolOf,
+  isWorkloadKind,
+  Label,
+  labelValueOf,
+  type ApplicationRef,
+} from '@nicpool/annotations';
+import {
+  API_VERSION,
+  decodeAllocatedIPs,
+  decodeControlledIPPools,
+  encodeAllocatedIPs,
+  specFamily,
+  type SpiderIPPool,
+  type SpiderSubnet,
+} from '@nicpool/crds';
+import { RangeSet } from '@nicpool/ip';
+import { retryOnConflict, type RetryOptions } from '@nicpool/kube';
+import {
+  allocatedSet,
+  freeAddresses,
+  newAutoPool,
+  poolAddresses,
+  shrinkTo,
+  updatedAutoPool,
+  withClaim,
+} from './autopool.ts';
+import {
+  applicationExists,
+  poolCounters,
+  poolFinalizer,
+  poolsOfSubnet,
+  subnetFinalizer,
+  subnetStatus,
+  withFinalizer,
+} from './bookkeeping.ts';
+import { Reason, type EventTarget } from './events.ts';
+import { DueTracker, endpointCandidates, leakReason, recordCandidates, type GCView } from './gc.ts';
+import type { ControllerMetrics } from './metrics.ts';
+import { WorkQueue } from './queue.ts';
+import type { Change, ControllerStore } from './store.ts';
+import { poolIntents, type PoolIntent, type Workload } from './workload.ts';
+
+export interface ReconcilerOptions {
+  readonly retry: RetryOptions;
+  readonly resyncMs: number;
+  readonly gcIntervalMs: number;
+  readonly gcDelayMs: number;
+}
+
+type Log = { info(msg: string): void; warn(msg: string, err?: unknown): void };
+
+const GC = 'gc';
+
+function workloadTarget(w: Workload): EventTarget {
+  const version = w.app.kind === 'Job' || w.app.kind === 'CronJob' ? 'batch/v1' : 'apps/v1';
+  return {
+    apiVersion: version,
+    kind: w.app.kind,
+    namespace: w.app.namespace,
+    name: w.app.name,
+    uid: w.uid,
+  };
+}
+
+function poolTarget(p: SpiderIPPool): EventTarget {
+  return {
+    apiVersion: API_VERSION,
+    kind: 'SpiderIPPool',
+    name: p.metadata.name,
+    ...(p.metadata.uid ? { uid: p.metadata.uid } : {}),
+  };
+}
+
+const workloadKey = (app: ApplicationRef): string =>
+  `workload:${app.kind}/${app.namespace}/${labelValueOf(app.name)}`;
+
+export class Reconciler {
+  readonly #store: ControllerStore;
+  readonly #opts: ReconcilerOptions;
+  readonly #metrics: ControllerMetrics;
+  readonly #log: Log;
+  readonly #queue: WorkQueue;
+  readonly #due: DueTracker;
+  #timers: NodeJS.Timeout[] = [];
+  #gcTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    store: ControllerStore,
+    opts: ReconcilerOptions,
+    metrics: ControllerMetrics,
+    log: Log,
+  ) {
+    this.#store = store;
+    this.#opts = opts;
+    this.#metrics = metrics;
+    this.#log = log;
+    this.#due = new DueTracker(opts.gcDelayMs);
+    this.#queue = new WorkQueue(
+      (key) => this.#handle(key),
+      (key, e) => {
+        this.#metrics.reconciles.inc({ kind: key.split(':')[0], result: 'error' });
+        this.#log.warn(`reconcile of ${key} failed; retrying`, e);
+      },
+    );
+  }
+
+  /** Begins work once the caches are synced (waits for them). */
+  async start(): Promise<void> {
+    while (!this.#store.ready()) await new Promise((r) => setTimeout(r, 100));
+    this.resyncAll();
+    this.#timers = [
+      setInterval(() => this.resyncAll(), this.#opts.resyncMs),
+      setInterval(() => this.#queue.add(GC), this.#opts.gcIntervalMs),
+    ];
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers) clearInterval(t);
+    if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
+    await this.#queue.stop();
+  }
+
+  /** Queues everything: every subnet-annotated workload, every pool and subnet, and a GC pass. */
+  resyncAll(): void {
+    for (const s of this.#store.subnets()) this.#queue.add(`subnet:${s.metadata.name}`);
+    for (const p of this.#store.pools()) {
+      this.#queue.add(`pool:${p.metadata.name}`);
+      const app = autoPoolApplication(p.metadata.labels);
+      if (app !== undefined)
+        this.#queue.add(`workload:${app.kind}/${app.namespace}/${app.nameLabel}`);
+    }
+    for (const w of this.#store.workloads())
+      if (this.#wantsPools(w)) this.#queue.add(workloadKey(w.app));
+    this.#queue.add(GC);
+  }
+
+  #wantsPools(w: Workload): boolean {
+    const r = poolIntents(w);
+    return !r.ok || r.value.length > 0;
+  }
+
+  /** Watch events → queued keys. */
+  onChange(c: Change): void {
+    switch (c.kind) {
+      case 'workload': {
+        const [kind, ns, name] = c.key.split('/') as [string, string, string];
+        if (isWorkloadKind(kind)) this.#queue.add(workloadKey({ kind, namespace: ns, name }));
+        break;
+      }
+      case 'pool': {
+        this.#queue.add(`pool:${c.key}`);
+        const subnet = c.labels?.[Label.ownerSpiderSubnet];
+        if (subnet !== undefined) this.#queue.add(`subnet:${subnet}`);
+        const app = autoPoolApplication(c.labels);
+        if (app !== undefined)
+          this.#queue.add(`workload:${app.kind}/${app.namespace}/${app.nameLabel}`);
+        if (c.type !== 'delete') this.#queue.add(GC);
+        break;
+      }
+      case 'subnet':
+        this.#queue.add(`subnet:${c.key}`);
+        // Workloads waiting for this subnet (or for room in it) try again.
+        if (c.type !== 'delete')
+          for (const w of this.#store.workloads())
+            if (this.#wantsPools(w)) this.#queue.add(workloadKey(w.app));
+        break;
+      case 'pod':
+        if (c.type !== 'add') this.#queue.add(GC);
+        break;
+      case 'endpoint':
+      case 'reservedip':
+        break;
+    }
+  }
+
+  async #handle(key: string): Promise<void> {
+    const colon = key.indexOf(':');
+    const kind = colon < 0 ? key : key.slice(0, colon);
+    const rest = key.slice(colon + 1);
+    if (kind === 'workload') await this.#reconcileWorkload(rest);
+    else if (kind === 'pool') await this.#reconcilePool(rest);
+    else if (kind === 'subnet') await this.#reconcileSubnet(rest);
+    else if (kind === GC) await this.#collect();
+    this.#metrics.reconciles.inc({ kind, result: 'ok' });
+  }
+
+  // ---- auto-pools -------------------------------------------------------------------
+
+  #findWorkload(kind: string, namespace: string, nameLabel: string): Workload | undefined {
+    if (!isWorkloadKind(kind)) return undefined;
+    return this.#store
+      .workloads(kind, namespace)
+      .find((w) => labelValueOf(w.app.name) === nameLabel);
+  }
+
+  async #reconcileWorkload(key: string): Promise<void> {
+    const [kind, ns, nameLabel] = key.split('/') as [string, string, string];
+    if (!isWorkloadKind(kind)) return;
+    const w = this.#findWorkload(kind, ns, nameLabel);
+    let intents: PoolIntent[] = [];
+    if (w !== undefined) {
+      const r = poolIntents(w);
+      if (!r.ok) {
+        this.#store.events.emit(
+          workloadTarget(w),
+          'Warning',
+          Reason.invalidAnnotation,
+          `no auto-pool made: ${r.error}`,
+        );
+        return;
+      }
+      intents = r.value;
+      for (const intent of intents) await this.#ensurePool(w, intent);
+    }
+    await this.#sweep(kind, ns, nameLabel, w, intents);
+  }
+
+  /** Pools of this application it no longer wants: reclaimed (deleted) unless `ippool-reclaim` is false. */
+  async #sweep(
+    kind: string,
+    namespace: string,
+    nameLabel: string,
+    w: Workload | undefined,
+    intents: readonly PoolIntent[],
+  ): Promise<void> {
+    for (const p of this.#store.pools()) {
+      const app = autoPoolApplication(p.metadata.labels);
+      if (app?.kind !== kind || app.namespace !== namespace || app.nameLabel !== nameLabel)
+        continue;
+      if (p.metadata.deletionTimestamp !== undefined) continue;
+      const reclaim = p.metadata.labels?.[Label.ippoolReclaim] !== 'false';
+      const wanted =
+        w !== undefined &&
+        app.uid === w.uid &&
+        intents.some((i) => p.metadata.name === i.poolName || this.#serves(p, w, i));
+      if (wanted || !reclaim) continue;
+      // A reclaim=true pool of a workload that is gone (or re-created, or no longer asks
+      // for it) is deleted; its finalizer keeps it until its last address is released.
+      await this.#store.deletePool(p.metadata.name);
+      this.#metrics.autoPools.inc({ action: 'deleted' });
+      this.#store.events.emit(
+        poolTarget(p),
+        'Normal',
+        Reason.poolDeleted,
+        `deleted: its workload ${kind} ${namespace}/${w?.app.name ?? nameLabel} ${w === undefined ? 'is gone' : 'no longer uses it'} and ippool-reclaim is true; it stays Terminating until its last address is released`,
+      );
+    }
+  }
+
+  #serves(p: SpiderIPPool, w: Workload, i: PoolIntent): boolean {
+    return isAutoPoolOf(p.metadata.labels, w.app, i.ifName, i.family);
+  }
+
+  /** The pool serving this intent: its own, or a kept (`ippool-reclaim: false`) one to adopt. */
+  #poolFor(w: Workload, intent: PoolIntent): SpiderIPPool | undefined {
+    const mine = this.#store
+      .pools()
+      .filter((p) => p.metadata.deletionTimestamp === undefined && this.#serves(p, w, intent));
+    return (
+      mine.find((p) => p.metadata.labels?.[Label.ownerApplicationUID] === w.uid) ??
+      mine.find((p) => p.metadata.labels?.[Label.ippoolReclaim] === 'false')
+    );
+  }
+
+  async #ensurePool(w: Workload, intent: PoolIntent): Promise<void> {
+    const target = workloadTarget(w);
+    const subnet = this.#store.subnet(intent.subnet);
+    if (subnet === undefined) {
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.subnetNotFound,
+        `SpiderSubnet ${intent.subnet} (for ${intent.ifName}, IPv${intent.family}) does not exist; the pool is made when it does`,
+      );
+      return;
+    }
+    if (subnet.metadata.deletionTimestamp !== undefined) {
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.subnetNotFound,
+        `SpiderSubnet ${intent.subnet} is being deleted; no auto-pool is made from it`,
+      );
+      return;
+    }
+    if (specFamily(subnet.spec) !== intent.family) {
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.invalidAnnotation,
+        `SpiderSubnet ${intent.subnet} is not an IPv${intent.family} subnet`,
+      );
+      return;
+    }
+    const existing = this.#poolFor(w, intent);
+    if (existing === undefined) {
+      await this.#createPool(w, intent, subnet);
+      return;
+    }
+    const from = existing.metadata.labels?.[Label.ownerSpiderSubnet];
+    if (from !== undefined && from !== intent.subnet) {
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.subnetChanged,
+        `${intent.ifName} now names SpiderSubnet ${intent.subnet}, but its pool ${existing.metadata.name} was made from ${from}; the pool keeps serving it. To move, delete and re-create the workload.`,
+      );
+      return;
+    }
+    if (existing.metadata.labels?.[Label.ownerApplicationUID] !== w.uid) {
+      this.#metrics.autoPools.inc({ action: 'adopted' });
+      this.#store.events.emit(
+        target,
+        'Normal',
+        Reason.poolAdopted,
+        `adopted kept pool ${existing.metadata.name} (ippool-reclaim: false) for ${intent.ifName}`,
+      );
+    }
+    const have = poolAddresses(existing).count();
+    const want = BigInt(intent.size);
+    if (have < want) await this.#grow(w, intent, existing, want - have);
+    else if (have > want) await this.#shrink(w, intent, existing);
+    else await this.#relabel(w, intent, existing.metadata.name);
+  }
+
+  /** Promises `n` lowest free subnet addresses to `pool` (on top of `keep`), subnet first. */
+  async #claim(
+    subnetName: string,
+    pool: string,
+    keep: RangeSet,
+    n: bigint,
+    application: string,
+  ): Promise<RangeSet> {
+    const { result } = await retryOnConflict(
+      `claim addresses of SpiderSubnet ${subnetName} for ${pool}`,
+      async (fresh) => {
+        const s = fresh ? await this.#store.readSubnet(subnetName) : this.#store.subnet(subnetName);
+        if (s === undefined) throw new Error(`SpiderSubnet ${subnetName} is gone`);
+        return s;
+      },
+      (s: SpiderSubnet) => {
+        const claims = decodeControlledIPPools(s.status?.controlledIPPools);
+        if (!claims.ok) throw new Error(claims.error.message);
+        const prior = claims.value.get(pool);
+        let ips = keep;
+        if (prior !== undefined) {
+          // An earlier pass promised these (and may have crashed before the pool write).
+          const p = RangeSet.parse(keep.family, prior.ips);
+          if (p.ok) ips = ips.union(p.value);
+        }
+        if (ips.count() < keep.count() + n) {
+          const free = freeAddresses(s, this.#store.pools(), this.#store.reservedIPs(), pool);
+          if (!free.ok) throw new Error(free.error);
+          ips = ips.union(free.value.subtract(ips).takeLowest(keep.count() + n - ips.count()));
+        }
+        const next = withClaim(s, pool, { ips: ips.toStrings(), application });
+        if (!next.ok) throw new Error(next.error);
+        return next.value === undefined ? { result: ips } : { write: next.value, result: ips };
+      },
+      (s) => this.#store.replaceSubnetStatus(s),
+      this.#opts.retry,
+    );
+    return result;
+  }
+
+  async #createPool(w: Workload, intent: PoolIntent, subnet: SpiderSubnet): Promise<void> {
+    const family = intent.family;
+    const ips = await this.#claim(
+      subnet.metadata.name,
+      intent.poolName,
+      RangeSet.empty(family),
+      BigInt(intent.size),
+      applicationString(w.app),
+    );
+    const target = workloadTarget(w);
+    if (ips.isEmpty()) {
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.subnetExhausted,
+        `SpiderSubnet ${subnet.metadata.name} has no free address for pool ${intent.poolName} (${intent.ifName}, needs ${intent.size}); pods of this workload wait until addresses are freed or added`,
+      );
+      return;
+    }
+    if (ips.count() < BigInt(intent.size))
+      this.#store.events.emit(
+        target,
+        'Warning',
+        Reason.subnetExhausted,
+        `SpiderSubnet ${subnet.metadata.name} had only ${ips.count()} of the ${intent.size} addresses pool ${intent.poolName} needs; it grows when addresses are freed`,
+      );
+    try {
+      await this.#store.createPool(newAutoPool(intent, w, subnet, ips));
+    } catch (e) {
+      // Made by an earlier pass whose create answer was lost: the next pass resizes it.
+      if ((e as { code?: number }).code === 409) return;
+      throw e;
+    }
+    this.#metrics.autoPools.inc({ action: 'created' });
+    this.#store.events.emit(
+      target,
+      'Normal',
+      Reason.poolCreated,
+      `created SpiderIPPool ${intent.poolName} for ${intent.ifName} with ${ips.toStrings().join(',')} from SpiderSubnet ${subnet.metadata.name}`,
+    );
+  }
+
+  async #grow(w: Workload, intent: PoolIntent, pool: SpiderIPPool, n: bigint): Promise<void> {
+    const current = poolAddresses(pool);
+    const ips = await this.#claim(
+      intent.subnet,
+      pool.metadata.name,
+      current,
+      n,
+      applicationString(w.app),
+    );
+    const added = ips.subtract(current);
+    if (added.count() < n)
+      this.#store.events.emit(
+        workloadTarget(w),
+        'Warning',
+        Reason.subnetExhausted,
+        `SpiderSubnet ${intent.subnet} cannot grow pool ${pool.metadata.name} to ${intent.size}: only ${added.count()} of ${n} more addresses are free`,
+      );
+    await this.#writePool(w, intent, pool.metadata.name, (p) => poolAddresses(p).union(added));
+    if (!added.isEmpty()) {
+      this.#metrics.autoPools.inc({ action: 'grown' });
+      this.#store.events.emit(
+        poolTarget(pool),
+        'Normal',
+        Reason.poolResized,
+        `grew to ${intent.size} addresses for ${w.app.kind} ${w.app.namespace}/${w.app.name} (${w.replicas} replicas, ippool-ip-number ${intent.ipNumber})`,
+      );
+    }
+  }
+
+  async #shrink(w: Workload, intent: PoolIntent, pool: SpiderIPPool): Promise<void> {
+    let short = 0;
+    const written = await this.#writePool(w, intent, pool.metadata.name, (p) => {
+      const alloc = allocatedSet(p);
+      if (!alloc.ok) throw new Error(alloc.error);
+      const r = shrinkTo(poolAddresses(p), alloc.value, intent.size);
+      short = r.short;
+      return r.keep;
+    });
+    if (short > 0)
+      this.#store.events.emit(
+        poolTarget(pool),
+        'Normal',
+        Reason.poolCannotShrink,
+        `cannot shrink to ${intent.size} yet: ${short} more addresses are in use; it shrinks as pods release them`,
+      );
+    if (written === undefined) return;
+    // Pool first, then the subnet: the subnet never offers an address a pool still holds.
+    await this.#claimExactly(intent.subnet, written, applicationString(w.app));
+    this.#metrics.autoPools.inc({ action: 'shrunk' });
+  }
+
+  async #relabel(w: Workload, intent: PoolIntent, name: string): Promise<void> {
+    await this.#writePool(w, intent, name, (p) => poolAddresses(p));
+  }
+
+  /** Writes the pool's addresses and owner labels; returns the written pool, undefined if nothing changed. */
+  async #writePool(
+    w: Workload,
+    intent: PoolIntent,
+    name: string,
+    addresses: (p: SpiderIPPool) => RangeSet,
+  ): Promise<SpiderIPPool | undefined> {
+    const { written } = await retryOnConflict(
+      `update auto-pool ${name}`,
+      async (fresh) => {
+        const p = fresh ? await this.#store.readPool(name) : this.#store.pool(name);
+        if (p === undefined) throw new Error(`SpiderIPPool ${name} is gone`);
+        return p;
+      },
+      (p: SpiderIPPool) => {
+        const next = updatedAutoPool(p, intent, w, addresses(p));
+        return next === undefined ? { result: undefined } : { write: next, result: undefined };
+      },
+      (p) => this.#store.replacePool(p),
+      this.#opts.retry,
+    );
+    return written as SpiderIPPool | undefined;
+  }
+
+  async #claimExactly(subnetName: string, pool: SpiderIPPool, application: string): Promise<void> {
+    await retryOnConflict(
+      `release addresses of ${pool.metadata.name} to SpiderSubnet ${subnetName}`,
+      async (fresh) => {
+        const s = fresh ? await this.#store.readSubnet(subnetName) : this.#store.subnet(subnetName);
+        if (s === undefined) throw new Error(`SpiderSubnet ${subnetName} is gone`);
+        return s;
+      },
+      (s: SpiderSubnet) => {
+        const next = withClaim(s, pool.metadata.name, {
+          ips: poolAddresses(pool).toStrings(),
+          application,
+        });
+        if (!next.ok) throw new Error(next.error);
+        return next.value === undefined
+          ? { result: undefined }
+          : { write: next.value, result: undefined };
+      },
+      (s) => this.#store.replaceSubnetStatus(s),
+      this.#opts.retry,
+    );
+  }
+
+  // ---- counters and finalizers --------------------------------------------------------
+
+  async #reconcilePool(name: string): Promise<void> {
+    const pool = this.#store.pool(name);
+    if (pool === undefined) return;
+    await retryOnConflict(
+      `update counters of SpiderIPPool ${name}`,
+      async (fresh) => (fresh ? await this.#store.readPool(name) : this.#store.pool(name)),
+      (p: SpiderIPPool | undefined) => {
+        const next = p === undefined ? undefined : poolCounters(p);
+        return next === undefined ? { result: undefined } : { write: next, result: undefined };
+      },
+      (p) => this.#store.replacePoolStatus(p),
+      this.#opts.retry,
+    );
+    await retryOnConflict(
+      `update finalizer of SpiderIPPool ${name}`,
+      async (fresh) => (fresh ? await this.#store.readPool(name) : this.#store.pool(name)),
+      (p: SpiderIPPool | undefined) => {
+        const change = p === undefined ? undefined : poolFinalizer(p);
+        return change === undefined
+          ? { result: undefined }
+          : { write: withFinalizer(p!, change), result: undefined };
+      },
+      (p) => this.#store.replacePool(p),
+      this.#opts.retry,
+    );
+  }
+
+  async #reconcileSubnet(name: string): Promise<void> {
+    const subnet = this.#store.subnet(name);
+    if (subnet === undefined) return;
+    const exists = (application: string): boolean =>
+      applicationExists(application, (kind, ns) =>
+        isWorkloadKind(kind) ? this.#store.workloads(kind, ns) : [],
+      );
+    await retryOnConflict(
+      `update status of SpiderSubnet ${name}`,
+      async (fresh) => (fresh ? await this.#store.readSubnet(name) : this.#store.subnet(name)),
+      (s: SpiderSubnet | undefined) => {
+        const next = s === undefined ? undefined : subnetStatus(s, this.#store.pools(), exists);
+        return next === undefined ? { result: undefined } : { write: next, result: undefined };
+      },
+      (s) => this.#store.replaceSubnetStatus(s),
+      this.#opts.retry,
+    );
+    if (subnet.metadata.deletionTimestamp !== undefined) {
+      // Its pools go with it (each waits for its last release), then its finalizer.
+      for (const p of poolsOfSubnet(subnet, this.#store.pools()))
+        if (p.metadata.deletionTimestamp === undefined)
+          await this.#store.deletePool(p.metadata.name);
+    }
+    await retryOnConflict(
+      `update finalizer of SpiderSubnet ${name}`,
+      async (fresh) => (fresh ? await this.#store.readSubnet(name) : this.#store.subnet(name)),
+      (s: SpiderSubnet | undefined) => {
+        const change = s === undefined ? undefined : subnetFinalizer(s, this.#store.pools());
+        return change === undefined
+          ? { result: undefined }
+          : { write: withFinalizer(s!, change), result: undefined };
+      },
+      (s) => this.#store.replaceSubnet(s),
+      this.#opts.retry,
+    );
+  }
+
+  // ---- garbage collection -------------------------------------------------------------
+
+  #view(fresh?: {
+    namespace: string;
+    name: string;
+    pod: ReturnType<ControllerStore['pod']>;
+  }): GCView {
+    const store = this.#store;
+    return {
+      pod: (ns, name) =>
+        fresh !== undefined && fresh.namespace === ns && fresh.name === name
+          ? fresh.pod
+          : store.pod(ns, name),
+      lastGrace: (ns, name) => store.lastGrace(ns, name),
+      statefulSetReplicas: (ns, name) =>
+        store.workloads('StatefulSet', ns).find((w) => w.app.name === name)?.replicas,
+      endpointOwner: (ns, name) => {
+        const s = store.endpoint(ns, name)?.status;
+        return s?.ownerControllerType === undefined
+          ? undefined
+          : { type: s.ownerControllerType, name: s.ownerControllerName ?? '' };
+      },
+    };
+  }
+
+  async #collect(): Promise<void> {
+    const now = Date.now();
+    const records = recordCandidates(this.#store.pools(), this.#view());
+    const endpoints = endpointCandidates(
+      this.#store.endpoints(),
+      this.#store.pools(),
+      this.#view(),
+    );
+    this.#metrics.gcCandidates.set({ type: 'record' }, records.length);
+    this.#metrics.gcCandidates.set({ type: 'endpoint' }, endpoints.length);
+    const all = [...records, ...endpoints];
+    const due = new Set(this.#due.due(all, now).map((c) => c.key));
+    for (const c of records) if (due.has(c.key)) await this.#release(c);
+    for (const c of endpoints) if (due.has(c.key)) await this.#dropEndpoint(c);
+    const next = this.#due.nextDue(all.filter((c) => !due.has(c.key)));
+    if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
+    if (next !== undefined) {
+      this.#gcTimer = setTimeout(() => this.#queue.add(GC), Math.max(next - Date.now(), 0) + 50);
+      this.#gcTimer.unref();
+    }
+  }
+
+  /** Re-checks against a fresh read of the pod, then releases only the record still held by that UID. */
+  async #release(c: ReturnType<typeof recordCandidates>[number]): Promise<void> {
+    const [ns, name] = c.pod.split('/') as [string, string];
+    try {
+      const pod = await this.#store.readPod(ns, name);
+      const leak = leakReason(ns, name, c.podUid, this.#view({ namespace: ns, name, pod }));
+      if (leak === undefined) return;
+      const { result } = await retryOnConflict(
+        `release ${c.ip} of SpiderIPPool ${c.pool}`,
+        async (fresh) => (fresh ? await this.#store.readPool(c.pool) : this.#store.pool(c.pool)),
+        (p: SpiderIPPool | undefined) => {
+          if (p === undefined) return { result: false };
+          const records = decodeAllocatedIPs(p.status?.allocatedIPs);
+          if (!records.ok) return { result: false };
+          if (records.value.get(c.ip)?.podUid !== c.podUid) return { result: false };
+          records.value.delete(c.ip);
+          const status = { ...p.status, allocatedIPCount: records.value.size };
+          const text = encodeAllocatedIPs(records.value);
+          if (text === undefined) delete status.allocatedIPs;
+          else status.allocatedIPs = text;
+          return { write: { ...p, status }, result: true };
+        },
+        (p) => this.#store.replacePoolStatus(p),
+        this.#opts.retry,
+      );
+      if (!result) return;
+      this.#metrics.gcReleases.inc({ type: 'record' });
+      this.#log.info(
+        `released leaked ${c.ip} of pool ${c.pool}: ${leak.reason} (pod ${c.pod}, UID ${c.podUid})`,
+      );
+      const pool = this.#store.pool(c.pool);
+      if (pool !== undefined)
+        this.#store.events.emit(
+          poolTarget(pool),
+          'Normal',
+          Reason.leakReleased,
+          `released ${c.ip} of pod ${c.pod} (UID ${c.podUid}): ${leak.reason}`,
+        );
+    } catch (e) {
+      this.#metrics.gcFailures.inc({ type: 'record' });
+      this.#log.warn(`releasing ${c.ip} of pool ${c.pool} failed; next pass retries`, e);
+    }
+  }
+
+  async #dropEndpoint(c: ReturnType<typeof endpointCandidates>[number]): Promise<void> {
+    try {
+      if ((await this.#store.readPod(c.namespace, c.name)) !== undefined) return;
+      const ep = await this.#store.readEndpoint(c.namespace, c.name);
+      if (ep === undefined || (ep.status?.current?.uid ?? '') !== c.uid) return;
+      if (endpointCandidates([ep], this.#store.pools(), this.#view()).length === 0) return;
+      if ((ep.metadata.finalizers ?? []).length > 0)
+        await this.#store.replaceEndpoint(withFinalizer(ep, 'remove'));
+      await this.#store.deleteEndpoint(c.namespace, c.name);
+      this.#metrics.gcReleases.inc({ type: 'endpoint' });
+      this.#log.info(`deleted orphaned SpiderEndpoint ${c.namespace}/${c.name}: ${c.reason}`);
+    } catch (e) {
+      this.#metrics.gcFailures.inc({ type: 'endpoint' });
+      this.#log.warn(
+        `deleting SpiderEndpoint ${c.namespace}/${c.name} failed; next pass retries`,
+        e,
+      );
+    }
+  }
+
+  /** Touch for tests and logs: items waiting. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+}

@@ -1,0 +1,53 @@
+import type { WorkloadKind } from '@nicpool/annotations';
+import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP, SpiderSubnet } from '@nicpool/crds';
+import type { EventSink } from './events.ts';
+import type { PodState } from './gc.ts';
+import type { Workload } from './workload.ts';
+
+export type Kind = 'pool' | 'subnet' | 'workload' | 'pod' | 'endpoint' | 'reservedip';
+
+/** What changed, for queueing reconciles. `workload` keys are `Kind/namespace/name`. */
+export interface Change {
+  readonly kind: Kind;
+  readonly key: string;
+  readonly type: 'add' | 'update' | 'delete';
+  /** Label set of a pool (to find its subnet and workload after it is gone). */
+  readonly labels?: Readonly<Record<string, string>>;
+}
+
+/**
+ * The controller's port to the state of record: watch-fed caches (with our writes
+ * written through) and the writes. Failed calls throw errors carrying the HTTP status.
+ */
+export interface ControllerStore {
+  ready(): boolean;
+  pools(): readonly SpiderIPPool[];
+  pool(name: string): SpiderIPPool | undefined;
+  subnets(): readonly SpiderSubnet[];
+  subnet(name: string): SpiderSubnet | undefined;
+  reservedIPs(): readonly SpiderReservedIP[];
+  endpoints(): readonly SpiderEndpoint[];
+  endpoint(namespace: string, name: string): SpiderEndpoint | undefined;
+  workloads(kind?: WorkloadKind, namespace?: string): readonly Workload[];
+  pod(namespace: string, name: string): PodState | undefined;
+  /** Grace period of a pod seen deleted (kept for an hour). */
+  lastGrace(namespace: string, name: string): number | undefined;
+
+  readPool(name: string): Promise<SpiderIPPool | undefined>;
+  readSubnet(name: string): Promise<SpiderSubnet | undefined>;
+  readPod(namespace: string, name: string): Promise<PodState | undefined>;
+  readEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined>;
+  createPool(p: SpiderIPPool): Promise<SpiderIPPool>;
+  /** PUT of the main resource (spec, metadata), conditional on resourceVersion. */
+  replacePool(p: SpiderIPPool): Promise<SpiderIPPool>;
+  replacePoolStatus(p: SpiderIPPool): Promise<SpiderIPPool>;
+  deletePool(name: string): Promise<void>;
+  replaceSubnet(s: SpiderSubnet): Promise<SpiderSubnet>;
+  replaceSubnetStatus(s: SpiderSubnet): Promise<SpiderSubnet>;
+  replaceEndpoint(e: SpiderEndpoint): Promise<SpiderEndpoint>;
+  deleteEndpoint(namespace: string, name: string): Promise<void>;
+  events: EventSink;
+  /** Starts the watches; `onChange` hears every event. */
+  start(onChange: (c: Change) => void): void;
+  stop(): Promise<void>;
+}
