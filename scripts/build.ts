@@ -5,10 +5,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  dependencies: Record<string, string>;
-};
-const external = Object.keys(pkg.dependencies);
+const dependencies = (dir: string): string[] =>
+  Object.keys(
+    (
+      JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        dependencies?: Record<string, string>;
+      }
+    ).dependencies ?? {},
+  );
+const shared = dependencies(root);
 
 const common = {
   bundle: true,
@@ -24,7 +29,9 @@ for (const app of ['webhook', 'allocator', 'controller']) {
     ...common,
     entryPoints: [join(root, 'apps', app, 'src', 'main.ts')],
     outfile: join(root, 'apps', app, 'dist', 'main.js'),
-    external,
+    // An app's own dependencies too (the webhook's node-forge): bundled CommonJS cannot
+    // require Node's built-ins from an ES module.
+    external: [...shared, ...dependencies(join(root, 'apps', app))],
   });
 }
 // The CNI shim: one self-contained executable (scripts/build-shim.ts).
