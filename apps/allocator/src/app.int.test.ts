@@ -74,6 +74,7 @@ describe('allocator over a real Unix socket, in-memory store', () => {
         nodeName: 'node1',
         retry: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 },
         maxRecordsPerPool: 5000,
+        autoPoolWaitMs: 400,
       },
       createMetrics(false),
     );
@@ -295,5 +296,86 @@ describe('allocator over a real Unix socket, in-memory store', () => {
   it('the socket file is not world-accessible when main sets 0600', () => {
     // main.ts chmods after listen; here we only prove the file is a socket at the path.
     expect(statSync(sock).isSocket()).toBe(true);
+  });
+
+  describe('SpiderSubnet auto-pools', () => {
+    const autoPool = () => {
+      const p = pool('auto-test-app-v4-eth0-b1a361c7e9df', {
+        subnet: '10.6.0.1/16',
+        ips: ['10.6.168.171-10.6.168.173'],
+        gateway: '10.6.0.1',
+        podAffinity: {
+          matchLabels: {
+            'ipam.spidernet.io/app-kind': 'Deployment',
+            'ipam.spidernet.io/app-name': 'test-app',
+          },
+        },
+      });
+      p.metadata.labels = {
+        'ipam.spidernet.io/owner-application-kind': 'Deployment',
+        'ipam.spidernet.io/owner-application-namespace': 'default',
+        'ipam.spidernet.io/owner-application-name': 'test-app',
+        'ipam.spidernet.io/interface': 'eth0',
+        'ipam.spidernet.io/ip-version': 'IPv4',
+      };
+      return p;
+    };
+    beforeEach(() => {
+      store.podsByKey.set('default/test-app-abc-1', {
+        metadata: {
+          name: 'test-app-abc-1',
+          namespace: 'default',
+          uid: 'uid-sub',
+          labels: { 'pod-template-hash': 'abc' },
+          ownerReferences: [
+            {
+              apiVersion: 'apps/v1',
+              kind: 'ReplicaSet',
+              name: 'test-app-abc',
+              uid: 'rs',
+              controller: true,
+            },
+          ],
+          annotations: {
+            'ipam.spidernet.io/subnets': '[{"interface":"eth0","ipv4":["subnet-test-ens192"]}]',
+          },
+        },
+        spec: { nodeName: 'node1' },
+        status: { phase: 'Pending' },
+      });
+    });
+
+    it('waits for the controller to create the pool, then allocates from it', async () => {
+      const pending = call(
+        sock,
+        'POST',
+        '/v1/ipam/ip',
+        addBody('eth0', 'uid-sub', 'test-app-abc-1'),
+      );
+      await new Promise((r) => setTimeout(r, 100));
+      store.addPool(autoPool());
+      const r = await pending;
+      expect(r.status).toBe(200);
+      expect((r.json as { ips: { address: string; ipPool: string }[] }).ips[0]).toMatchObject({
+        address: '10.6.168.171/16',
+        ipPool: 'auto-test-app-v4-eth0-b1a361c7e9df',
+      });
+    });
+
+    it('gives up after the bounded wait with a retryable error naming the missing pool', async () => {
+      const started = Date.now();
+      const r = await call(
+        sock,
+        'POST',
+        '/v1/ipam/ip',
+        addBody('eth0', 'uid-sub', 'test-app-abc-1'),
+      );
+      expect(Date.now() - started).toBeGreaterThanOrEqual(350);
+      expect(r.status).toBe(503);
+      expect(r.json).toMatchObject({ code: 'AUTO_POOL_PENDING', retryable: true });
+      expect((r.json as { message: string }).message).toContain(
+        'auto-pool of Deployment default/test-app for eth0',
+      );
+    });
   });
 });

@@ -32,6 +32,13 @@ export const AllocatorConfig = Type.Object({
   retryBaseMs: Type.Integer({ minimum: 1, maximum: 10000, default: 20 }),
   retryMaxMs: Type.Integer({ minimum: 1, maximum: 60000, default: 1000 }),
   maxRecordsPerPool: Type.Integer({ minimum: 1, maximum: 100000, default: 5000 }),
+  autoPoolWaitMs: Type.Integer({
+    minimum: 0,
+    maximum: 50_000,
+    default: 10_000,
+    description:
+      "How long ADD waits for the controller to create or grow a pod's auto-pool before a retryable error (kept well inside the shim's 60 s timeout).",
+  }),
   logLevel: Type.Union(
     [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
     { default: 'info' },
@@ -50,6 +57,7 @@ export function readAllocatorConfig(env: Env): Result<AllocatorConfig, string[]>
     retryBaseMs: 'NICPOOL_RETRY_BASE_MS',
     retryMaxMs: 'NICPOOL_RETRY_MAX_MS',
     maxRecordsPerPool: 'NICPOOL_MAX_RECORDS_PER_POOL',
+    autoPoolWaitMs: 'NICPOOL_AUTO_POOL_WAIT_MS',
     logLevel: 'NICPOOL_LOG_LEVEL',
   });
 }

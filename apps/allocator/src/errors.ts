@@ -20,6 +20,7 @@ export const ERRORS: Readonly<
   [Code.retriesExhausted]: { status: 503, retryable: true },
   [Code.apiUnavailable]: { status: 503, retryable: true },
   [Code.notReady]: { status: 503, retryable: true },
+  [Code.autoPoolPending]: { status: 503, retryable: true },
   [Code.internal]: { status: 500, retryable: false },
 };
 

@@ -1,5 +1,6 @@
 import {
   AppsV1Api,
+  BatchV1Api,
   CoreV1Api,
   CustomObjectsApi,
   type KubeConfig,
@@ -30,6 +31,8 @@ export class KubeStore implements AllocatorStore {
   readonly #custom: CustomObjectsApi;
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
+  readonly #batch: BatchV1Api;
+  readonly #poolWaiters = new Set<() => void>();
   readonly #pools = new Map<string, SpiderIPPool>();
   readonly #reserved = new Map<string, SpiderReservedIP>();
   readonly #namespaces = new Map<string, Labelled>();
@@ -43,6 +46,7 @@ export class KubeStore implements AllocatorStore {
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
+    this.#batch = kc.makeApiClient(BatchV1Api);
     const custom = this.#custom;
     const core = this.#core;
     // Custom objects arrive as plain JSON (timestamps are strings), unlike client-node's typed kinds.
@@ -60,6 +64,10 @@ export class KubeStore implements AllocatorStore {
           into: this.#pools,
           map: (o) => o as unknown as SpiderIPPool,
           key: nameKey,
+          onChange: () => {
+            for (const w of this.#poolWaiters) w();
+            this.#poolWaiters.clear();
+          },
         },
         log,
       ),
@@ -203,6 +211,34 @@ export class KubeStore implements AllocatorStore {
       this.#node = { at: Date.now(), value: undefined };
     }
     return this.#node.value;
+  }
+
+  waitForPoolChange(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#poolWaiters.delete(done);
+        resolve(false);
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#poolWaiters.add(done);
+    });
+  }
+
+  async getJobOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string } | undefined> {
+    try {
+      const job = await this.#batch.readNamespacedJob({ name, namespace });
+      const owner = job.metadata?.ownerReferences?.find((o) => o.controller === true);
+      return owner === undefined ? undefined : { kind: owner.kind, name: owner.name };
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
   }
 
   async getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined> {

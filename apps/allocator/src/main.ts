@@ -31,6 +31,7 @@ const service = new AllocatorService(
     nodeName: c.nodeName,
     retry: { attempts: c.retryAttempts, baseDelayMs: c.retryBaseMs, maxDelayMs: c.retryMaxMs },
     maxRecordsPerPool: c.maxRecordsPerPool,
+    autoPoolWaitMs: c.autoPoolWaitMs,
   },
   metrics,
 );

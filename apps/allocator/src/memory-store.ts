@@ -21,6 +21,8 @@ export class MemoryStore implements AllocatorStore {
   readonly statefulSets = new Map<string, number>();
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
+  readonly jobOwners = new Map<string, { kind: string; name: string }>();
+  readonly #poolWaiters = new Set<() => void>();
   /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
   injectConflicts = 0;
 
@@ -33,6 +35,33 @@ export class MemoryStore implements AllocatorStore {
       ...clone(pool),
       metadata: { ...pool.metadata, resourceVersion: String(this.#rv++) },
     });
+    this.#poolsChanged();
+  }
+
+  #poolsChanged(): void {
+    for (const w of this.#poolWaiters) w();
+    this.#poolWaiters.clear();
+  }
+
+  waitForPoolChange(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#poolWaiters.delete(done);
+        resolve(false);
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#poolWaiters.add(done);
+    });
+  }
+
+  async getJobOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string } | undefined> {
+    return this.jobOwners.get(`${namespace}/${name}`);
   }
 
   pools(): readonly SpiderIPPool[] {

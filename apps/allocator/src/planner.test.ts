@@ -78,11 +78,67 @@ describe('planAdd: precedence', () => {
     });
   });
 
-  it('subnet annotations are refused plainly until auto-pools exist', () => {
-    const r = plan({
-      annotations: { 'ipam.spidernet.io/subnets': '[{"interface":"eth0","ipv4":["s"]}]' },
+  describe("subnet annotations select the workload's auto-pool", () => {
+    const SUBNETS = {
+      ...TUTORIAL_MULTUS,
+      'ipam.spidernet.io/subnets':
+        '[{"interface":"eth0","ipv4":["subnet-test-ens192"]},{"interface":"net1","ipv4":["subnet-test-ens224"]}]',
+    };
+    const app = { kind: 'Deployment', namespace: 'default', name: 'test-app' } as const;
+    const auto = (name: string, ifName: string, appName = 'test-app') => {
+      const p = pool(name, { subnet: '10.7.0.1/16', ips: ['10.7.168.171-10.7.168.173'] });
+      p.metadata.labels = {
+        'ipam.spidernet.io/owner-application-kind': 'Deployment',
+        'ipam.spidernet.io/owner-application-namespace': 'default',
+        'ipam.spidernet.io/owner-application-name': appName,
+        'ipam.spidernet.io/interface': ifName,
+        'ipam.spidernet.io/ip-version': 'IPv4',
+      };
+      p.spec.podAffinity = {
+        matchLabels: {
+          'ipam.spidernet.io/app-kind': 'Deployment',
+          'ipam.spidernet.io/app-namespace': 'default',
+          'ipam.spidernet.io/app-name': appName,
+        },
+      };
+      return p;
+    };
+
+    it('serves the NIC of the call from its own pool, matching affinity by workload', () => {
+      const r = plan({
+        annotations: SUBNETS,
+        ifName: 'net1',
+        application: app,
+        pools: [auto('auto-test-app-v4-eth0-x', 'eth0'), auto('auto-test-app-v4-net1-x', 'net1')],
+      });
+      expect(r.ok && r.value.map((n) => [n.ifName, n.families[0]?.pools, n.auto])).toEqual([
+        ['net1', ['auto-test-app-v4-net1-x'], true],
+      ]);
     });
-    expect(r.ok === false && r.error.code).toBe('NOT_SUPPORTED');
+
+    it('is pending (retryable) while the controller has not made the pool', () => {
+      const r = plan({ annotations: SUBNETS, ifName: 'net1', application: app, pools: [] });
+      expect(r.ok === false && r.error.code).toBe('AUTO_POOL_PENDING');
+      expect(r.ok === false && r.error.message).toContain(
+        'the IPv4 auto-pool of Deployment default/test-app for net1 (from SpiderSubnet subnet-test-ens224) does not exist yet',
+      );
+    });
+
+    it("never takes another workload's pool", () => {
+      const r = plan({
+        annotations: SUBNETS,
+        ifName: 'net1',
+        application: app,
+        pools: [auto('auto-other-v4-net1-x', 'net1', 'other')],
+      });
+      expect(r.ok === false && r.error.code).toBe('AUTO_POOL_PENDING');
+    });
+
+    it('a bare pod has no workload to own an auto-pool', () => {
+      const r = plan({ annotations: SUBNETS });
+      expect(r.ok === false && r.error.code).toBe('INVALID_ANNOTATION');
+      expect(r.ok === false && r.error.message).toContain('has no owning workload');
+    });
   });
 
   it('a bad annotation is INVALID_ANNOTATION naming key and path', () => {

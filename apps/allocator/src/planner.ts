@@ -4,7 +4,10 @@
  * steps 3–4). No I/O: the caller passes snapshots of the pod, namespace, node and pools.
  */
 import {
+  applicationLabels,
+  autoPoolApplication,
   formatAnnotationError,
+  isAutoPoolOf,
   matchPoolNames,
   parseDefaultRouteNic,
   parseRoutes,
@@ -12,6 +15,7 @@ import {
   PodAnnotation,
   resolveSelection,
   type AnnotationError,
+  type ApplicationRef,
   type PodInterface,
   type Route,
 } from '@nicpool/annotations';
@@ -43,6 +47,11 @@ export interface PlanInput {
     readonly cleanGateway: boolean;
   };
   readonly pools: readonly SpiderIPPool[];
+  /**
+   * The workload that owns the pod (Deployment, StatefulSet, …), when it has one: subnet
+   * annotations select that workload's auto-pools.
+   */
+  readonly application?: ApplicationRef;
 }
 
 /** Candidate pools of one family of one NIC, in the order to try them. */
@@ -58,6 +67,8 @@ export interface NicPlan {
   readonly defaultRoute: boolean;
   /** `ipam.spidernet.io/routes` of the pod; each is attached to the NIC whose subnet holds its gw. */
   readonly extraRoutes: readonly Route[];
+  /** Served by SpiderSubnet auto-pools: a full pool means "not grown yet", not "exhausted". */
+  readonly auto: boolean;
 }
 
 export interface PlanError {
@@ -94,8 +105,16 @@ export function dropReason(
       return `is limited to namespaces ${JSON.stringify(s.namespaceName)} (pod is in ${input.pod.namespace})`;
   } else if (!selectorMatches(s.namespaceAffinity, input.namespace.labels))
     return `namespaceAffinity does not match namespace ${input.pod.namespace}`;
-  if (!selectorMatches(s.podAffinity, input.pod.labels))
-    return 'podAffinity does not match the pod labels';
+  // An auto-pool's affinity names its workload, which pods do not carry as labels.
+  const app = autoPoolApplication(pool.metadata.labels);
+  const labels =
+    app !== undefined && input.application !== undefined
+      ? { ...input.pod.labels, ...applicationLabels(input.application) }
+      : input.pod.labels;
+  if (!selectorMatches(s.podAffinity, labels))
+    return app !== undefined
+      ? `is the auto-pool of ${app.kind} ${app.namespace}/${app.nameLabel}, not of this pod's workload`
+      : 'podAffinity does not match the pod labels';
   if ((s.multusName ?? []).length > 0) {
     const nad = nadOf(nic, input.pod.namespace);
     const served = s.multusName!.some((m) =>
@@ -159,10 +178,54 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
   });
   if (!first.ok) return err(annotationError(first.error));
   if (first.value.kind === 'subnet') {
-    return err({
-      code: Code.notSupported,
-      message: `${first.value.source === 'subnets' ? PodAnnotation.subnets : PodAnnotation.subnet} asks for a SpiderSubnet auto-pool, which needs the nicpool controller; this build does not create auto-pools yet`,
-    });
+    const sel = first.value;
+    const key = sel.source === 'subnets' ? PodAnnotation.subnets : PodAnnotation.subnet;
+    const app = input.application;
+    if (app === undefined)
+      return err({
+        code: Code.invalidAnnotation,
+        message: `${key}: pod ${input.pod.namespace}/${input.pod.name} has no owning workload; SpiderSubnet auto-pools are made for Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs`,
+      });
+    const nic = nics.find((n) => n.name === input.ifName);
+    const families: FamilyPlan[] = [];
+    for (const [family, subnet] of [
+      [4, sel.ipv4Subnet],
+      [6, sel.ipv6Subnet],
+    ] as const) {
+      if (subnet === undefined) continue;
+      const mine = input.pools.filter((p) =>
+        isAutoPoolOf(p.metadata.labels, app, input.ifName, family),
+      );
+      const what = `the IPv${family} auto-pool of ${app.kind} ${app.namespace}/${app.name} for ${input.ifName} (from SpiderSubnet ${subnet})`;
+      if (mine.length === 0)
+        return err({
+          code: Code.autoPoolPending,
+          message: `${what} does not exist yet; the nicpool controller creates it (see the workload's events if this persists)`,
+        });
+      const kept: string[] = [];
+      const dropped: string[] = [];
+      for (const p of mine) {
+        const why = dropReason(p, family, input, nic);
+        if (why === undefined) kept.push(p.metadata.name);
+        else dropped.push(`pool "${p.metadata.name}" ${why}`);
+      }
+      if (kept.length === 0)
+        return err({
+          code: Code.autoPoolPending,
+          message: `${what} cannot serve it yet: ${dropped.join('; ')}`,
+        });
+      families.push({ family, pools: kept });
+    }
+    return ok([
+      {
+        ifName: input.ifName,
+        families,
+        cleanGateway: input.netconf.cleanGateway,
+        defaultRoute: input.ifName === defaultNic,
+        extraRoutes,
+        auto: true,
+      },
+    ]);
   }
   if (first.value.source === 'ippools') {
     const listed = nics
@@ -227,6 +290,7 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
         sel.value.cleangateway || (ifName === input.ifName && input.netconf.cleanGateway),
       defaultRoute: ifName === defaultNic,
       extraRoutes,
+      auto: false,
     });
   }
   return ok(plans);

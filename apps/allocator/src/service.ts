@@ -9,6 +9,7 @@ import {
   type PoolIPAllocation,
   type SpiderIPPool,
 } from '@nicpool/crds';
+import { isWorkloadKind, PodAnnotation, type ApplicationRef } from '@nicpool/annotations';
 import { parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
 import { apiStatus, RetriesExhaustedError, type RetryOptions } from '@nicpool/kube';
 import {
@@ -28,7 +29,11 @@ export interface ServiceOptions {
   readonly nodeName: string;
   readonly retry: RetryOptions;
   readonly maxRecordsPerPool: number;
+  /** How long ADD waits for the controller to create or grow a pod's auto-pool. */
+  readonly autoPoolWaitMs?: number;
 }
+
+const DEFAULT_AUTO_POOL_WAIT_MS = 10_000;
 
 const ipOnly = (cidrAddress: string): string => cidrAddress.split('/')[0]!;
 
@@ -155,7 +160,40 @@ export class AllocatorService {
     }
   }
 
+  /**
+   * An auto-pool the controller has not made (or grown) yet is waited for, watch-driven
+   * and bounded; then the error is retryable (CNI 11) and the runtime tries again.
+   */
   async #add(req: AddRequest): Promise<AddResponse> {
+    const deadline = Date.now() + (this.#opts.autoPoolWaitMs ?? DEFAULT_AUTO_POOL_WAIT_MS);
+    for (;;) {
+      try {
+        return await this.#addOnce(req);
+      } catch (e) {
+        const left = deadline - Date.now();
+        if (!(e instanceof AllocatorError) || e.code !== Code.autoPoolPending || left <= 0) throw e;
+        await this.#store.waitForPoolChange(left);
+      }
+    }
+  }
+
+  /** The workload that owns a pod, as auto-pools name it; undefined for a bare pod. */
+  async #application(pod: PodObject): Promise<ApplicationRef | undefined> {
+    let owner = topController(pod);
+    if (owner.type === 'Job') {
+      const parent = await this.#store
+        .getJobOwner(pod.metadata.namespace, owner.name)
+        .catch((e: unknown) => {
+          throw classify(e, `reading Job ${pod.metadata.namespace}/${owner.name}`);
+        });
+      if (parent?.kind === 'CronJob') owner = { type: 'CronJob', name: parent.name };
+    }
+    return isWorkloadKind(owner.type)
+      ? { kind: owner.type, namespace: pod.metadata.namespace, name: owner.name }
+      : undefined;
+  }
+
+  async #addOnce(req: AddRequest): Promise<AddResponse> {
     const pod = await this.#pod(req);
     const ns = pod.metadata.namespace;
     const name = pod.metadata.name;
@@ -178,6 +216,12 @@ export class AllocatorService {
       throw classify(e, 'reading namespace and node');
     });
     const pools = this.#store.pools();
+    const annotations = pod.metadata.annotations ?? {};
+    const application =
+      annotations[PodAnnotation.subnets] !== undefined ||
+      annotations[PodAnnotation.subnet] !== undefined
+        ? await this.#application(pod)
+        : undefined;
     const plan = planAdd({
       pod: {
         namespace: ns,
@@ -195,6 +239,7 @@ export class AllocatorService {
         cleanGateway: req.cleanGateway ?? false,
       },
       pools,
+      ...(application === undefined ? {} : { application }),
     });
     if (!plan.ok) throw new AllocatorError(plan.error.code, plan.error.message);
 
@@ -253,9 +298,10 @@ export class AllocatorService {
           fill(entry, fam.family, poolName, r.ip, pool, nic);
           return;
         }
+        // A full auto-pool is one the controller has not grown to the new replicas yet.
         throw new AllocatorError(
-          Code.ipUsedOut,
-          `no free IPv${fam.family} address for ${nic.ifName} of pod ${podRef}: ${reasons.join('; ')}`,
+          nic.auto ? Code.autoPoolPending : Code.ipUsedOut,
+          `no free IPv${fam.family} address for ${nic.ifName} of pod ${podRef}: ${reasons.join('; ')}${nic.auto ? '; the nicpool controller grows auto-pools with the workload (replicas + ippool-ip-number)' : ''}`,
         );
       }),
     );

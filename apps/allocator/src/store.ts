@@ -35,6 +35,13 @@ export interface AllocatorStore extends PoolPort {
   getPod(namespace: string, name: string, fresh?: boolean): Promise<PodObject | undefined>;
   getNamespace(name: string): Promise<Labelled | undefined>;
   getNode(name: string): Promise<Labelled | undefined>;
+  /**
+   * Resolves after the next change to any pool (true) or after `ms` (false): how ADD waits
+   * for the controller to create or grow an auto-pool without polling.
+   */
+  waitForPoolChange(ms: number): Promise<boolean>;
+  /** The controller owning a Job (a CronJob), undefined for none or when the Job is gone. */
+  getJobOwner(namespace: string, name: string): Promise<{ kind: string; name: string } | undefined>;
   /** Replicas of a StatefulSet, undefined when it does not exist. */
   getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined>;
   /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */

@@ -32,5 +32,6 @@ export const ALLOCATOR_TO_CNI: Readonly<Record<string, number>> = {
   [A.retriesExhausted]: CNIErrorCode.tryAgainLater,
   [A.apiUnavailable]: CNIErrorCode.tryAgainLater,
   [A.notReady]: CNIErrorCode.tryAgainLater,
+  [A.autoPoolPending]: CNIErrorCode.tryAgainLater,
   [A.internal]: CNIErrorCode.internal,
 };

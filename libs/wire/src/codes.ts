@@ -27,6 +27,8 @@ export const AllocatorErrorCode = {
   retriesExhausted: 'RETRIES_EXHAUSTED',
   apiUnavailable: 'API_UNAVAILABLE',
   notReady: 'NOT_READY',
+  /** The pod's SpiderSubnet auto-pool is not there (or not grown) yet; the controller makes it. */
+  autoPoolPending: 'AUTO_POOL_PENDING',
   notFound: 'NOT_FOUND',
   internal: 'INTERNAL',
 } as const;
