@@ -45,6 +45,8 @@ export class WebhookProcess {
           NICPOOL_WEBHOOK_TLS_KEY: join(this.dir, 'tls.key'),
           KUBECONFIG: this.#cluster.kubeconfig,
           NICPOOL_LOG_LEVEL: 'warn',
+          // e2e controllers run with the admin token (user "admin"), not their ServiceAccount.
+          NICPOOL_WEBHOOK_CONTROLLER_USERS: 'admin',
         },
         stdio: ['ignore', log, log],
       },

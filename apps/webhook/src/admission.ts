@@ -23,6 +23,9 @@ export const AdmissionReview = Type.Object({
       object: Type.Optional(Type.Unknown()),
       oldObject: Type.Optional(Type.Unknown()),
       dryRun: Type.Optional(Type.Boolean()),
+      userInfo: Type.Optional(
+        Type.Object({ username: Type.Optional(Type.String()) }, { additionalProperties: true }),
+      ),
     },
     { additionalProperties: true },
   ),
@@ -46,8 +49,18 @@ const POOL_KINDS = ['SpiderIPPool', 'SpiderSubnet', 'SpiderReservedIP'];
 // The API server keeps warnings short; longer ones would be cut mid-word.
 const MAX_WARNING = 250;
 
+/** Who may do what beyond the rules: the controller alone edits auto-pools. */
+export interface AdmissionPolicy {
+  readonly controllerUsers: readonly string[];
+}
+
 /** Decides one request. `mutating` selects the mutating or the validating decision. */
-export function decide(review: AdmissionReview, mutating: boolean, snap: Snapshot): Decision {
+export function decide(
+  review: AdmissionReview,
+  mutating: boolean,
+  snap: Snapshot,
+  policy: AdmissionPolicy = { controllerUsers: [] },
+): Decision {
   const req = review.request;
   const kind = req.kind.kind;
   const op = req.operation;
@@ -58,7 +71,13 @@ export function decide(review: AdmissionReview, mutating: boolean, snap: Snapsho
     const obj = req.object as Parameters<typeof validate>[1];
     return mutating
       ? mutate(obj, snap)
-      : validate(op, obj, req.oldObject as Parameters<typeof validate>[2], snap);
+      : validate(
+          op,
+          obj,
+          req.oldObject as Parameters<typeof validate>[2],
+          snap,
+          policy.controllerUsers.includes(req.userInfo?.username ?? ''),
+        );
   }
   if (mutating) return { allowed: true, warnings: [] };
   if (kind === 'Pod' || (WORKLOAD_KINDS as readonly string[]).includes(kind)) {

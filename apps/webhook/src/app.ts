@@ -76,7 +76,9 @@ export function buildApp(config: WebhookConfig, deps: WebhookDeps): FastifyInsta
           end();
           return reply.code(503).send({ message: 'nicpool webhook caches not synced yet' });
         }
-        const decision = decide(review, mutating, deps.snapshot());
+        const decision = decide(review, mutating, deps.snapshot(), {
+          controllerUsers: config.controllerUsers,
+        });
         deps.metrics.admissions.inc({
           kind,
           verdict: decision.allowed

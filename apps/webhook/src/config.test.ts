@@ -13,6 +13,7 @@ describe('readWebhookConfig', () => {
         port: 9443,
         kubeconfig: undefined,
         logLevel: 'info',
+        controllerUsers: ['system:serviceaccount:nicpool-system:nicpool-controller'],
         certs: {
           mode: 'files',
           certFile: '/tls/tls.crt',

@@ -97,6 +97,12 @@ export const WebhookEnv = Type.Object({
     [Type.Literal('debug'), Type.Literal('info'), Type.Literal('warn'), Type.Literal('error')],
     { default: 'info' },
   ),
+  controllerUsers: Type.String({
+    minLength: 1,
+    default: 'system:serviceaccount:nicpool-system:nicpool-controller',
+    description:
+      'Comma-separated user names that may change auto-pools (the nicpool controller); everyone else is refused.',
+  }),
 });
 type WebhookEnv = Static<typeof WebhookEnv>;
 
@@ -116,6 +122,7 @@ const VARS = {
   certCheckSeconds: 'NICPOOL_WEBHOOK_CERT_CHECK_SECONDS',
   kubeconfig: 'KUBECONFIG',
   logLevel: 'NICPOOL_LOG_LEVEL',
+  controllerUsers: 'NICPOOL_WEBHOOK_CONTROLLER_USERS',
 } as const satisfies { readonly [K in keyof WebhookEnv]-?: string };
 
 type Field = keyof typeof VARS;
@@ -160,6 +167,8 @@ export type CertConfig =
 
 export type WebhookConfig = Pick<WebhookEnv, 'host' | 'port' | 'kubeconfig' | 'logLevel'> & {
   readonly certs: CertConfig;
+  /** Who may change auto-pools: the controller's user names. */
+  readonly controllerUsers: readonly string[];
 };
 
 const DNS_NAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -190,7 +199,16 @@ export function readWebhookConfig(env: Env): Result<WebhookConfig, string[]> {
   const v = r.value;
   const isSet = (f: Field): boolean => (env[VARS[f]] ?? '') !== '';
   const mode = `${VARS.certMode}=${v.certMode}`;
-  const common = { host: v.host, port: v.port, kubeconfig: v.kubeconfig, logLevel: v.logLevel };
+  const common = {
+    host: v.host,
+    port: v.port,
+    kubeconfig: v.kubeconfig,
+    logLevel: v.logLevel,
+    controllerUsers: v.controllerUsers
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== ''),
+  };
   if (v.certMode === 'files') {
     const errors = [
       ...SELF_MANAGED_ONLY.filter(isSet).map(

@@ -182,6 +182,19 @@ describe('SpiderIPPool validation: updates', () => {
         snapshot(),
       ).allowed,
     ).toBe(true);
+    // The API server moves resourceVersion and managedFields on every write; key order may differ.
+    const serverMoved = {
+      ...dying,
+      spec: Object.fromEntries(Object.entries(dying.spec).reverse()) as typeof dying.spec,
+      metadata: {
+        ...dying.metadata,
+        finalizers: [],
+        resourceVersion: '99',
+        generation: 7,
+        managedFields: [{ manager: 'nicpool-controller' }],
+      } as typeof dying.metadata,
+    };
+    expect(validate('UPDATE', serverMoved, dying, snapshot()).allowed).toBe(true);
     expect(
       validate('UPDATE', { ...dying, spec: { ...dying.spec, disable: true } }, dying, snapshot()),
     ).toEqual({
@@ -198,6 +211,51 @@ describe('SpiderIPPool validation: updates', () => {
         validate('CREATE', p, undefined, { ...snap, pools: snap.pools.filter((x) => x !== p) })
           .allowed,
       ).toBe(true);
+  });
+});
+
+describe('finalizer and auto-pools', () => {
+  it('mutation adds the finalizer to a new pool, never to one being deleted', () => {
+    const p = snapshot().pools[0]!;
+    const { finalizers: _f, ...meta } = p.metadata;
+    const fresh = { ...p, metadata: meta };
+    const m = mutate(fresh, snapshot());
+    expect(m.patch).toContainEqual({
+      op: 'add',
+      path: '/metadata/finalizers',
+      value: ['spiderpool.spidernet.io'],
+    });
+    const dying = { ...fresh, metadata: { ...fresh.metadata, deletionTimestamp: 'now' } };
+    expect(JSON.stringify(mutate(dying, snapshot()).patch ?? [])).not.toContain('finalizers');
+  });
+
+  it('an auto-pool is changed by the controller only', () => {
+    const base = snapshot().pools[0]!;
+    const auto = {
+      ...base,
+      metadata: {
+        ...base.metadata,
+        labels: {
+          'ipam.spidernet.io/owner-application-kind': 'Deployment',
+          'ipam.spidernet.io/owner-application-namespace': 'default',
+          'ipam.spidernet.io/owner-application-name': 'test-app',
+        },
+      },
+    };
+    const grown = { ...auto, spec: { ...auto.spec, ips: ['10.6.168.176-10.6.168.179'] } };
+    expect(validate('UPDATE', grown, auto, snapshot())).toEqual({
+      allowed: false,
+      reason:
+        "SpiderIPPool ippool-test-ens192 is the auto-pool of Deployment default/test-app, kept by the nicpool controller: change the workload's ipam.spidernet.io/ippool-ip-number or subnets annotation instead (or delete the workload)",
+      warnings: [],
+    });
+    expect(validate('UPDATE', grown, auto, snapshot(), true).allowed).toBe(true);
+    // Other labels stay the admin's.
+    const tagged = {
+      ...auto,
+      metadata: { ...auto.metadata, labels: { ...auto.metadata.labels, team: 'a' } },
+    };
+    expect(validate('UPDATE', tagged, auto, snapshot()).allowed).toBe(true);
   });
 });
 

@@ -3,7 +3,7 @@
  * diffing a mutated copy, and validation of the rules that need other objects or more
  * than CEL can say. Pure.
  */
-import { Label } from '@nicpool/annotations';
+import { autoPoolApplication, FINALIZER, Label } from '@nicpool/annotations';
 import {
   API_VERSION,
   cidrLabel,
@@ -97,6 +97,12 @@ export function mutate(obj: Obj, snap: Snapshot): Decision {
     }
   }
   next.metadata.labels = labels;
+  // Pools and subnets stay until the controller knows them free (crds.md). Never re-added
+  // to an object being deleted: that would undo the controller's removal forever.
+  if (next.kind !== 'SpiderReservedIP' && next.metadata.deletionTimestamp === undefined) {
+    const finalizers = next.metadata.finalizers ?? [];
+    if (!finalizers.includes(FINALIZER)) next.metadata.finalizers = [...finalizers, FINALIZER];
+  }
   const patch = fastJsonPatch.compare(obj, next);
   return patch.length > 0
     ? { allowed: true, warnings: [], patch }
@@ -161,6 +167,15 @@ function addressProblems(
   return { family, cidr: c.value, ips, usable };
 }
 
+/** JSON with object keys sorted, so equal values compare equal whatever their key order. */
+function canonicalJSON(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
 function sameNetwork(a: Cidr, b: Cidr): boolean {
   return a.family === b.family && a.network === b.network && a.prefix === b.prefix;
 }
@@ -169,17 +184,62 @@ function overlapCIDR(a: Cidr, b: Cidr): boolean {
   return a.family === b.family && a.network <= b.last && b.network <= a.last;
 }
 
-/** Validates CREATE and UPDATE of a pool, subnet or reserved IP against the others. */
-export function validate(op: Op, obj: Obj, old: Obj | undefined, snap: Snapshot): Decision {
+/** Labels that tie an auto-pool to its workload; only the controller sets them. */
+const AUTO_POOL_LABELS = [
+  Label.ownerApplicationGV,
+  Label.ownerApplicationKind,
+  Label.ownerApplicationNamespace,
+  Label.ownerApplicationName,
+  Label.ownerApplicationUID,
+  Label.interface,
+  Label.ippoolReclaim,
+  Label.ipVersion,
+  Label.ownerSpiderSubnet,
+];
+
+/**
+ * Validates CREATE and UPDATE of a pool, subnet or reserved IP against the others.
+ * `byController`: the request comes from the nicpool controller, the one writer of auto-pools.
+ */
+export function validate(
+  op: Op,
+  obj: Obj,
+  old: Obj | undefined,
+  snap: Snapshot,
+  byController = false,
+): Decision {
   const errors: string[] = [];
   const warnings: string[] = [];
+  if (
+    op === 'UPDATE' &&
+    old?.kind === 'SpiderIPPool' &&
+    !byController &&
+    old.metadata.deletionTimestamp === undefined
+  ) {
+    const app = autoPoolApplication(old.metadata.labels);
+    const owned = (o: Obj): string =>
+      canonicalJSON({
+        spec: o.spec,
+        labels: AUTO_POOL_LABELS.map((l) => o.metadata.labels?.[l]),
+      });
+    if (app !== undefined && owned(old) !== owned(obj))
+      return {
+        allowed: false,
+        reason: `SpiderIPPool ${old.metadata.name} is the auto-pool of ${app.kind} ${app.namespace}/${app.nameLabel}, kept by the nicpool controller: change the workload's ipam.spidernet.io/ippool-ip-number or subnets annotation instead (or delete the workload)`,
+        warnings: [],
+      };
+  }
   if (op === 'UPDATE' && old !== undefined && old.metadata.deletionTimestamp !== undefined) {
-    const { finalizers: _a, ...oldMeta } = old.metadata;
-    const { finalizers: _b, ...newMeta } = obj.metadata;
-    const onlyFinalizers =
-      JSON.stringify(old.spec) === JSON.stringify(obj.spec) &&
-      JSON.stringify({ ...oldMeta, resourceVersion: '' }) ===
-        JSON.stringify({ ...newMeta, resourceVersion: '' });
+    // What an admin set, compared by value: the API server itself moves resourceVersion,
+    // generation and managedFields on every write, so those never count as a change.
+    const meaningful = (o: Obj): string =>
+      canonicalJSON({
+        spec: o.spec,
+        labels: o.metadata.labels ?? {},
+        annotations: o.metadata.annotations ?? {},
+        ownerReferences: o.metadata.ownerReferences ?? [],
+      });
+    const onlyFinalizers = meaningful(old) === meaningful(obj);
     if (!onlyFinalizers)
       return {
         allowed: false,
