@@ -48,7 +48,15 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
   let createdSocketDir = false;
   const controllers: ControllerProcess[] = [];
   const diag = (): string =>
-    `CNI failures: ${JSON.stringify([...sim.failures]).slice(-1500)}\ncontroller log: ${leader.log().slice(-2500)}\nmultus log: ${(existsSync(join(sim.dir, 'multus.log')) ? readFileSync(join(sim.dir, 'multus.log'), 'utf8') : '').slice(-800)}`;
+    `CNI failures: ${JSON.stringify([...sim.failures]).slice(-1500)}\ncontroller warnings: ${leader
+      .log()
+      .split('\n')
+      .filter((l) => /"level":[45]0/.test(l))
+      .map((l) => l.slice(0, 400))
+      .join('\n')
+      .slice(
+        -3000,
+      )}\nmultus log: ${(existsSync(join(sim.dir, 'multus.log')) ? readFileSync(join(sim.dir, 'multus.log'), 'utf8') : '').slice(-800)}`;
 
   beforeAll(async () => {
     await k(['create', 'namespace', NAMESPACE]).catch(() => undefined);

@@ -12,10 +12,26 @@ function rv(o: unknown): bigint | undefined {
 }
 
 export class VersionedMap<V> extends Map<string, V> {
+  /** resourceVersion at which a key was deleted: a later-arriving older write must not revive it. */
+  readonly #deleted = new Map<string, bigint>();
+
   override set(key: string, value: V): this {
-    const have = rv(this.get(key));
     const next = rv(value);
+    const have = rv(this.get(key));
     if (have !== undefined && next !== undefined && next < have) return this;
+    const gone = this.#deleted.get(key);
+    if (gone !== undefined && next !== undefined) {
+      if (next <= gone) return this;
+      this.#deleted.delete(key);
+    }
     return super.set(key, value);
+  }
+
+  /** Records a watch's delete event, whose object carries the deletion's resourceVersion. */
+  deleted(key: string, object: unknown): void {
+    super.delete(key);
+    const at = rv(object);
+    if (at !== undefined) this.#deleted.set(key, at);
+    if (this.#deleted.size > 10_000) this.#deleted.clear();
   }
 }

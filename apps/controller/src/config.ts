@@ -32,7 +32,7 @@ export const ControllerConfig = Type.Object({
   namespace: Type.String({
     minLength: 1,
     default: 'nicpool-system',
-    description: 'Namespace of the leader Lease and of events about cluster-scoped objects.',
+    description: 'Namespace of the leader Lease.',
   }),
   leaseName: Type.String({ minLength: 1, default: 'nicpool-controller' }),
   leaseDurationSeconds: seconds(

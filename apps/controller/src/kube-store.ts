@@ -70,7 +70,7 @@ export class KubeControllerStore implements ControllerStore {
   #watches: Watching[] = [];
   readonly events: EventSink;
 
-  constructor(kc: KubeConfig, log: Log, eventNamespace: string, component: string) {
+  constructor(kc: KubeConfig, log: Log, component: string) {
     this.#kc = kc;
     this.#log = log;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
@@ -91,7 +91,8 @@ export class KubeControllerStore implements ControllerStore {
           )
         )
           return;
-        const namespace = target.namespace ?? eventNamespace;
+        // Events about cluster-scoped objects must live in "default" (API server rule).
+        const namespace = target.namespace ?? 'default';
         const at = new Date(now);
         core
           .createNamespacedEvent({
@@ -136,6 +137,18 @@ export class KubeControllerStore implements ControllerStore {
           type,
           ...(o.metadata?.labels ? { labels: o.metadata.labels } : {}),
         });
+    // A write of ours answered after the watch reported the object deleted (the finalizer
+    // removal that let it go) must not bring it back into the cache.
+    const remember =
+      <V>(
+        into: Map<string, V>,
+        key: (o: KubernetesObject) => string,
+        then: ReturnType<typeof notify>,
+      ) =>
+      (type: 'add' | 'update' | 'delete', o: KubernetesObject): void => {
+        if (type === 'delete' && into instanceof VersionedMap) into.deleted(key(o), o);
+        then(type, o);
+      };
     const crd = <V>(what: string, plural: string, into: Map<string, V>, kind: Kind): Watching =>
       watchInto(
         this.#kc,
@@ -146,7 +159,7 @@ export class KubeControllerStore implements ControllerStore {
           into,
           map: (o) => o as unknown as V,
           key: nameKey,
-          onEvent: notify(kind, nameKey),
+          onEvent: remember(into, nameKey, notify(kind, nameKey)),
         },
         this.#log,
       );
@@ -202,7 +215,7 @@ export class KubeControllerStore implements ControllerStore {
           into: this.#endpoints,
           map: (o) => o as unknown as SpiderEndpoint,
           key: objectKey,
-          onEvent: notify('endpoint', objectKey),
+          onEvent: remember(this.#endpoints, objectKey, notify('endpoint', objectKey)),
         },
         this.#log,
       ),

@@ -48,7 +48,6 @@ const elector = new LeaderElector(
       store = new KubeControllerStore(
         kc,
         (msg, err) => app.log.warn({ err }, msg),
-        c.namespace,
         'nicpool-controller',
       );
       reconciler = new Reconciler(
