@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { freePort } from './cluster/control-plane.ts';
 import { cluster, createNamespace, eventually, k, uniqueName } from './harness/helpers.ts';
+import { ControllerProcess } from './harness/controller.ts';
 import { WebhookProcess } from './harness/webhook.ts';
 
 const MULTUS = {
@@ -25,6 +26,8 @@ describe('admission webhook e2e', () => {
   const poolA = uniqueName('wh-eth0');
   const poolB = uniqueName('wh-net1');
   let wh: WebhookProcess;
+  // The webhook puts the finalizer on pools; the controller is who removes it.
+  let controller: ControllerProcess;
 
   const pool = (name: string, subnet: string, ips: string[], extra: object = {}): object => ({
     apiVersion: 'spiderpool.spidernet.io/v2beta1',
@@ -55,6 +58,14 @@ describe('admission webhook e2e', () => {
 
   beforeAll(async () => {
     await createNamespace(ns);
+    await k(['create', 'namespace', 'nicpool-system']).catch(() => undefined);
+    controller = new ControllerProcess(cluster(), {
+      identity: 'wh-suite',
+      port: await freePort(),
+      namespace: 'nicpool-system',
+      leaseSeconds: { duration: 4, renew: 3, retry: 1 },
+    });
+    await controller.start();
     wh = new WebhookProcess(cluster(), await freePort());
     await wh.start();
     await wh.register();
@@ -82,7 +93,17 @@ describe('admission webhook e2e', () => {
     await wh.stop();
     wh.cleanup();
     await k(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-    await k(['delete', 'spiderippool', poolA, poolB, '--ignore-not-found']);
+    await k(['delete', 'spiderippool', poolA, poolB, '--ignore-not-found', '--timeout=60s']);
+    await controller.stop();
+    controller.cleanup();
+    await k([
+      'delete',
+      'lease',
+      'nicpool-controller',
+      '-n',
+      'nicpool-system',
+      '--ignore-not-found',
+    ]);
   }, 120_000);
 
   it('mutates pools: ipVersion defaulted, CIDR label set', async () => {
@@ -200,6 +221,58 @@ describe('admission webhook e2e', () => {
     await k(['delete', 'spiderippool', name, '--wait=true', '--timeout=30s']);
     expect(await k(['get', 'spiderippool', name, '--ignore-not-found', '-o', 'name'])).toBe('');
   });
+
+  it('an in-use pool stays Terminating until its last address is released', async () => {
+    const name = uniqueName('wh-busy');
+    await k(
+      ['apply', '-f', '-'],
+      JSON.stringify(pool(name, '10.39.0.0/16', ['10.39.0.1-10.39.0.9'])),
+    );
+    const finalizers = (): Promise<string> =>
+      k(['get', 'spiderippool', name, '-o', 'jsonpath={.metadata.finalizers}']);
+    expect(await finalizers()).toBe('["spiderpool.spidernet.io"]');
+    // An allocation, as the allocator records it.
+    const record = JSON.stringify({
+      '10.39.0.3': { pod: `${ns}/busy`, podUid: 'u-busy', interface: 'eth0' },
+    });
+    await k([
+      'patch',
+      'spiderippool',
+      name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { allocatedIPs: record, allocatedIPCount: 1 } }),
+    ]);
+    await k(['delete', 'spiderippool', name, '--wait=false']);
+    // The delete is accepted; the pool waits, Terminating, while the address is in use.
+    await new Promise((r) => setTimeout(r, 3000));
+    const held = JSON.parse(await k(['get', 'spiderippool', name, '-o', 'json'])) as {
+      metadata: { deletionTimestamp?: string };
+      status?: { allocatedIPCount?: number };
+    };
+    expect(held.metadata.deletionTimestamp).toBeDefined();
+    expect(held.status?.allocatedIPCount).toBe(1);
+    // The last release (what the allocator's DEL writes) lets it go.
+    await k([
+      'patch',
+      'spiderippool',
+      name,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}',
+    ]);
+    await eventually(
+      'the pool gone after its last release',
+      async () =>
+        (await k(['get', 'spiderippool', name, '--ignore-not-found', '-o', 'name'])) === ''
+          ? true
+          : undefined,
+      30_000,
+      () => controller.log().slice(-2000),
+    );
+  }, 60_000);
 
   it('with the webhook process stopped, pods without nicpool annotations are still created', async () => {
     await wh.stop();
