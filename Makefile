@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE := node_modules/.bin/node
 JEST := $(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e cluster-up cluster-down cluster-status demo clean
+.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e cluster-up cluster-down cluster-status up down demo clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -53,6 +53,12 @@ cluster-down: install ## Stop the processes cluster-up started and remove its fi
 
 cluster-status: install ## Is the local control plane running?
 	@$(NODE) e2e/cluster/cli.ts status
+
+up: install components build ## Control plane + nicpool (webhook, controller, allocator, simulated node1) as local processes under their deploy/ ServiceAccounts (root); prints export KUBECONFIG=…
+	@$(NODE) scripts/up.ts up
+
+down: install ## Stop what make up started
+	@$(NODE) scripts/up.ts down
 
 demo: install components build ## Replay the tutorial on this machine: control plane, nicpool, real Multus, simulated pods (root)
 	@$(NODE) scripts/demo.ts

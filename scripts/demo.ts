@@ -1,10 +1,8 @@
 // `make demo`: replays the tutorial (../shared/seed/multi-interfaces-annotation.md) on this
-// machine: a local control plane, nicpool's webhook and allocator as local processes, the
+// machine: a local control plane, nicpool's webhook, controller and allocator as local processes, the
 // real Multus and CNI plugins, pods simulated as network namespaces. Then cleans up.
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  freePort,
   kubectl,
   REPO,
   startCluster,
@@ -13,13 +11,9 @@ import {
   readState,
   type ClusterState,
 } from '../e2e/cluster/control-plane.ts';
-import { AllocatorProcess } from '../e2e/harness/allocator.ts';
-import { WebhookProcess } from '../e2e/harness/webhook.ts';
-import { NodeSimulator } from '../e2e/sim/node-simulator.ts';
+import { startStack, type Stack } from './stack.ts';
 
 const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
-const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
-const SOCKET = '/var/run/spidernet/spiderpool.sock';
 const bold = (s: string): string => `\x1b[1m${s}\x1b[0m`;
 const step = (s: string): void => console.log(`\n${bold(`==> ${s}`)}`);
 
@@ -53,47 +47,40 @@ async function waitFor<T>(
 }
 
 let started = false;
-let createdSocketDir = false;
-let wh: WebhookProcess | undefined;
-let alloc: AllocatorProcess | undefined;
-let sim: NodeSimulator | undefined;
+let stack: Stack | undefined;
 
 async function cleanup(): Promise<void> {
   step('Cleaning up');
-  await k('delete', '--ignore-not-found', '-f', join(SEED, 'ippool-test-deploy.yaml')).catch(
-    () => undefined,
-  );
-  if (sim !== undefined) {
-    await waitFor(
-      'the pods to be deleted',
-      async () =>
-        (await k('get', 'pods', '-l', 'app=ippool-test-app', '-o', 'name')) === ''
-          ? true
-          : undefined,
-      60_000,
-    ).catch(() => undefined);
-    await sim.stop();
-  }
   await k(
     'delete',
     '--ignore-not-found',
     '-f',
-    join(SEED, 'different-segment-ipv4-ippools.yaml'),
+    join(SEED, 'ippool-test-deploy.yaml'),
     '-f',
-    join(SEED, 'different-segment-ipv4-subnets.yaml'),
-    '-f',
-    join(REPO, 'deploy', 'examples', 'multus-conf.yaml'),
+    join(SEED, 'subnet-test-deploy.yaml'),
   ).catch(() => undefined);
-  if (wh !== undefined) {
-    await wh.unregister().catch(() => undefined);
-    await wh.stop();
-    wh.cleanup();
-  }
-  if (alloc !== undefined) {
-    await alloc.stop();
-    alloc.cleanup();
-    rmSync(SOCKET, { force: true });
-    if (createdSocketDir) rmSync('/var/run/spidernet', { recursive: true, force: true });
+  if (stack !== undefined) {
+    await waitFor(
+      'the pods to be deleted',
+      async () =>
+        (await k('get', 'pods', '-l', 'app in (ippool-test-app,test-app)', '-o', 'name')) === ''
+          ? true
+          : undefined,
+      60_000,
+    ).catch(() => undefined);
+    // While the controller runs: it removes the finalizers of the pools and subnets.
+    await k(
+      'delete',
+      '--ignore-not-found',
+      '-f',
+      join(SEED, 'different-segment-ipv4-ippools.yaml'),
+      '-f',
+      join(SEED, 'different-segment-ipv4-subnets.yaml'),
+      '-f',
+      join(REPO, 'deploy', 'examples', 'multus-conf.yaml'),
+      '--timeout=60s',
+    ).catch(() => undefined);
+    await stack.stop();
   }
   if (started) await stopCluster();
 }
@@ -110,28 +97,11 @@ try {
     cluster = await startCluster();
     started = true;
   }
-  step('Starting nicpool: admission webhook and the node allocator (local processes)');
-  wh = new WebhookProcess(cluster, await freePort());
-  await wh.start();
-  await wh.register();
-  if (!existsSync('/var/run/spidernet')) {
-    mkdirSync('/var/run/spidernet', { recursive: true });
-    createdSocketDir = true;
-  }
-  alloc = new AllocatorProcess(cluster, 'node1', await freePort(), SOCKET);
-  await alloc.start();
-  console.log(`   webhook on https://127.0.0.1:${wh.port}, allocator on ${SOCKET}`);
-  sim = new NodeSimulator({
-    cluster,
-    nodes: ['node1'],
-    hostNics: ['ens192', 'ens224'],
-    clusterNetwork: 'macvlan-conf-ens192',
-    extraPlugins: { spiderpool: SHIM },
-  });
-  await sim.start();
-  console.log(
-    '   node1: simulated kubelet; host NICs ens192/ens224 are veth ends; CNI: Multus thin plugin → macvlan (+ sbr) → nicpool shim',
+  step(
+    'Starting nicpool as local processes: webhook, controller, allocator, each with its deploy/ ServiceAccount',
   );
+  stack = await startStack(cluster, (l) => console.log(`   ${l}`));
+  const sim = stack.sim;
 
   step(
     'Set up Multus configuration (deploy/examples/multus-conf.yaml: the tutorial NADs, sbr in place of veth)',
@@ -141,10 +111,58 @@ try {
 
   step('Multiple NICs by subnet: the subnets apply unchanged');
   await show('apply', '-f', join(SEED, 'different-segment-ipv4-subnets.yaml'));
-  await show('get', 'spidersubnet');
-  console.log(
-    '   (The subnet-annotated Deployment needs the nicpool controller to create its auto-pools; it is not built yet, so this demo stops the subnet path here.)',
+  await waitFor('the subnet counters', async () =>
+    (await k(
+      'get',
+      'spidersubnet',
+      'subnet-test-ens192',
+      '-o',
+      'jsonpath={.status.totalIPCount}',
+    )) === '10'
+      ? true
+      : undefined,
   );
+  await show('get', 'spidersubnet');
+  step('The subnet-annotated Deployment (2 replicas), unchanged');
+  await show('apply', '-f', join(SEED, 'subnet-test-deploy.yaml'));
+  await waitFor('2 test-app pods to be Running', async () => {
+    const items = (
+      JSON.parse(await k('get', 'pods', '-l', 'app=test-app', '-o', 'json')) as {
+        items: { status: { phase?: string } }[];
+      }
+    ).items;
+    return items.length === 2 && items.every((p) => p.status.phase === 'Running')
+      ? true
+      : undefined;
+  });
+  await show('get', 'spiderippool');
+  for (const name of (await k('get', 'spiderippool', '-o', 'name')).split('\n')) {
+    if (!name.includes('/auto-test-app-')) continue;
+    await show('get', name, '-o', 'jsonpath={.spec.ips}');
+  }
+  await show('get', 'spidersubnet');
+  await show('get', 'po', '-l', 'app=test-app', '-o', 'wide');
+  const subnetPod = (
+    JSON.parse(await k('get', 'pods', '-l', 'app=test-app', '-o', 'json')) as {
+      items: { metadata: { name: string; uid: string } }[];
+    }
+  ).items[0]!;
+  const subnetNetns = sim.netnsOf(subnetPod.metadata.uid)!.split('/').pop()!;
+  {
+    const { execFileSync } = await import('node:child_process');
+    console.log(
+      `~# kubectl exec -ti ${subnetPod.metadata.name} -- ip a        (ip netns exec ${subnetNetns} …)`,
+    );
+    process.stdout.write(
+      execFileSync('ip', ['netns', 'exec', subnetNetns, 'ip', 'a'], { encoding: 'utf8' }),
+    );
+  }
+  step('Deleting the Deployment: its auto-pools go once their addresses are released');
+  await show('delete', '-f', join(SEED, 'subnet-test-deploy.yaml'));
+  await waitFor('the auto-pools to be gone', async () =>
+    (await k('get', 'spiderippool', '-o', 'name')).includes('auto-test-app-') ? undefined : true,
+  );
+  await show('get', 'spidersubnet');
 
   step('Multiple NICs by IPPool: the tutorial manifests, unchanged');
   await show('apply', '-f', join(SEED, 'different-segment-ipv4-ippools.yaml'));

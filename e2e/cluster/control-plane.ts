@@ -205,7 +205,8 @@ export async function apiGet(
   });
 }
 
-function kubeconfigYAML(server: string, caFile: string, token: string): string {
+/** A kubeconfig for the local API server with a bearer token (admin or a ServiceAccount's). */
+export function kubeconfigYAML(server: string, caFile: string, token: string): string {
   const ca = readFileSync(caFile).toString('base64');
   return `apiVersion: v1
 kind: Config

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, type ClusterState } from '../cluster/control-plane.ts';
+import { componentKubeconfig } from './identity.ts';
 import { eventually } from './helpers.ts';
 
 export interface Reply {
@@ -72,7 +73,8 @@ export class AllocatorProcess {
           NICPOOL_SOCKET_PATH: this.socket,
           NICPOOL_ALLOCATOR_HOST: '127.0.0.1',
           NICPOOL_ALLOCATOR_PORT: String(this.port),
-          KUBECONFIG: this.#cluster.kubeconfig,
+          // Its own ServiceAccount and the RBAC from deploy/, never the admin token.
+          KUBECONFIG: await componentKubeconfig(this.#cluster, 'allocator'),
           NICPOOL_LOG_LEVEL: 'warn',
         },
         stdio: ['ignore', log, log],

@@ -4,6 +4,7 @@ import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO, type ClusterState } from '../cluster/control-plane.ts';
+import { componentKubeconfig } from './identity.ts';
 import { eventually } from './helpers.ts';
 
 export interface ControllerOptions {
@@ -38,7 +39,8 @@ export class ControllerProcess {
       {
         env: {
           PATH: process.env['PATH'],
-          KUBECONFIG: this.#cluster.kubeconfig,
+          // Its own ServiceAccount and the RBAC from deploy/, never the admin token.
+          KUBECONFIG: await componentKubeconfig(this.#cluster, 'controller'),
           NICPOOL_CONTROLLER_HOST: '127.0.0.1',
           NICPOOL_CONTROLLER_PORT: String(o.port),
           NICPOOL_CONTROLLER_IDENTITY: o.identity,

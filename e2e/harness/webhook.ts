@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { webhookConfigurations } from '@nicpool/manifests';
 import { REPO, type ClusterState } from '../cluster/control-plane.ts';
 import { issueServingCert } from '../cluster/tls.ts';
+import { componentKubeconfig } from './identity.ts';
 import { eventually, k } from './helpers.ts';
 
 export class WebhookProcess {
@@ -43,10 +44,9 @@ export class WebhookProcess {
           NICPOOL_WEBHOOK_PORT: String(this.port),
           NICPOOL_WEBHOOK_TLS_CERT: join(this.dir, 'tls.crt'),
           NICPOOL_WEBHOOK_TLS_KEY: join(this.dir, 'tls.key'),
-          KUBECONFIG: this.#cluster.kubeconfig,
+          // Its own ServiceAccount and the RBAC from deploy/, never the admin token.
+          KUBECONFIG: await componentKubeconfig(this.#cluster, 'webhook'),
           NICPOOL_LOG_LEVEL: 'warn',
-          // e2e controllers run with the admin token (user "admin"), not their ServiceAccount.
-          NICPOOL_WEBHOOK_CONTROLLER_USERS: 'admin',
         },
         stdio: ['ignore', log, log],
       },

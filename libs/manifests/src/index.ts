@@ -5,7 +5,10 @@
  */
 import { PREFIX } from '@nicpool/annotations';
 
-export const NICPOOL_NAMESPACE = 'nicpool-system';
+import { NICPOOL_NAMESPACE } from './names.ts';
+
+export { NICPOOL_NAMESPACE };
+export * from './deploy.ts';
 
 export type ClientConfig =
   | { readonly url: string; readonly caBundle: string }
