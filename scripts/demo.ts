@@ -13,7 +13,8 @@ import {
 } from '../e2e/cluster/control-plane.ts';
 import { startStack, type Stack } from './stack.ts';
 
-const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
+// The tutorial's scenario in nicpool's manifests (the same objects as the tutorial's files).
+const EX = join(REPO, 'deploy', 'examples');
 const bold = (s: string): string => `\x1b[1m${s}\x1b[0m`;
 const step = (s: string): void => console.log(`\n${bold(`==> ${s}`)}`);
 
@@ -55,9 +56,9 @@ async function cleanup(): Promise<void> {
     'delete',
     '--ignore-not-found',
     '-f',
-    join(SEED, 'ippool-test-deploy.yaml'),
+    join(EX, '21-ippool-test-deploy.yaml'),
     '-f',
-    join(SEED, 'subnet-test-deploy.yaml'),
+    join(EX, '11-subnet-test-deploy.yaml'),
   ).catch(() => undefined);
   if (stack !== undefined) {
     await waitFor(
@@ -73,11 +74,11 @@ async function cleanup(): Promise<void> {
       'delete',
       '--ignore-not-found',
       '-f',
-      join(SEED, 'different-segment-ipv4-ippools.yaml'),
+      join(EX, '20-ippools.yaml'),
       '-f',
-      join(SEED, 'different-segment-ipv4-subnets.yaml'),
+      join(EX, '10-subnets.yaml'),
       '-f',
-      join(REPO, 'deploy', 'examples', 'multus-conf.yaml'),
+      join(EX, 'multus-conf.yaml'),
       '--timeout=60s',
     ).catch(() => undefined);
     await stack.stop();
@@ -106,11 +107,11 @@ try {
   step(
     'Set up Multus configuration (deploy/examples/multus-conf.yaml: the tutorial NADs, sbr in place of veth)',
   );
-  await show('apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml'));
+  await show('apply', '-f', join(EX, 'multus-conf.yaml'));
   await show('get', 'network-attachment-definitions.k8s.cni.cncf.io', '-n', 'kube-system');
 
-  step('Multiple NICs by subnet: the subnets apply unchanged');
-  await show('apply', '-f', join(SEED, 'different-segment-ipv4-subnets.yaml'));
+  step("Multiple NICs by subnet: deploy/examples/10-subnets.yaml (the tutorial's subnets)");
+  await show('apply', '-f', join(EX, '10-subnets.yaml'));
   await waitFor('the subnet counters', async () =>
     (await k(
       'get',
@@ -123,8 +124,8 @@ try {
       : undefined,
   );
   await show('get', 'spidersubnet');
-  step('The subnet-annotated Deployment (2 replicas), unchanged');
-  await show('apply', '-f', join(SEED, 'subnet-test-deploy.yaml'));
+  step('The subnet-annotated Deployment, 2 replicas (deploy/examples/11-subnet-test-deploy.yaml)');
+  await show('apply', '-f', join(EX, '11-subnet-test-deploy.yaml'));
   await waitFor('2 test-app pods to be Running', async () => {
     const items = (
       JSON.parse(await k('get', 'pods', '-l', 'app=test-app', '-o', 'json')) as {
@@ -158,16 +159,16 @@ try {
     );
   }
   step('Deleting the Deployment: its auto-pools go once their addresses are released');
-  await show('delete', '-f', join(SEED, 'subnet-test-deploy.yaml'));
+  await show('delete', '-f', join(EX, '11-subnet-test-deploy.yaml'));
   await waitFor('the auto-pools to be gone', async () =>
     (await k('get', 'spiderippool', '-o', 'name')).includes('auto-test-app-') ? undefined : true,
   );
   await show('get', 'spidersubnet');
 
-  step('Multiple NICs by IPPool: the tutorial manifests, unchanged');
-  await show('apply', '-f', join(SEED, 'different-segment-ipv4-ippools.yaml'));
+  step('Multiple NICs by IPPool: deploy/examples/20-ippools.yaml and 21-ippool-test-deploy.yaml');
+  await show('apply', '-f', join(EX, '20-ippools.yaml'));
   await show('get', 'spiderippool');
-  await show('apply', '-f', join(SEED, 'ippool-test-deploy.yaml'));
+  await show('apply', '-f', join(EX, '21-ippool-test-deploy.yaml'));
   const pod = await waitFor('the ippool-test-app pod to be Running', async () => {
     const items = (
       JSON.parse(await k('get', 'pods', '-l', 'app=ippool-test-app', '-o', 'json')) as {
