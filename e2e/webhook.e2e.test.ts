@@ -275,6 +275,23 @@ describe('admission webhook e2e', () => {
   }, 60_000);
 
   it('with the webhook process stopped, pods without nicpool annotations are still created', async () => {
+    const held = uniqueName('wh-down');
+    await k(
+      ['apply', '-f', '-'],
+      JSON.stringify(pool(held, '10.40.0.0/16', ['10.40.0.1-10.40.0.3'])),
+    );
+    const record = JSON.stringify({
+      '10.40.0.2': { pod: `${ns}/x`, podUid: 'u-x', interface: 'eth0' },
+    });
+    await k([
+      'patch',
+      'spiderippool',
+      held,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ status: { allocatedIPs: record, allocatedIPCount: 1 } }),
+    ]);
     await wh.stop();
     expect(
       await applyError({
@@ -296,6 +313,27 @@ describe('admission webhook e2e', () => {
       spec: { containers: [{ name: 'c', image: 'busybox' }] },
     });
     expect(err).toContain('failed calling webhook "pods.validate.nicpool.spidernet.io"');
+    // The controller is never held up by the webhook: a pool deleted while the webhook is
+    // down still goes once its last address is released (its finalizer removal is not hooked).
+    await k([
+      'patch',
+      'spiderippool',
+      held,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}',
+    ]);
+    await k(['delete', 'spiderippool', held, '--wait=false']);
+    await eventually(
+      'the pool gone with the webhook down',
+      async () =>
+        (await k(['get', 'spiderippool', held, '--ignore-not-found', '-o', 'name'])) === ''
+          ? true
+          : undefined,
+      30_000,
+      () => controller.log().slice(-2000),
+    );
     await k(['delete', 'pod', 'plain', '-n', ns, '--grace-period=0', '--force']);
     await wh.start();
   }, 90_000);

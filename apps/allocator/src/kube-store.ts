@@ -283,28 +283,42 @@ export class KubeStore implements AllocatorStore {
     return r.items;
   }
 
+  /** Our own endpoint writes go into the cache at once (the watch may be a moment behind). */
+  #remember(ep: SpiderEndpoint): SpiderEndpoint {
+    const key = `${ep.metadata.namespace ?? ''}/${ep.metadata.name}`;
+    // One that is being deleted vanishes with its last finalizer: never cache it back.
+    if (ep.metadata.deletionTimestamp === undefined) this.#endpoints.set(key, ep);
+    else this.#endpoints.delete(key);
+    return ep;
+  }
+
   async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return (await this.#custom.createNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.endpoint,
-      namespace: ep.metadata.namespace!,
-      body: ep,
-    })) as SpiderEndpoint;
+    return this.#remember(
+      (await this.#custom.createNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: Plural.endpoint,
+        namespace: ep.metadata.namespace!,
+        body: ep,
+      })) as SpiderEndpoint,
+    );
   }
 
   async replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
-    return (await this.#custom.replaceNamespacedCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.endpoint,
-      namespace: ep.metadata.namespace!,
-      name: ep.metadata.name,
-      body: ep,
-    })) as SpiderEndpoint;
+    return this.#remember(
+      (await this.#custom.replaceNamespacedCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural: Plural.endpoint,
+        namespace: ep.metadata.namespace!,
+        name: ep.metadata.name,
+        body: ep,
+      })) as SpiderEndpoint,
+    );
   }
 
   async deleteEndpoint(namespace: string, name: string): Promise<void> {
+    this.#endpoints.delete(`${namespace}/${name}`);
     await this.#custom.deleteNamespacedCustomObject({
       group: GROUP,
       version: VERSION,

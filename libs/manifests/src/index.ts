@@ -5,6 +5,7 @@
  */
 import { PREFIX } from '@nicpool/annotations';
 
+import { userOf } from './deploy.ts';
 import { NICPOOL_NAMESPACE } from './names.ts';
 
 export { NICPOOL_NAMESPACE };
@@ -67,6 +68,18 @@ const POOL_RULES = [
     // Only the main resources: /status writes are the allocator's and never hooked.
     resources: ['spiderippools', 'spidersubnets', 'spiderreservedips'],
     scope: 'Cluster',
+  },
+];
+
+/**
+ * The controller's own pool and subnet writes skip the webhook: it computes them from the
+ * same rules, and a webhook outage must not stop it from removing finalizers or growing
+ * auto-pools. Everyone else's writes are judged (and auto-pools refused to them).
+ */
+const NOT_THE_CONTROLLER = [
+  {
+    name: 'not-the-nicpool-controller',
+    expression: `request.userInfo.username != '${userOf('controller')}'`,
   },
 ];
 
@@ -163,6 +176,7 @@ export function webhookConfigurations(
         ...COMMON,
         clientConfig: client(cc, '/validate'),
         rules: POOL_RULES,
+        matchConditions: NOT_THE_CONTROLLER,
       },
     ],
   };
@@ -177,6 +191,7 @@ export function webhookConfigurations(
         reinvocationPolicy: 'Never',
         clientConfig: client(cc, '/mutate'),
         rules: POOL_RULES,
+        matchConditions: NOT_THE_CONTROLLER,
       },
     ],
   };
