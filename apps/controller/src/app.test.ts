@@ -20,3 +20,23 @@ describe('controller app', () => {
     expect(readControllerConfig({ NICPOOL_CONTROLLER_PORT: 'x' }).ok).toBe(false);
   });
 });
+
+describe('controller metrics', () => {
+  it('exports total, allocated and free addresses per pool from the leader cache', async () => {
+    const { createMetrics } = await import('./metrics.ts');
+    const m = createMetrics(new Registry(), false);
+    m.pools = () => [
+      {
+        apiVersion: 'spiderpool.spidernet.io/v2beta1',
+        kind: 'SpiderIPPool',
+        metadata: { name: 'p' },
+        spec: { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.5'] },
+        status: { allocatedIPs: '{"10.6.0.1":{"pod":"a/b","podUid":"u"}}' },
+      },
+    ];
+    const text = await m.registry.metrics();
+    expect(text).toContain('nicpool_ippool_total_ips{pool="p"} 5');
+    expect(text).toContain('nicpool_ippool_allocated_ips{pool="p"} 1');
+    expect(text).toContain('nicpool_ippool_free_ips{pool="p"} 4');
+  });
+});

@@ -61,6 +61,8 @@ const elector = new LeaderElector(
         metrics,
         log,
       );
+      const leaderStore = store;
+      metrics.pools = () => leaderStore.pools();
       const r = reconciler;
       store.start((change) => r.onChange(change));
       void r.start();

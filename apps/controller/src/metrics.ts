@@ -1,4 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { decodeAllocatedIPs, specAddresses, type SpiderIPPool } from '@nicpool/crds';
 
 export interface ControllerMetrics {
   readonly registry: Registry;
@@ -8,12 +9,14 @@ export interface ControllerMetrics {
   readonly gcCandidates: Gauge<'type'>;
   readonly gcReleases: Counter<'type'>;
   readonly gcFailures: Counter<'type'>;
+  /** Where the per-pool gauges read from: the leader's pool cache (nothing on a standby). */
+  pools: () => readonly SpiderIPPool[];
 }
 
 export function createMetrics(registry = new Registry(), defaults = true): ControllerMetrics {
   if (defaults) collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  return {
+  const metrics: ControllerMetrics = {
     registry,
     leader: new Gauge({
       name: 'nicpool_controller_leader',
@@ -50,5 +53,41 @@ export function createMetrics(registry = new Registry(), defaults = true): Contr
       labelNames: ['type'],
       registers,
     }),
+    pools: () => [],
   };
+  // Per-pool sizes, from the one active replica: every allocator exporting the same
+  // cluster-wide numbers would multiply them by the node count in a sum.
+  const perPool = (
+    name: string,
+    help: string,
+    value: (total: number, allocated: number) => number,
+  ): Gauge<'pool'> =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ['pool'],
+      registers,
+      collect() {
+        this.reset();
+        for (const p of metrics.pools()) {
+          const total = specAddresses(p.spec);
+          const records = decodeAllocatedIPs(p.status?.allocatedIPs);
+          if (!total.ok || !records.ok) continue;
+          this.set(
+            { pool: p.metadata.name },
+            value(Number(total.value.count()), records.value.size),
+          );
+        }
+      },
+    });
+  perPool('nicpool_ippool_total_ips', 'Addresses of a pool (ips minus excludeIPs).', (t) => t);
+  perPool(
+    'nicpool_ippool_allocated_ips',
+    'Addresses of a pool recorded as allocated.',
+    (_t, a) => a,
+  );
+  perPool('nicpool_ippool_free_ips', 'Addresses of a pool free to allocate.', (t, a) =>
+    Math.max(t - a, 0),
+  );
+  return metrics;
 }
