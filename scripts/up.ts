@@ -2,7 +2,7 @@
 // (scripts/stack.ts serve, detached), each component under its deploy/ ServiceAccount.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   isHealthy,
   KUBECONFIG,
@@ -67,6 +67,9 @@ async function up(): Promise<void> {
   const s = JSON.parse(readFileSync(STACK_STATE, 'utf8')) as Record<string, unknown>;
   say(`up: webhook ${String(s['webhook'])}, allocator socket ${String(s['socket'])}`);
   say(`controller metrics ${String(s['controllerMetrics'])}`);
+  const kubectlDir = dirname(readState()?.bin.kubectl ?? '');
+  // The kubectl built for the tests, for machines without one.
+  if (kubectlDir !== '.') console.log(`export PATH=${kubectlDir}:$PATH`);
   console.log(`export KUBECONFIG=${KUBECONFIG}`);
 }
 
