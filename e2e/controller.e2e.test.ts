@@ -93,32 +93,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     });
     await sim.start();
     // The tutorial's NADs with Debian's sbr in place of Spiderpool's veth (on net1 only).
-    const nad = (name: string, master: string, sbr: boolean): object => ({
-      apiVersion: 'k8s.cni.cncf.io/v1',
-      kind: 'NetworkAttachmentDefinition',
-      metadata: { name, namespace: 'kube-system' },
-      spec: {
-        config: JSON.stringify({
-          cniVersion: '0.3.1',
-          name,
-          plugins: [
-            { type: 'macvlan', master, mode: 'bridge', ipam: { type: 'spiderpool' } },
-            ...(sbr ? [{ type: 'sbr' }] : []),
-          ],
-        }),
-      },
-    });
-    await k(
-      ['apply', '-f', '-'],
-      JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'List',
-        items: [
-          nad('macvlan-conf-ens192', 'ens192', false),
-          nad('macvlan-conf-ens224', 'ens224', true),
-        ],
-      }),
-    );
+    await k(['apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]);
   }, 180_000);
 
   afterAll(async () => {

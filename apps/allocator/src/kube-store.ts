@@ -16,7 +16,7 @@ import {
   type SpiderReservedIP,
 } from '@nicpool/crds';
 import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
-import type { AllocatorStore, Labelled, PodObject } from './store.ts';
+import { ChangeSignal, type AllocatorStore, type Labelled, type PodObject } from './store.ts';
 
 type Log = (msg: string, err?: unknown) => void;
 type List = KubernetesListObject<KubernetesObject>;
@@ -32,7 +32,7 @@ export class KubeStore implements AllocatorStore {
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
-  readonly #poolWaiters = new Set<() => void>();
+  readonly #poolChanges = new ChangeSignal();
   readonly #pools = new Map<string, SpiderIPPool>();
   readonly #reserved = new Map<string, SpiderReservedIP>();
   readonly #namespaces = new Map<string, Labelled>();
@@ -65,8 +65,7 @@ export class KubeStore implements AllocatorStore {
           map: (o) => o as unknown as SpiderIPPool,
           key: nameKey,
           onChange: () => {
-            for (const w of this.#poolWaiters) w();
-            this.#poolWaiters.clear();
+            this.#poolChanges.notify();
           },
         },
         log,
@@ -214,17 +213,7 @@ export class KubeStore implements AllocatorStore {
   }
 
   waitForPoolChange(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#poolWaiters.delete(done);
-        resolve(false);
-      }, ms);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#poolWaiters.add(done);
-    });
+    return this.#poolChanges.wait(ms);
   }
 
   async getJobOwner(

@@ -1,5 +1,5 @@
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
-import type { AllocatorStore, Labelled, PodObject } from './store.ts';
+import { ChangeSignal, type AllocatorStore, type Labelled, type PodObject } from './store.ts';
 
 const apiError = (code: number, message: string): Error =>
   Object.assign(new Error(message), { code });
@@ -22,7 +22,7 @@ export class MemoryStore implements AllocatorStore {
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
   readonly jobOwners = new Map<string, { kind: string; name: string }>();
-  readonly #poolWaiters = new Set<() => void>();
+  readonly #poolChanges = new ChangeSignal();
   /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
   injectConflicts = 0;
 
@@ -39,22 +39,11 @@ export class MemoryStore implements AllocatorStore {
   }
 
   #poolsChanged(): void {
-    for (const w of this.#poolWaiters) w();
-    this.#poolWaiters.clear();
+    this.#poolChanges.notify();
   }
 
   waitForPoolChange(ms: number): Promise<boolean> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#poolWaiters.delete(done);
-        resolve(false);
-      }, ms);
-      const done = (): void => {
-        clearTimeout(timer);
-        resolve(true);
-      };
-      this.#poolWaiters.add(done);
-    });
+    return this.#poolChanges.wait(ms);
   }
 
   async getJobOwner(

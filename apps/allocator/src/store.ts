@@ -56,3 +56,28 @@ export interface AllocatorStore extends PoolPort {
   replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   deleteEndpoint(namespace: string, name: string): Promise<void>;
 }
+
+/** Wakes everyone waiting for the next change, or each waiter after its own timeout. */
+export class ChangeSignal {
+  readonly #waiters = new Set<() => void>();
+
+  notify(): void {
+    for (const w of this.#waiters) w();
+    this.#waiters.clear();
+  }
+
+  /** True on a change within `ms`, false after `ms` without one. */
+  wait(ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(done);
+        resolve(false);
+      }, ms);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      this.#waiters.add(done);
+    });
+  }
+}
