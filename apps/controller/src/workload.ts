@@ -6,6 +6,7 @@ import {
   DEFAULT_IP_NUMBER,
   firstSubnet,
   isWorkloadKind,
+  jobPodsAtOnce,
   parseIPNumber,
   parseReclaim,
   parseSubnet,
@@ -68,12 +69,7 @@ export interface Workload {
 }
 
 /** Replicas per kind (controllers.md): Job and CronJob count the pods that run at once. */
-function jobReplicas(spec: RawJobSpec | undefined): number {
-  const parallelism = spec?.parallelism ?? 1;
-  const completions = spec?.completions;
-  const n = completions === undefined ? parallelism : Math.min(parallelism, completions);
-  return Math.max(n, 1);
-}
+const jobReplicas = jobPodsAtOnce;
 
 export function toWorkload(kind: WorkloadKind, o: RawWorkload): Workload {
   const m = o.metadata ?? {};

@@ -6,6 +6,7 @@ import {
   AnnotationErrorCode,
   formatAnnotationError,
   hasWildcard,
+  jobPodsAtOnce,
   matchPoolNames,
   parseIPPool,
   parseIPPools,
@@ -54,8 +55,11 @@ export function podTemplateOf(
     spec?: {
       replicas?: number;
       template?: { metadata?: Meta };
-      jobTemplate?: { spec?: { template?: { metadata?: Meta }; parallelism?: number } };
+      jobTemplate?: {
+        spec?: { template?: { metadata?: Meta }; parallelism?: number; completions?: number };
+      };
       parallelism?: number;
+      completions?: number;
     };
   };
   switch (kind) {
@@ -79,13 +83,13 @@ export function podTemplateOf(
       return {
         meta: o.spec?.template?.metadata ?? {},
         path: 'spec.template.metadata.annotations',
-        replicas: o.spec?.parallelism ?? 1,
+        replicas: jobPodsAtOnce(o.spec),
       };
     case 'CronJob':
       return {
         meta: o.spec?.jobTemplate?.spec?.template?.metadata ?? {},
         path: 'spec.jobTemplate.spec.template.metadata.annotations',
-        replicas: o.spec?.jobTemplate?.spec?.parallelism ?? 1,
+        replicas: jobPodsAtOnce(o.spec?.jobTemplate?.spec),
       };
     default:
       return undefined;

@@ -26,6 +26,18 @@ export interface ApplicationRef {
   readonly name: string;
 }
 
+/**
+ * Pods a Job (or a CronJob's job template) runs at once: `parallelism` (default 1), capped
+ * by `completions`, at least 1. Controller sizing and webhook warnings count alike.
+ */
+export function jobPodsAtOnce(
+  spec: { parallelism?: number; completions?: number } | undefined,
+): number {
+  const parallelism = spec?.parallelism ?? 1;
+  const n = spec?.completions === undefined ? parallelism : Math.min(parallelism, spec.completions);
+  return Math.max(n, 1);
+}
+
 /** Kubernetes label values: at most 63 characters. */
 const LABEL_MAX = 63;
 
