@@ -173,9 +173,14 @@ export class Reconciler {
           for (const w of this.#store.workloads())
             if (this.#wantsPools(w)) this.#queue.add(workloadKey(w.app));
         break;
-      case 'pod':
-        if (c.type !== 'add') this.#queue.add(GC);
+      case 'pod': {
+        // Only what can leak: a pod gone, or one that has finished. Other pod updates
+        // (status churn) would run a full GC pass each for nothing.
+        const [ns, name] = c.key.split('/') as [string, string];
+        if (c.type === 'delete' || this.#store.pod(ns, name)?.finished === true)
+          this.#queue.add(GC);
         break;
+      }
       case 'endpoint':
       case 'reservedip':
         break;
