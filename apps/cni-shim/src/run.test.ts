@@ -336,3 +336,57 @@ describe('parseCNIArgs', () => {
     ]);
   });
 });
+
+describe('a restarting allocator', () => {
+  /** Unreachable for the first `down` calls, then not ready once, then an answer. */
+  function restarting(down: number): { client: AllocatorClient; calls: number } {
+    const state = { calls: 0 };
+    return {
+      get calls() {
+        return state.calls;
+      },
+      client: {
+        async request() {
+          state.calls++;
+          if (state.calls <= down)
+            throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+          if (state.calls === down + 1)
+            return {
+              status: 503,
+              json: { code: 'NOT_READY', message: 'caches not synced', retryable: true },
+            };
+          return { status: 200, json: {} };
+        },
+      },
+    };
+  }
+
+  it('DEL waits for it within the budget and then succeeds', async () => {
+    const a = restarting(2);
+    const out = await run({
+      env: env('DEL'),
+      stdin: netconf('1.1.0'),
+      client: a.client,
+      waitForAllocatorMs: 3000,
+    });
+    expect(out.exitCode).toBe(0);
+    expect(a.calls).toBe(4);
+  });
+
+  it('gives up with CNI 11 once the budget is spent', async () => {
+    const a = restarting(1000);
+    const started = Date.now();
+    const out = await run({
+      env: env('DEL'),
+      stdin: netconf('1.1.0'),
+      client: a.client,
+      waitForAllocatorMs: 500,
+    });
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(json(out.stdout)).toMatchObject({
+      code: 11,
+      msg: 'nicpool allocator unreachable at /var/run/spidernet/spiderpool.sock',
+    });
+    expect(a.calls).toBeGreaterThanOrEqual(2);
+  });
+});

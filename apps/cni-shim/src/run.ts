@@ -16,6 +16,11 @@ export interface RunInput {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly stdin: string;
   readonly client: AllocatorClient;
+  /**
+   * How long ADD, DEL, CHECK and GC keep trying while the allocator is unreachable or not
+   * ready (it restarts during an upgrade), before CNI 11. 0: answer at once.
+   */
+  readonly waitForAllocatorMs?: number;
 }
 
 export interface RunOutput {
@@ -157,6 +162,13 @@ function fromReply(what: string, r: ClientReply): CNIError {
   return new CNIError(cni, message, `${what}: allocator ${code || `HTTP ${r.status}`}`);
 }
 
+const notReady = (r: ClientReply): boolean =>
+  r.status === 503 && (r.json as { code?: unknown } | undefined)?.code === 'NOT_READY';
+
+/**
+ * One call to the allocator. While it is unreachable or not ready, tries again with a
+ * doubling pause (100 ms up to 1 s) within `waitMs`; then the last answer stands.
+ */
 async function request(
   client: AllocatorClient,
   socket: string,
@@ -164,15 +176,23 @@ async function request(
   path: string,
   body: unknown,
   what: string,
+  waitMs: number,
 ): Promise<ClientReply> {
-  try {
-    return await client.request(socket, method, path, body);
-  } catch (e) {
-    throw new CNIError(
-      CNIErrorCode.tryAgainLater,
-      `nicpool allocator unreachable at ${socket}`,
-      `${what}: ${e instanceof Error ? e.message : String(e)}`,
-    );
+  const deadline = Date.now() + waitMs;
+  for (let pause = 100; ; pause = Math.min(pause * 2, 1000)) {
+    const canWait = Date.now() + pause <= deadline;
+    try {
+      const r = await client.request(socket, method, path, body);
+      if (!notReady(r) || !canWait) return r;
+    } catch (e) {
+      if (!canWait)
+        throw new CNIError(
+          CNIErrorCode.tryAgainLater,
+          `nicpool allocator unreachable at ${socket}`,
+          `${what}: ${e instanceof Error ? e.message : String(e)}`,
+        );
+    }
+    await new Promise((r) => setTimeout(r, pause));
   }
 }
 
@@ -202,6 +222,7 @@ async function dispatch(
   if (socketRaw !== undefined && typeof socketRaw !== 'string')
     throw new CNIError(CNIErrorCode.invalidNetconf, 'ipam.ipam_unix_socket_path must be a string');
   const socket = socketRaw === undefined || socketRaw === '' ? DEFAULT_SOCKET_PATH : socketRaw;
+  const wait = input.waitForAllocatorMs ?? 0;
   const { client, env } = input;
   switch (command) {
     case 'ADD': {
@@ -218,7 +239,7 @@ async function dispatch(
         defaultIPv6IPPool: stringList(ipam, 'default_ipv6_ippool'),
         cleanGateway: clean ?? false,
       };
-      const r = await request(client, socket, 'POST', Paths.ip, body, 'ADD');
+      const r = await request(client, socket, 'POST', Paths.ip, body, 'ADD', wait);
       if (r.status !== 200) throw fromReply('ADD', r);
       const reply = r.json as AddResponse | undefined;
       if (reply === undefined || !Array.isArray(reply.ips) || reply.ips.length === 0) {
@@ -239,7 +260,7 @@ async function dispatch(
         netNamespace: env['CNI_NETNS'] ?? '',
         ...podArgs(env),
       };
-      const r = await request(client, socket, 'DELETE', Paths.ip, body, 'DEL');
+      const r = await request(client, socket, 'DELETE', Paths.ip, body, 'DEL', wait);
       if (r.status !== 200) throw fromReply('DEL', r);
       return { stdout: '', exitCode: 0 };
     }
@@ -256,7 +277,7 @@ async function dispatch(
         netNamespace: e['CNI_NETNS']!,
         ...podArgs(env),
       };
-      const r = await request(client, socket, 'POST', Paths.check, body, 'CHECK');
+      const r = await request(client, socket, 'POST', Paths.check, body, 'CHECK', wait);
       if (r.status !== 200) throw fromReply('CHECK', r);
       return { stdout: '', exitCode: 0 };
     }
@@ -294,7 +315,7 @@ async function dispatch(
           ifname: typeof a.ifname === 'string' ? a.ifname : '',
         })),
       };
-      const r = await request(client, socket, 'POST', Paths.gc, body, 'GC');
+      const r = await request(client, socket, 'POST', Paths.gc, body, 'GC', wait);
       if (r.status !== 200) throw fromReply('GC', r);
       return { stdout: '', exitCode: 0 };
     }
