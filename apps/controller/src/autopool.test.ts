@@ -3,7 +3,14 @@ import { FINALIZER } from '@nicpool/annotations';
 import type { SpiderIPPool, SpiderReservedIP, SpiderSubnet } from '@nicpool/crds';
 import { RangeSet } from '@nicpool/ip';
 import { freeAddresses, newAutoPool, shrinkTo, updatedAutoPool, withClaim } from './autopool.ts';
-import { poolCounters, poolFinalizer, subnetFinalizer, subnetStatus } from './bookkeeping.ts';
+import {
+  claimWanted,
+  poolCounters,
+  poolFinalizer,
+  subnetFinalizer,
+  subnetStatus,
+} from './bookkeeping.ts';
+import { alternateName, isNameFor } from './autopool.ts';
 import { poolIntents, toWorkload } from './workload.ts';
 
 const set = (...ips: string[]): RangeSet => {
@@ -207,8 +214,10 @@ describe('subnet bookkeeping', () => {
         labels: { 'ipam.spidernet.io/owner-spider-subnet': 'subnet-test-ens192' },
       },
     });
-    const next = subnetStatus(s, [owned, pool('unrelated', ['10.6.1.1'])], (a) =>
-      a.endsWith('_test-app'),
+    const next = subnetStatus(
+      s,
+      [owned, pool('unrelated', ['10.6.1.1'])],
+      (p, a) => p === 'pending' && a.endsWith('_test-app'),
     );
     expect(next?.status).toEqual({
       controlledIPPools:
@@ -216,7 +225,9 @@ describe('subnet bookkeeping', () => {
       allocatedIPCount: 6,
       totalIPCount: 10,
     });
-    expect(subnetStatus(next!, [owned], (a) => a.endsWith('_test-app'))).toBeUndefined();
+    expect(
+      subnetStatus(next!, [owned], (pool, a) => pool === 'pending' && a.endsWith('_test-app')),
+    ).toBeUndefined();
   });
 
   it('drops the finalizer of a deleted subnet only when no pool is left', () => {
@@ -233,6 +244,26 @@ describe('subnet bookkeeping', () => {
     expect(subnetFinalizer(deleting, [owned])).toBeUndefined();
     expect(subnetFinalizer(deleting, [])).toBe('remove');
     expect(subnetFinalizer(subnet(), [])).toBe('add');
+  });
+});
+
+describe('claims of pools not written yet', () => {
+  it('are wanted only by the workload (UID) that claimed them', () => {
+    const app = 'apps_v1_Deployment_default_test-app';
+    const mine = intent.poolName;
+    expect(claimWanted(mine, app, () => [workload])).toBe(true);
+    expect(claimWanted(alternateName(mine, 2), app, () => [workload])).toBe(true);
+    // The same name re-created: a new UID, so the old pool's claim is a leftover.
+    const again = { ...workload, uid: 'u-0000000000ff' };
+    expect(claimWanted(mine, app, () => [again])).toBe(false);
+    expect(claimWanted(mine, app, () => [])).toBe(false);
+  });
+
+  it('alternate names stay within 253 characters and map back', () => {
+    const long = 'a'.repeat(253);
+    expect(alternateName(long, 12)).toHaveLength(253);
+    expect(isNameFor(alternateName(long, 12), long)).toBe(true);
+    expect(isNameFor('auto-x-v4-eth0-1-r1', 'auto-x-v4-eth0-2')).toBe(false);
   });
 });
 

@@ -29,6 +29,23 @@ import { parseCIDR, RangeSet, type IPFamily } from '@nicpool/ip';
 import { err, ok, type Result } from '@nicpool/result';
 import type { PoolIntent, Workload } from './workload.ts';
 
+/**
+ * The k-th other name for an auto-pool whose own name is taken by a pool still Terminating
+ * (the allocator finds pools by labels, so any name serves). `k` = 0 is the name itself.
+ */
+export function alternateName(intended: string, k: number): string {
+  if (k === 0) return intended;
+  const suffix = `-r${k}`;
+  return `${intended.slice(0, 253 - suffix.length)}${suffix}`;
+}
+
+/** Is `name` the intended auto-pool name or one of its alternates? */
+export function isNameFor(name: string, intended: string): boolean {
+  if (name === intended) return true;
+  const m = /^(.*)-r([1-9][0-9]*)$/.exec(name);
+  return m !== null && alternateName(intended, Number(m[2])) === name;
+}
+
 /** The addresses a pool's spec holds (`ips − excludeIPs`), empty when unreadable. */
 export function poolAddresses(pool: SpiderIPPool): RangeSet {
   const r = specAddresses(pool.spec);
@@ -153,7 +170,8 @@ export function autoPoolLabels(
     [Label.interface]: labelValueOf(intent.ifName),
     [Label.ippoolReclaim]: String(intent.reclaim),
     [Label.ipVersion]: ipVersionLabel(intent.family),
-    [Label.ownerSpiderSubnet]: subnet.metadata.name,
+    // Label values hold 63 characters; subnet names up to 253.
+    [Label.ownerSpiderSubnet]: labelValueOf(subnet.metadata.name),
     ...(cidr.ok ? { [Label.ippoolCIDR]: cidrLabel(cidr.value) } : {}),
   };
 }

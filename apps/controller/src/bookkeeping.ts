@@ -19,8 +19,8 @@ import {
   type SpiderIPPool,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { applicationString, poolAddresses, withControlled } from './autopool.ts';
-import type { Workload } from './workload.ts';
+import { applicationString, isNameFor, poolAddresses, withControlled } from './autopool.ts';
+import { poolIntents, type Workload } from './workload.ts';
 
 /** The pool with `totalIPCount` and `allocatedIPCount` right; undefined when they are. */
 export function poolCounters(pool: SpiderIPPool): SpiderIPPool | undefined {
@@ -66,7 +66,7 @@ export function poolsOfSubnet(
 ): SpiderIPPool[] {
   return pools.filter(
     (p) =>
-      p.metadata.labels?.[Label.ownerSpiderSubnet] === subnet.metadata.name ||
+      p.metadata.labels?.[Label.ownerSpiderSubnet] === labelValueOf(subnet.metadata.name) ||
       (subnet.metadata.uid !== undefined &&
         p.metadata.ownerReferences?.some((o) => o.uid === subnet.metadata.uid) === true),
   );
@@ -74,13 +74,15 @@ export function poolsOfSubnet(
 
 /**
  * The subnet's `controlledIPPools`, `allocatedIPCount` and `totalIPCount` recomputed from
- * its pools. An entry whose pool does not exist yet stays while its workload exists: the
- * controller promises addresses in the subnet first and creates the pool after.
+ * its pools. An entry whose pool does not exist yet stays only while a live workload still
+ * wants that very pool (its name carries the workload UID): the controller promises
+ * addresses in the subnet first and creates the pool after. Any other such entry is a
+ * leftover (a pool deleted, a workload re-created) and goes.
  */
 export function subnetStatus(
   subnet: SpiderSubnet,
   pools: readonly SpiderIPPool[],
-  workloadExists: (application: string) => boolean,
+  claimWanted: (pool: string, application: string) => boolean,
 ): SpiderSubnet | undefined {
   const current = decodeControlledIPPools(subnet.status?.controlledIPPools);
   if (!current.ok) return undefined;
@@ -101,7 +103,7 @@ export function subnetStatus(
   }
   for (const [name, entry] of current.value) {
     if (next.has(name) || entry.application === undefined) continue;
-    if (workloadExists(entry.application)) next.set(name, entry);
+    if (claimWanted(name, entry.application)) next.set(name, entry);
   }
   const candidate = withControlled(subnet, next);
   const s = subnet.status;
@@ -123,14 +125,17 @@ export function subnetFinalizer(
   return poolsOfSubnet(subnet, pools).length === 0 ? 'remove' : undefined;
 }
 
-/** Does a live workload still own this application string? */
-export function applicationExists(
+/** Does a live workload of this application string want the pool `pool` (by name)? */
+export function claimWanted(
+  pool: string,
   application: string,
   workloads: (kind: string, namespace: string) => readonly Workload[],
 ): boolean {
   const app = parseApplicationString(application);
   if (app === undefined) return false;
-  return workloads(app.kind, app.namespace).some(
-    (w) => w.app.name === app.name || labelValueOf(w.app.name) === app.name,
-  );
+  return workloads(app.kind, app.namespace).some((w) => {
+    if (w.app.name !== app.name && labelValueOf(w.app.name) !== app.name) return false;
+    const intents = poolIntents(w);
+    return intents.ok && intents.value.some((i) => isNameFor(pool, i.poolName));
+  });
 }

@@ -421,7 +421,11 @@ export class KubeControllerStore implements ControllerStore {
     this.#endpoints.set(`${out.metadata.namespace}/${out.metadata.name}`, out);
     return out;
   }
-  async deleteEndpoint(namespace: string, name: string): Promise<void> {
+  async deleteEndpoint(
+    namespace: string,
+    name: string,
+    only?: { uid: string; resourceVersion: string },
+  ): Promise<void> {
     try {
       await this.#custom.deleteNamespacedCustomObject({
         group: GROUP,
@@ -429,6 +433,7 @@ export class KubeControllerStore implements ControllerStore {
         plural: Plural.endpoint,
         namespace,
         name,
+        ...(only === undefined ? {} : { body: { preconditions: only } }),
       });
     } catch (e) {
       if (!isNotFound(e)) throw e;

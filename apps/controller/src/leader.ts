@@ -59,7 +59,9 @@ export class LeaderElector {
     identity: string,
     timing: ElectionTiming,
     callbacks: ElectionCallbacks,
-    clock: () => number = Date.now,
+    // Monotonic: a wall clock stepped by NTP must not make a failing leader think it
+    // renewed recently, nor a standby think a lease expired. Lease times are written from Date.
+    clock: () => number = () => performance.now(),
     sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
   ) {
     this.#store = store;
@@ -77,11 +79,12 @@ export class LeaderElector {
   /** One attempt to acquire or renew. True when this process holds the lease afterwards. */
   async tryAcquireOrRenew(): Promise<boolean> {
     const now = this.#clock();
+    const wall = microTime(Date.now());
     const fresh: LeaseRecord = {
       holder: this.#identity,
       durationSeconds: Math.ceil(this.#timing.leaseDurationMs / 1000),
-      acquireTime: microTime(now),
-      renewTime: microTime(now),
+      acquireTime: wall,
+      renewTime: wall,
       transitions: 0,
     };
     const current = await this.#store.get();
@@ -100,7 +103,7 @@ export class LeaderElector {
     if (heldByOther && this.#observed!.at + current.durationSeconds * 1000 > now) return false;
     const next: LeaseRecord =
       current.holder === this.#identity
-        ? { ...current, renewTime: microTime(now), durationSeconds: fresh.durationSeconds }
+        ? { ...current, renewTime: wall, durationSeconds: fresh.durationSeconds }
         : {
             ...fresh,
             transitions: current.transitions + 1,
@@ -125,12 +128,19 @@ export class LeaderElector {
     }
   }
 
+  /**
+   * One attempt, bounded: a request stuck on a half-open connection must not keep a leader
+   * acting past its renew deadline (a late answer is ignored; a deposed leader exits).
+   */
   async #attempt(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), Math.max(this.#timing.renewDeadlineMs / 2, 1));
+    });
     try {
-      return await this.tryAcquireOrRenew();
-    } catch {
-      // The API server may be briefly unreachable; the loops decide what that means.
-      return false;
+      return await Promise.race([this.tryAcquireOrRenew().catch(() => false), timeout]);
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -165,7 +175,7 @@ export class LeaderElector {
     this.#stopped = true;
     if (!this.#leading || this.#record === undefined) return;
     this.#leading = false;
-    const now = microTime(this.#clock());
+    const now = microTime(Date.now());
     try {
       await this.#store.update({
         ...this.#record,

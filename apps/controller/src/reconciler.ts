@@ -26,6 +26,7 @@ import { RangeSet } from '@nicpool/ip';
 import { retryOnConflict, type RetryOptions } from '@nicpool/kube';
 import {
   allocatedSet,
+  alternateName,
   freeAddresses,
   newAutoPool,
   poolAddresses,
@@ -34,7 +35,7 @@ import {
   withClaim,
 } from './autopool.ts';
 import {
-  applicationExists,
+  claimWanted,
   poolCounters,
   poolFinalizer,
   poolsOfSubnet,
@@ -92,6 +93,7 @@ export class Reconciler {
   readonly #due: DueTracker;
   #timers: NodeJS.Timeout[] = [];
   #gcTimer: NodeJS.Timeout | undefined;
+  #synced = false;
 
   constructor(
     store: ControllerStore,
@@ -116,6 +118,7 @@ export class Reconciler {
   /** Begins work once the caches are synced (waits for them). */
   async start(): Promise<void> {
     while (!this.#store.ready()) await new Promise((r) => setTimeout(r, 100));
+    this.#synced = true;
     this.resyncAll();
     this.#timers = [
       setInterval(() => this.resyncAll(), this.#opts.resyncMs),
@@ -150,6 +153,9 @@ export class Reconciler {
 
   /** Watch events → queued keys. */
   onChange(c: Change): void {
+    // Until every watch has listed, a missing workload or pool means "not seen yet", not
+    // "gone": acting on it would reclaim live pools. The first resync covers these events.
+    if (!this.#synced) return;
     switch (c.kind) {
       case 'workload': {
         const [kind, ns, name] = c.key.split('/') as [string, string, string];
@@ -312,7 +318,7 @@ export class Reconciler {
       return;
     }
     const from = existing.metadata.labels?.[Label.ownerSpiderSubnet];
-    if (from !== undefined && from !== intent.subnet) {
+    if (from !== undefined && from !== labelValueOf(intent.subnet)) {
       this.#store.events.emit(
         target,
         'Warning',
@@ -377,7 +383,20 @@ export class Reconciler {
     return result;
   }
 
-  async #createPool(w: Workload, intent: PoolIntent, subnet: SpiderSubnet): Promise<void> {
+  async #createPool(w: Workload, wanted: PoolIntent, subnet: SpiderSubnet): Promise<void> {
+    // The name may still be held by a Terminating pool of this very workload (its pods
+    // keep addresses there, e.g. after a rollback): then the pool gets another name,
+    // rather than every new pod waiting for the old ones to go.
+    let k = 0;
+    while (this.#store.pool(alternateName(wanted.poolName, k)) !== undefined) k++;
+    const intent = k === 0 ? wanted : { ...wanted, poolName: alternateName(wanted.poolName, k) };
+    if (k > 0)
+      this.#store.events.emit(
+        workloadTarget(w),
+        'Normal',
+        Reason.poolCreated,
+        `pool ${wanted.poolName} is still Terminating (pods hold addresses there); the new pool for ${wanted.ifName} is ${intent.poolName}`,
+      );
     const family = intent.family;
     const ips = await this.#claim(
       subnet.metadata.name,
@@ -553,15 +572,15 @@ export class Reconciler {
   async #reconcileSubnet(name: string): Promise<void> {
     const subnet = this.#store.subnet(name);
     if (subnet === undefined) return;
-    const exists = (application: string): boolean =>
-      applicationExists(application, (kind, ns) =>
+    const wanted = (pool: string, application: string): boolean =>
+      claimWanted(pool, application, (kind, ns) =>
         isWorkloadKind(kind) ? this.#store.workloads(kind, ns) : [],
       );
     await retryOnConflict(
       `update status of SpiderSubnet ${name}`,
       async (fresh) => (fresh ? await this.#store.readSubnet(name) : this.#store.subnet(name)),
       (s: SpiderSubnet | undefined) => {
-        const next = s === undefined ? undefined : subnetStatus(s, this.#store.pools(), exists);
+        const next = s === undefined ? undefined : subnetStatus(s, this.#store.pools(), wanted);
         return next === undefined ? { result: undefined } : { write: next, result: undefined };
       },
       (s) => this.#store.replaceSubnetStatus(s),
@@ -684,9 +703,16 @@ export class Reconciler {
       const ep = await this.#store.readEndpoint(c.namespace, c.name);
       if (ep === undefined || (ep.status?.current?.uid ?? '') !== c.uid) return;
       if (endpointCandidates([ep], this.#store.pools(), this.#view()).length === 0) return;
-      if ((ep.metadata.finalizers ?? []).length > 0)
-        await this.#store.replaceEndpoint(withFinalizer(ep, 'remove'));
-      await this.#store.deleteEndpoint(c.namespace, c.name);
+      // The very object judged: a same-name pod's endpoint written meanwhile is not touched
+      // (the writes carry its resourceVersion and fail with 409 instead).
+      const last =
+        (ep.metadata.finalizers ?? []).length > 0
+          ? await this.#store.replaceEndpoint(withFinalizer(ep, 'remove'))
+          : ep;
+      await this.#store.deleteEndpoint(c.namespace, c.name, {
+        uid: last.metadata.uid ?? '',
+        resourceVersion: last.metadata.resourceVersion ?? '',
+      });
       this.#metrics.gcReleases.inc({ type: 'endpoint' });
       this.#log.info(`deleted orphaned SpiderEndpoint ${c.namespace}/${c.name}: ${c.reason}`);
     } catch (e) {

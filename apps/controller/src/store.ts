@@ -45,7 +45,12 @@ export interface ControllerStore {
   replaceSubnet(s: SpiderSubnet): Promise<SpiderSubnet>;
   replaceSubnetStatus(s: SpiderSubnet): Promise<SpiderSubnet>;
   replaceEndpoint(e: SpiderEndpoint): Promise<SpiderEndpoint>;
-  deleteEndpoint(namespace: string, name: string): Promise<void>;
+  /** With `only`, the delete applies to that very object (UID and resourceVersion) or fails with 409. */
+  deleteEndpoint(
+    namespace: string,
+    name: string,
+    only?: { uid: string; resourceVersion: string },
+  ): Promise<void>;
   events: EventSink;
   /** Starts the watches; `onChange` hears every event. */
   start(onChange: (c: Change) => void): void;

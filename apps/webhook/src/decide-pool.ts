@@ -3,7 +3,7 @@
  * diffing a mutated copy, and validation of the rules that need other objects or more
  * than CEL can say. Pure.
  */
-import { autoPoolApplication, FINALIZER, Label } from '@nicpool/annotations';
+import { autoPoolApplication, FINALIZER, Label, labelValueOf } from '@nicpool/annotations';
 import {
   API_VERSION,
   cidrLabel,
@@ -76,7 +76,8 @@ export function mutate(obj: Obj, snap: Snapshot): Decision {
       labels[Label.ippoolCIDR] = cidrLabel(c.value);
       const sn = owningSubnet(next, snap);
       if (sn !== undefined && sn.metadata.uid !== undefined) {
-        labels[Label.ownerSpiderSubnet] = sn.metadata.name;
+        // Label values hold 63 characters; subnet names up to 253.
+        labels[Label.ownerSpiderSubnet] = labelValueOf(sn.metadata.name);
         const refs = (next.metadata.ownerReferences ?? []).filter((r) => r.kind !== 'SpiderSubnet');
         next.metadata.ownerReferences = [
           ...refs,

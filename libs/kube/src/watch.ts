@@ -43,10 +43,18 @@ export function watchInto<V>(
   spec: WatchSpec<V>,
   log: (msg: string, err?: unknown) => void,
 ): Watching {
+  // ListWatch reports a failed list to its error handlers and still resolves start():
+  // only a list that returned counts as synced, or readiness would rest on an empty cache.
+  let listed = false;
+  const list = async (): Promise<KubernetesListObject<KubernetesObject>> => {
+    const r = await spec.list();
+    listed = true;
+    return r;
+  };
   const lw = new ListWatch<KubernetesObject>(
     spec.path,
     new Watch(kc),
-    spec.list,
+    list,
     false,
     spec.labelSelector,
     spec.fieldSelector,
@@ -73,7 +81,7 @@ export function watchInto<V>(
     if (stopped) return;
     lw.start().then(
       () => {
-        synced = true;
+        if (listed) synced = true;
       },
       (e: unknown) => {
         // The API server may not be reachable yet: keep trying; readiness stays false.
