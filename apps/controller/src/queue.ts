@@ -6,6 +6,8 @@
 export class WorkQueue {
   readonly #pending = new Set<string>();
   readonly #failures = new Map<string, number>();
+  /** A failed key's retry time: events do not bring it back sooner (no hot loop on a write that keeps failing). */
+  readonly #retryAt = new Map<string, number>();
   readonly #timers = new Set<NodeJS.Timeout>();
   readonly #handle: (key: string) => Promise<void>;
   readonly #onError: (key: string, e: unknown) => void;
@@ -20,6 +22,13 @@ export class WorkQueue {
 
   add(key: string): void {
     if (this.#stopped) return;
+    const at = this.#retryAt.get(key);
+    if (at !== undefined && Date.now() < at) return;
+    this.#enqueue(key);
+  }
+
+  #enqueue(key: string): void {
+    if (this.#stopped) return;
     this.#pending.add(key);
     if (!this.#running) void this.#drain();
   }
@@ -29,7 +38,8 @@ export class WorkQueue {
     if (this.#stopped) return;
     const t = setTimeout(() => {
       this.#timers.delete(t);
-      this.add(key);
+      // The retry itself, even if the timer fires a hair before the recorded time.
+      this.#enqueue(key);
     }, ms);
     t.unref();
     this.#timers.add(t);
@@ -47,11 +57,14 @@ export class WorkQueue {
       try {
         await this.#handle(key);
         this.#failures.delete(key);
+        this.#retryAt.delete(key);
       } catch (e) {
         const n = (this.#failures.get(key) ?? 0) + 1;
         this.#failures.set(key, n);
         this.#onError(key, e);
-        this.later(key, Math.min(100 * 2 ** n, 30_000));
+        const delay = Math.min(100 * 2 ** n, 30_000);
+        this.#retryAt.set(key, Date.now() + delay);
+        this.later(key, delay);
       }
     }
     this.#running = false;
