@@ -92,4 +92,23 @@ describe('LeaderElector', () => {
     expect(a.isLeader()).toBe(false);
     expect(now).toBeGreaterThanOrEqual(10_000);
   });
+
+  it('releases on top of a renewal still in flight (no lost release, no wait for expiry)', async () => {
+    const lease = new MemoryLease();
+    let slow = false;
+    const update = lease.update.bind(lease);
+    lease.update = async (r) => {
+      if (slow) await new Promise((res) => setTimeout(res, 50));
+      return update(r);
+    };
+    const a = new LeaderElector(lease, 'a', { ...timing, retryPeriodMs: 5 }, noop);
+    const run = a.run();
+    await new Promise((res) => setTimeout(res, 20));
+    expect(lease.record?.holder).toBe('a');
+    slow = true; // the next renewal takes 50 ms
+    await new Promise((res) => setTimeout(res, 10));
+    await a.release();
+    await run;
+    expect(lease.record).toMatchObject({ holder: '', durationSeconds: 1 });
+  });
 });

@@ -53,6 +53,8 @@ export class LeaderElector {
   #leading = false;
   #stopped = false;
   #lastHolder = '';
+  /** The attempt last started (release waits for it so it writes on the newest version). */
+  #inFlight: Promise<boolean> | undefined;
 
   constructor(
     store: LeaseStore,
@@ -137,8 +139,10 @@ export class LeaderElector {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), Math.max(this.#timing.renewDeadlineMs / 2, 1));
     });
+    const attempt = this.tryAcquireOrRenew().catch(() => false);
+    this.#inFlight = attempt;
     try {
-      return await Promise.race([this.tryAcquireOrRenew().catch(() => false), timeout]);
+      return await Promise.race([attempt, timeout]);
     } finally {
       clearTimeout(timer);
     }
@@ -173,7 +177,11 @@ export class LeaderElector {
   /** Stops campaigning; a leader gives the lease up so a standby need not wait it out. */
   async release(): Promise<void> {
     this.#stopped = true;
-    if (!this.#leading || this.#record === undefined) return;
+    // A renewal (or a won campaign) may still be on the wire: release on top of its result,
+    // not on an older resourceVersion that would make the release fail with 409.
+    await this.#inFlight;
+    const held = this.#record?.holder === this.#identity;
+    if ((!this.#leading && !held) || this.#record === undefined) return;
     this.#leading = false;
     const now = microTime(Date.now());
     try {
