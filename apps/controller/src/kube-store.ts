@@ -16,7 +16,14 @@ import {
   type SpiderReservedIP,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
+import {
+  ClusterObjects,
+  isNotFound,
+  objectKey,
+  Plural,
+  watchInto,
+  type Watching,
+} from '@nicpool/kube';
 import { VersionedMap } from './cache.ts';
 import { Deduper, type EventSink, type EventTarget, type EventType } from './events.ts';
 import { DEFAULT_GRACE_SECONDS, type PodState } from './gc.ts';
@@ -57,6 +64,8 @@ export class KubeControllerStore implements ControllerStore {
   readonly #kc: KubeConfig;
   readonly #log: Log;
   readonly #custom: CustomObjectsApi;
+  readonly #poolApi: ClusterObjects<SpiderIPPool>;
+  readonly #subnetApi: ClusterObjects<SpiderSubnet>;
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
@@ -74,6 +83,8 @@ export class KubeControllerStore implements ControllerStore {
     this.#kc = kc;
     this.#log = log;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
+    this.#poolApi = new ClusterObjects(this.#custom, Plural.ippool);
+    this.#subnetApi = new ClusterObjects(this.#custom, Plural.subnet);
     this.#core = kc.makeApiClient(CoreV1Api);
     this.#apps = kc.makeApiClient(AppsV1Api);
     this.#batch = kc.makeApiClient(BatchV1Api);
@@ -304,29 +315,19 @@ export class KubeControllerStore implements ControllerStore {
     }
   }
 
+  /** Our own write (or fresh read) goes into the cache at once; the watch may be behind. */
+  #through<T extends { metadata: { name: string } }>(cache: Map<string, T>, obj: T): T {
+    cache.set(obj.metadata.name, obj);
+    return obj;
+  }
+
   async readPool(name: string): Promise<SpiderIPPool | undefined> {
-    const p = await this.#read<SpiderIPPool>(() =>
-      this.#custom.getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: Plural.ippool,
-        name,
-      }),
-    );
-    if (p !== undefined) this.#pools.set(name, p);
-    return p;
+    const p = await this.#poolApi.find(name);
+    return p === undefined ? undefined : this.#through(this.#pools, p);
   }
   async readSubnet(name: string): Promise<SpiderSubnet | undefined> {
-    const s = await this.#read<SpiderSubnet>(() =>
-      this.#custom.getClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: Plural.subnet,
-        name,
-      }),
-    );
-    if (s !== undefined) this.#subnets.set(name, s);
-    return s;
+    const s = await this.#subnetApi.find(name);
+    return s === undefined ? undefined : this.#through(this.#subnets, s);
   }
   async readPod(namespace: string, name: string): Promise<PodState | undefined> {
     const p = await this.#read<RawPod>(() => this.#core.readNamespacedPod({ namespace, name }));
@@ -344,70 +345,26 @@ export class KubeControllerStore implements ControllerStore {
     );
   }
   async createPool(p: SpiderIPPool): Promise<SpiderIPPool> {
-    const out = (await this.#custom.createClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.ippool,
-      body: p,
-    })) as SpiderIPPool;
-    this.#pools.set(out.metadata.name, out);
-    return out;
+    return this.#through(this.#pools, await this.#poolApi.create(p));
   }
   async replacePool(p: SpiderIPPool): Promise<SpiderIPPool> {
-    const out = (await this.#custom.replaceClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.ippool,
-      name: p.metadata.name,
-      body: p,
-    })) as SpiderIPPool;
-    this.#pools.set(out.metadata.name, out);
-    return out;
+    return this.#through(this.#pools, await this.#poolApi.replace(p));
   }
   async replacePoolStatus(p: SpiderIPPool): Promise<SpiderIPPool> {
-    const out = (await this.#custom.replaceClusterCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.ippool,
-      name: p.metadata.name,
-      body: p,
-    })) as SpiderIPPool;
-    this.#pools.set(out.metadata.name, out);
-    return out;
+    return this.#through(this.#pools, await this.#poolApi.replaceStatus(p));
   }
   async deletePool(name: string): Promise<void> {
     try {
-      await this.#custom.deleteClusterCustomObject({
-        group: GROUP,
-        version: VERSION,
-        plural: Plural.ippool,
-        name,
-      });
+      await this.#poolApi.delete(name);
     } catch (e) {
       if (!isNotFound(e)) throw e;
     }
   }
   async replaceSubnet(s: SpiderSubnet): Promise<SpiderSubnet> {
-    const out = (await this.#custom.replaceClusterCustomObject({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.subnet,
-      name: s.metadata.name,
-      body: s,
-    })) as SpiderSubnet;
-    this.#subnets.set(out.metadata.name, out);
-    return out;
+    return this.#through(this.#subnets, await this.#subnetApi.replace(s));
   }
   async replaceSubnetStatus(s: SpiderSubnet): Promise<SpiderSubnet> {
-    const out = (await this.#custom.replaceClusterCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.subnet,
-      name: s.metadata.name,
-      body: s,
-    })) as SpiderSubnet;
-    this.#subnets.set(out.metadata.name, out);
-    return out;
+    return this.#through(this.#subnets, await this.#subnetApi.replaceStatus(s));
   }
   async replaceEndpoint(e: SpiderEndpoint): Promise<SpiderEndpoint> {
     const out = (await this.#custom.replaceNamespacedCustomObject({

@@ -5,6 +5,7 @@
  */
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '@nicpool/crds';
+import { isNotFound } from './errors.ts';
 
 export type { KubeConfig };
 
@@ -59,6 +60,16 @@ export class ClusterObjects<T extends { metadata: { name: string } }> {
     })) as T;
   }
 
+  /** Like {@link get}, but undefined when the object does not exist. */
+  async find(name: string): Promise<T | undefined> {
+    try {
+      return await this.get(name);
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
   async list(): Promise<{ items: T[]; resourceVersion: string }> {
     const r = (await this.#api.listClusterCustomObject({
       group: GROUP,
@@ -76,6 +87,17 @@ export class ClusterObjects<T extends { metadata: { name: string } }> {
       group: GROUP,
       version: VERSION,
       plural: this.#plural,
+      body: obj,
+    })) as T;
+  }
+
+  /** Replaces spec and metadata; `obj.metadata.resourceVersion` makes it conditional (409 on a stale read). */
+  async replace(obj: T): Promise<T> {
+    return (await this.#api.replaceClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural: this.#plural,
+      name: obj.metadata.name,
       body: obj,
     })) as T;
   }
