@@ -270,8 +270,27 @@ function pdb(c: Component, budget: Obj): Obj {
   };
 }
 
-export function webhookObjects(): Obj[] {
-  const c: Component = 'webhook';
+/** What differs between the webhook's and the controller's Deployment. */
+interface ServerShape {
+  readonly port: {
+    readonly name: string;
+    readonly number: number;
+    readonly scheme: 'HTTP' | 'HTTPS';
+  };
+  readonly env: readonly Obj[];
+  /** Extra pod-spec fields (priority class, grace period). */
+  readonly pod: Obj;
+  /** The Service in front of it. */
+  readonly service: { readonly name: string; readonly port: number };
+  readonly budget: Obj;
+}
+
+/**
+ * A two-replica Deployment of an HTTP(S) server component, its Service and its
+ * PodDisruptionBudget: non-root, read-only, spread over nodes, probed on its own port.
+ */
+function serverObjects(c: Component, shape: ServerShape): Obj[] {
+  const { port } = shape;
   return [
     {
       apiVersion: 'apps/v1',
@@ -284,7 +303,7 @@ export function webhookObjects(): Obj[] {
           metadata: { labels: labels(c) },
           spec: {
             serviceAccountName: nameOf(c),
-            priorityClassName: 'system-cluster-critical',
+            ...shape.pod,
             affinity: spreadOut(c),
             securityContext: {
               runAsNonRoot: true,
@@ -293,16 +312,16 @@ export function webhookObjects(): Obj[] {
             },
             containers: [
               {
-                name: 'webhook',
+                name: c,
                 image: IMAGE,
-                command: ['node', '/app/apps/webhook/dist/main.js'],
-                env: [
-                  { name: 'NICPOOL_WEBHOOK_CERT_MODE', value: 'self-managed' },
-                  { name: 'NICPOOL_WEBHOOK_PORT', value: '9443' },
-                ],
-                ports: [{ name: 'https', containerPort: 9443 }],
-                readinessProbe: probe('/readyz', 9443, 'HTTPS', 5),
-                livenessProbe: { ...probe('/healthz', 9443, 'HTTPS', 10), failureThreshold: 6 },
+                command: ['node', `/app/apps/${c}/dist/main.js`],
+                env: shape.env,
+                ports: [{ name: port.name, containerPort: port.number }],
+                readinessProbe: probe('/readyz', port.number, port.scheme, 5),
+                livenessProbe: {
+                  ...probe('/healthz', port.number, port.scheme, 10),
+                  failureThreshold: 6,
+                },
                 securityContext: RESTRICTED,
                 resources: {
                   requests: { cpu: '50m', memory: '128Mi' },
@@ -317,74 +336,46 @@ export function webhookObjects(): Obj[] {
     {
       apiVersion: 'v1',
       kind: 'Service',
-      metadata: { name: nameOf(c), namespace: NICPOOL_NAMESPACE, labels: labels(c) },
-      spec: { selector: labels(c), ports: [{ name: 'https', port: 443, targetPort: 'https' }] },
+      metadata: { name: shape.service.name, namespace: NICPOOL_NAMESPACE, labels: labels(c) },
+      spec: {
+        selector: labels(c),
+        ports: [{ name: port.name, port: shape.service.port, targetPort: port.name }],
+      },
     },
-    pdb(c, { minAvailable: 1 }),
+    pdb(c, shape.budget),
   ];
 }
 
+export function webhookObjects(): Obj[] {
+  return serverObjects('webhook', {
+    port: { name: 'https', number: 9443, scheme: 'HTTPS' },
+    env: [
+      { name: 'NICPOOL_WEBHOOK_CERT_MODE', value: 'self-managed' },
+      { name: 'NICPOOL_WEBHOOK_PORT', value: '9443' },
+    ],
+    pod: { priorityClassName: 'system-cluster-critical' },
+    service: { name: nameOf('webhook'), port: 443 },
+    budget: { minAvailable: 1 },
+  });
+}
+
 export function controllerObjects(): Obj[] {
-  const c: Component = 'controller';
-  return [
-    {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: nameOf(c), namespace: NICPOOL_NAMESPACE, labels: labels(c) },
-      spec: {
-        // One leads (Lease), one stands by.
-        replicas: 2,
-        selector: { matchLabels: labels(c) },
-        template: {
-          metadata: { labels: labels(c) },
-          spec: {
-            serviceAccountName: nameOf(c),
-            affinity: spreadOut(c),
-            // The leader gives its Lease back on SIGTERM; the grace period covers the item in hand.
-            terminationGracePeriodSeconds: 30,
-            securityContext: {
-              runAsNonRoot: true,
-              runAsUser: 65532,
-              seccompProfile: { type: 'RuntimeDefault' },
-            },
-            containers: [
-              {
-                name: 'controller',
-                image: IMAGE,
-                command: ['node', '/app/apps/controller/dist/main.js'],
-                env: [
-                  {
-                    name: 'NICPOOL_CONTROLLER_IDENTITY',
-                    valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
-                  },
-                  {
-                    name: 'NICPOOL_NAMESPACE',
-                    valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
-                  },
-                ],
-                ports: [{ name: 'metrics', containerPort: 5721 }],
-                readinessProbe: probe('/readyz', 5721, 'HTTP', 5),
-                livenessProbe: { ...probe('/healthz', 5721, 'HTTP', 10), failureThreshold: 6 },
-                securityContext: RESTRICTED,
-                resources: {
-                  requests: { cpu: '50m', memory: '128Mi' },
-                  limits: { memory: '512Mi' },
-                },
-              },
-            ],
-          },
-        },
+  return serverObjects('controller', {
+    port: { name: 'metrics', number: 5721, scheme: 'HTTP' },
+    env: [
+      {
+        name: 'NICPOOL_CONTROLLER_IDENTITY',
+        valueFrom: { fieldRef: { fieldPath: 'metadata.name' } },
       },
-    },
-    {
-      apiVersion: 'v1',
-      kind: 'Service',
-      metadata: { name: `${nameOf(c)}-metrics`, namespace: NICPOOL_NAMESPACE, labels: labels(c) },
-      spec: {
-        selector: labels(c),
-        ports: [{ name: 'metrics', port: 5721, targetPort: 'metrics' }],
+      {
+        name: 'NICPOOL_NAMESPACE',
+        valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } },
       },
-    },
-    pdb(c, { maxUnavailable: 1 }),
-  ];
+    ],
+    // One leads (Lease), one stands by. The leader gives its Lease back on SIGTERM; the
+    // grace period covers the item in hand.
+    pod: { terminationGracePeriodSeconds: 30 },
+    service: { name: `${nameOf('controller')}-metrics`, port: 5721 },
+    budget: { maxUnavailable: 1 },
+  });
 }
