@@ -35,6 +35,20 @@ const pools = async (): Promise<SpiderIPPool[]> =>
 const subnet = (name: string): Promise<SpiderSubnet> =>
   json<SpiderSubnet>(['get', 'spidersubnet', name]);
 
+/** Who holds the controller's Lease now ('' once released). */
+const leaseHolder = async (): Promise<string> =>
+  (
+    await k([
+      'get',
+      'lease',
+      'nicpool-controller',
+      '-n',
+      NAMESPACE,
+      '-o',
+      'jsonpath={.spec.holderIdentity}',
+    ])
+  ).trim();
+
 type Pod = { metadata: { uid: string; name: string }; status: { phase?: string; podIP?: string } };
 const podsOf = async (app: string): Promise<Pod[]> =>
   (await json<{ items: Pod[] }>(['get', 'pods', '-l', `app=${app}`])).items;
@@ -554,19 +568,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     );
     // Lease duration 4 s, observed from b's last sight of a's renewal, plus one retry period.
     expect(Date.now() - killedAt).toBeLessThan((FAST_LEASE.duration + FAST_LEASE.retry + 2) * 1000);
-    expect(
-      (
-        await k([
-          'get',
-          'lease',
-          'nicpool-controller',
-          '-n',
-          NAMESPACE,
-          '-o',
-          'jsonpath={.spec.holderIdentity}',
-        ])
-      ).trim(),
-    ).toBe('controller-b');
+    expect(await leaseHolder()).toBe('controller-b');
 
     // b does the work now: a new pool gets its counters and finalizer.
     const name = uniqueName('failover');
@@ -593,19 +595,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
 
     // SIGTERM: b steps down and gives the Lease back.
     await b.stop();
-    expect(
-      (
-        await k([
-          'get',
-          'lease',
-          'nicpool-controller',
-          '-n',
-          NAMESPACE,
-          '-o',
-          'jsonpath={.spec.holderIdentity}',
-        ])
-      ).trim(),
-    ).toBe('');
+    expect(await leaseHolder()).toBe('');
     // Someone must remove finalizers in afterAll: start a fresh leader.
     leader = new ControllerProcess(cluster(), {
       identity: 'controller-c',

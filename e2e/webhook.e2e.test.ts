@@ -35,6 +35,9 @@ describe('admission webhook e2e', () => {
     metadata: { name },
     spec: { subnet, ips, ...extra },
   });
+  /** A status write, as the allocator makes one (the status subresource is never hooked). */
+  const patchStatus = (pool: string, patch: string): Promise<string> =>
+    k(['patch', 'spiderippool', pool, '--subresource=status', '--type=merge', '-p', patch]);
   const deployment = (name: string, annotations: Record<string, string>): object => ({
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -181,15 +184,10 @@ describe('admission webhook e2e', () => {
     const record = JSON.stringify({
       '10.36.1.5': { pod: `${ns}/web-0`, podUid: 'u-1', interface: 'eth0' },
     });
-    await k([
-      'patch',
-      'spiderippool',
+    await patchStatus(
       poolA,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
       JSON.stringify({ status: { allocatedIPs: record, allocatedIPCount: 1, totalIPCount: 9 } }),
-    ]);
+    );
     const err = await k([
       'patch',
       'spiderippool',
@@ -204,15 +202,7 @@ describe('admission webhook e2e', () => {
     expect(err).toContain(
       `spec.ips/excludeIPs: 10.36.1.5 (allocated to ${ns}/web-0 eth0) cannot be removed while allocated`,
     );
-    await k([
-      'patch',
-      'spiderippool',
-      poolA,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}',
-    ]);
+    await patchStatus(poolA, '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}');
   });
 
   it('deleting a pool is never blocked by the webhook', async () => {
@@ -235,15 +225,10 @@ describe('admission webhook e2e', () => {
     const record = JSON.stringify({
       '10.39.0.3': { pod: `${ns}/busy`, podUid: 'u-busy', interface: 'eth0' },
     });
-    await k([
-      'patch',
-      'spiderippool',
+    await patchStatus(
       name,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
       JSON.stringify({ status: { allocatedIPs: record, allocatedIPCount: 1 } }),
-    ]);
+    );
     await k(['delete', 'spiderippool', name, '--wait=false']);
     // The delete is accepted; the pool waits, Terminating, while the address is in use.
     await new Promise((r) => setTimeout(r, 3000));
@@ -254,15 +239,7 @@ describe('admission webhook e2e', () => {
     expect(held.metadata.deletionTimestamp).toBeDefined();
     expect(held.status?.allocatedIPCount).toBe(1);
     // The last release (what the allocator's DEL writes) lets it go.
-    await k([
-      'patch',
-      'spiderippool',
-      name,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}',
-    ]);
+    await patchStatus(name, '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}');
     await eventually(
       'the pool gone after its last release',
       async () =>
@@ -283,15 +260,10 @@ describe('admission webhook e2e', () => {
     const record = JSON.stringify({
       '10.40.0.2': { pod: `${ns}/x`, podUid: 'u-x', interface: 'eth0' },
     });
-    await k([
-      'patch',
-      'spiderippool',
+    await patchStatus(
       held,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
       JSON.stringify({ status: { allocatedIPs: record, allocatedIPCount: 1 } }),
-    ]);
+    );
     await wh.stop();
     expect(
       await applyError({
@@ -315,15 +287,7 @@ describe('admission webhook e2e', () => {
     expect(err).toContain('failed calling webhook "pods.validate.nicpool.spidernet.io"');
     // The controller is never held up by the webhook: a pool deleted while the webhook is
     // down still goes once its last address is released (its finalizer removal is not hooked).
-    await k([
-      'patch',
-      'spiderippool',
-      held,
-      '--subresource=status',
-      '--type=merge',
-      '-p',
-      '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}',
-    ]);
+    await patchStatus(held, '{"status":{"allocatedIPs":null,"allocatedIPCount":0}}');
     await k(['delete', 'spiderippool', held, '--wait=false']);
     await eventually(
       'the pool gone with the webhook down',
