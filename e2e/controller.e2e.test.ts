@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
-import { freePort, REPO } from './cluster/control-plane.ts';
+import { freePort, REPO, TUTORIAL } from './cluster/control-plane.ts';
 import { AllocatorProcess, socketCall } from './harness/allocator.ts';
 import { ControllerProcess } from './harness/controller.ts';
 import {
@@ -22,7 +22,6 @@ import {
 import { WebhookProcess } from './harness/webhook.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
 
-const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
 const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
 const NAMESPACE = 'nicpool-system';
@@ -112,7 +111,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
 
   afterAll(async () => {
     for (const f of ['subnet-test-deploy.yaml'])
-      await k(['delete', '--ignore-not-found', '-f', join(SEED, f)]).catch(() => undefined);
+      await k(['delete', '--ignore-not-found', '-f', join(TUTORIAL, f)]).catch(() => undefined);
     await k(['delete', 'deployment', 'keep-app', '--ignore-not-found']).catch(() => undefined);
     await eventually(
       'test pods gone',
@@ -138,7 +137,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
       '--ignore-not-found',
       '--wait=false',
       '-f',
-      join(SEED, 'different-segment-ipv4-subnets.yaml'),
+      join(TUTORIAL, 'different-segment-ipv4-subnets.yaml'),
     ]).catch(() => undefined);
     await eventually(
       'auto-pools and subnets gone',
@@ -169,7 +168,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
   }, 180_000);
 
   it('the tutorial: two subnets, a Deployment annotated with subnets → one pool per NIC sized replicas+1, scaling, reclaim', async () => {
-    await k(['apply', '-f', join(SEED, 'different-segment-ipv4-subnets.yaml')]);
+    await k(['apply', '-f', join(TUTORIAL, 'different-segment-ipv4-subnets.yaml')]);
     // kubectl get spidersubnet right after apply: ALLOCATED-IP-COUNT 0, TOTAL-IP-COUNT 10.
     await eventually(
       'subnet counters',
@@ -198,7 +197,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
       diag,
     );
 
-    await k(['apply', '-f', join(SEED, 'subnet-test-deploy.yaml')]);
+    await k(['apply', '-f', join(TUTORIAL, 'subnet-test-deploy.yaml')]);
     const uid = (
       await k(['get', 'deployment', 'test-app', '-o', 'jsonpath={.metadata.uid}'])
     ).trim();
@@ -304,7 +303,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     expect((await subnet('subnet-test-ens224')).status?.allocatedIPCount).toBe(2);
 
     // Delete the Deployment: the pools go (after their last release), the subnets are empty again.
-    await k(['delete', '-f', join(SEED, 'subnet-test-deploy.yaml')]);
+    await k(['delete', '-f', join(TUTORIAL, 'subnet-test-deploy.yaml')]);
     await eventually(
       'auto-pools gone',
       async () => {
@@ -327,7 +326,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
 
   it('ippool-reclaim "false": the pool outlives its Deployment and a new Deployment of the same name adopts it', async () => {
     const deploy = (): string => {
-      const text = readFileSync(join(SEED, 'subnet-test-deploy.yaml'), 'utf8')
+      const text = readFileSync(join(TUTORIAL, 'subnet-test-deploy.yaml'), 'utf8')
         .replaceAll('test-app', 'keep-app')
         .replace('replicas: 2', 'replicas: 1')
         .replace(

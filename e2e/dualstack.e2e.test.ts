@@ -5,12 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { join } from 'node:path';
-import { REPO } from './cluster/control-plane.ts';
+import { REPO, TUTORIAL } from './cluster/control-plane.ts';
 import { cluster, eventually, inNetns, k } from './harness/helpers.ts';
 import { startStack, type Stack } from '../scripts/stack.ts';
 
-const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
-const DEPLOY = join(SEED, 'custom-dual-ippool-deploy.yaml');
+const DEPLOY = join(TUTORIAL, 'custom-dual-ippool-deploy.yaml');
 const pool = (name: string, subnet: string, ips: string[], gateway: string): object => ({
   apiVersion: 'spiderpool.spidernet.io/v2beta1',
   kind: 'SpiderIPPool',

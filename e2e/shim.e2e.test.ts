@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SpiderIPPool } from '@nicpool/crds';
-import { freePort, REPO } from './cluster/control-plane.ts';
+import { freePort, REPO, TUTORIAL } from './cluster/control-plane.ts';
 import { AllocatorProcess } from './harness/allocator.ts';
 import {
   cluster,
@@ -24,7 +24,6 @@ import {
 import { NodeSimulator } from './sim/node-simulator.ts';
 
 const run = promisify(execFile);
-const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
 const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
 
@@ -209,11 +208,11 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
         ],
       }),
     );
-    await k(['apply', '-f', join(SEED, 'different-segment-ipv4-ippools.yaml')]);
+    await k(['apply', '-f', join(TUTORIAL, 'different-segment-ipv4-ippools.yaml')]);
   }, 120_000);
 
   afterAll(async () => {
-    await k(['delete', '--ignore-not-found', '-f', join(SEED, 'ippool-test-deploy.yaml')]).catch(
+    await k(['delete', '--ignore-not-found', '-f', join(TUTORIAL, 'ippool-test-deploy.yaml')]).catch(
       () => undefined,
     );
     await eventually(
@@ -233,7 +232,7 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
       'delete',
       '--ignore-not-found',
       '-f',
-      join(SEED, 'different-segment-ipv4-ippools.yaml'),
+      join(TUTORIAL, 'different-segment-ipv4-ippools.yaml'),
     ]);
     await k([
       'delete',
@@ -247,7 +246,7 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
   }, 120_000);
 
   it('one address per NIC from the right pool; default route via eth0; sbr table 100 for net1; delete frees all', async () => {
-    await k(['apply', '-f', join(SEED, 'ippool-test-deploy.yaml')]);
+    await k(['apply', '-f', join(TUTORIAL, 'ippool-test-deploy.yaml')]);
     type Pod = {
       metadata: { uid: string; name: string };
       status: { phase?: string; podIP?: string };
@@ -305,7 +304,7 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
       ['1', '5'],
     ]);
 
-    await k(['delete', '-f', join(SEED, 'ippool-test-deploy.yaml')]);
+    await k(['delete', '-f', join(TUTORIAL, 'ippool-test-deploy.yaml')]);
     await eventually(
       'pods gone',
       async () =>

@@ -15,7 +15,7 @@ import {
   loadKubeConfig,
   Plural,
 } from '@nicpool/kube';
-import { LINKS_FILE, NETNS_PREFIX, REPO } from './cluster/control-plane.ts';
+import { LINKS_FILE, NETNS_PREFIX, REPO, TUTORIAL } from './cluster/control-plane.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
 import {
   cluster,
@@ -27,7 +27,6 @@ import {
   uniqueName,
 } from './harness/helpers.ts';
 
-const SEED = join(REPO, '..', 'shared', 'seed', 'examples');
 const run = promisify(execFile);
 
 describe('smoke: real control plane', () => {
@@ -42,12 +41,12 @@ describe('smoke: real control plane', () => {
       'delete',
       '--ignore-not-found',
       '-f',
-      join(SEED, 'different-segment-ipv4-ippools.yaml'),
+      join(TUTORIAL, 'different-segment-ipv4-ippools.yaml'),
     ]);
   });
 
   it('kubectl get spiderippool prints the seed column header', async () => {
-    await k(['apply', '-f', join(SEED, 'different-segment-ipv4-ippools.yaml')]);
+    await k(['apply', '-f', join(TUTORIAL, 'different-segment-ipv4-ippools.yaml')]);
     const out = await k(['get', 'spiderippool']);
     const [header, ...rows] = out.trim().split('\n');
     expect(header?.split(/\s+/)).toEqual([

@@ -1,4 +1,4 @@
-// `make demo`: replays the tutorial (../shared/seed/multi-interfaces-annotation.md) on this
+// `make demo`: replays the tutorial (e2e/fixtures/tutorial/multi-interfaces-annotation.md) on this
 // machine: a local control plane, nicpool's webhook, controller and allocator as local processes, the
 // real Multus and CNI plugins, pods simulated as network namespaces. Then cleans up.
 import { join } from 'node:path';

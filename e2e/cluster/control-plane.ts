@@ -26,6 +26,8 @@ import { issueServingCert } from './tls.ts';
 const run = promisify(execFile);
 
 export const REPO = resolve(import.meta.dirname, '..', '..');
+/** The tutorial's manifests, byte for byte as published (see its README). */
+export const TUTORIAL = resolve(REPO, 'e2e', 'fixtures', 'tutorial');
 export const STATE_DIR = join(REPO, '.nicpool');
 export const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
 const STATE_FILE = join(STATE_DIR, 'cluster.json');

@@ -197,3 +197,17 @@ export function cidrLabel(c: Cidr): string {
     .replace(/[.:/]+/g, '-')
     .replace(/^-|-$/g, '');
 }
+
+/**
+ * The largest count a status field holds: 2^53 − 1. The CRDs declare counts `integer`
+ * (int64), and every client of them (kubectl, JavaScript, JSON decoders into float64) reads
+ * them exactly only up to 2^53 − 1; a /64 pool has 2^64 addresses, which the API server
+ * refuses as an integer. Larger counts saturate here (docs/crds.md, "Counts").
+ */
+export const MAX_STATUS_COUNT = Number.MAX_SAFE_INTEGER;
+
+/** A count of addresses as a status field writes it: exact up to MAX_STATUS_COUNT, then saturated. */
+export function statusCount(n: bigint): number {
+  if (n <= 0n) return 0;
+  return n >= BigInt(MAX_STATUS_COUNT) ? MAX_STATUS_COUNT : Number(n);
+}
