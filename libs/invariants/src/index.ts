@@ -1,0 +1,2 @@
+// The cluster invariants: pool records, SpiderEndpoints and live pods agree; no address twice.
+export {};
