@@ -82,6 +82,16 @@ describe('applyOps', () => {
     });
   });
 
+  it('saturates totalIPCount of a /64 at 2^53-1 instead of writing 1.8e19 (above int64)', () => {
+    const big = pool('v6', {
+      subnet: 'fd00:6::/64',
+      ips: ['fd00:6::-fd00:6::ffff:ffff:ffff:ffff'],
+    });
+    const { next } = applyOps(big, [alloc('a')], none, 100);
+    expect(next?.status?.totalIPCount).toBe(Number.MAX_SAFE_INTEGER);
+    expect(next?.status?.allocatedIPCount).toBe(1);
+  });
+
   it('refuses to write over a status it cannot read', () => {
     const broken = { ...p(), status: { allocatedIPs: '{not json' } };
     expect(() => applyOps(broken, [alloc('a')], none, 100)).toThrow(/refusing to write/);

@@ -8,6 +8,7 @@ import {
   encodeAllocatedIPs,
   specAddresses,
   specFamily,
+  statusCount,
   type PoolIPAllocation,
   type SpiderIPPool,
 } from '@nicpool/crds';
@@ -139,7 +140,11 @@ export function applyOps(
 
   if (!changed) return { results };
   const encoded = encodeAllocatedIPs(records);
-  const total = addresses.ok ? Number(addresses.value.count()) : (pool.status?.totalIPCount ?? 0);
+  // The CRD field is an int64 the API server checks as a JSON integer (≤ 2^53): a /64 pool's
+  // 2^64 addresses written as Number() would make every status write of the pool fail.
+  const total = addresses.ok
+    ? statusCount(addresses.value.count())
+    : (pool.status?.totalIPCount ?? 0);
   const status = {
     ...(encoded === undefined ? {} : { allocatedIPs: encoded }),
     allocatedIPCount: records.size,
