@@ -97,6 +97,63 @@ describe('free subnet addresses', () => {
   });
 });
 
+describe('free subnet addresses when something is unreadable (review #16)', () => {
+  const reservedIP = (ips: string[]): SpiderReservedIP => ({
+    apiVersion: 'spiderpool.spidernet.io/v2beta1',
+    kind: 'SpiderReservedIP',
+    metadata: { name: 'r-broken' },
+    spec: { ipVersion: 4, ips },
+  });
+
+  it('a pool of the subnet whose spec is unreadable stops the subnet handing out addresses', () => {
+    const broken = pool('manual-broken', ['10.6.168.x']);
+    expect(freeAddresses(subnet(), [broken], [], intent.poolName)).toEqual({
+      ok: false,
+      error:
+        'SpiderIPPool manual-broken has an unreadable spec (spec.ips[0]: "10.6.168.x" is not an IP address or a range "first-last"); it may hold addresses of SpiderSubnet subnet-test-ens192, which hands out none until the pool is fixed',
+    });
+  });
+
+  it('a pool whose subnet is not a CIDR may hold anything: refused too', () => {
+    const broken: SpiderIPPool = { ...pool('nowhere', []), spec: { subnet: 'bogus', ips: [] } };
+    const free = freeAddresses(subnet(), [broken], [], intent.poolName);
+    expect(free.ok).toBe(false);
+    expect(free.ok ? '' : free.error).toContain('SpiderIPPool nowhere has an unreadable spec');
+  });
+
+  it('an unreadable pool of another network does not matter', () => {
+    const elsewhere: SpiderIPPool = {
+      ...pool('elsewhere', []),
+      spec: { subnet: '10.7.0.1/16', ips: ['10.7.0.x'] },
+    };
+    const free = freeAddresses(subnet(), [elsewhere], [], intent.poolName);
+    expect(free.ok && free.value.toStrings()).toEqual(['10.6.168.171-10.6.168.180']);
+  });
+
+  it("another pool's claim that does not parse for the subnet's family is refused, naming both", () => {
+    const s = subnet({ controlledIPPools: JSON.stringify({ other: { ips: ['fd00::1'] } }) });
+    const free = freeAddresses(s, [], [], intent.poolName);
+    expect(free.ok ? '' : free.error).toBe(
+      'SpiderSubnet subnet-test-ens192: the claim of pool other is unreadable ("fd00::1" is IPv6, expected IPv4); no address is handed out until it is fixed',
+    );
+  });
+
+  it('an unreadable SpiderReservedIP of the family is refused, naming it', () => {
+    const free = freeAddresses(subnet(), [], [reservedIP(['10.6.168.x'])], intent.poolName);
+    expect(free.ok ? '' : free.error).toContain(
+      'SpiderReservedIP r-broken has unreadable spec.ips',
+    );
+  });
+
+  it("addresses another pool has recorded count as taken, even outside that pool's spec (review #5)", () => {
+    const other = pool('other', ['10.6.168.180'], {
+      status: { allocatedIPs: JSON.stringify({ '10.6.168.171': { pod: 'a/b', podUid: 'u' } }) },
+    });
+    const free = freeAddresses(subnet(), [other], [], intent.poolName);
+    expect(free.ok && free.value.toStrings()).toEqual(['10.6.168.172-10.6.168.179']);
+  });
+});
+
 describe('shrinking', () => {
   it('gives back only free addresses, highest first', () => {
     const r = shrinkTo(set('10.6.168.171-10.6.168.175'), set('10.6.168.171'), 2);

@@ -20,6 +20,7 @@ import {
   encodeControlledIPPools,
   specAddresses,
   specFamily,
+  statusCount,
   type ControlledPool,
   type SpiderIPPool,
   type SpiderReservedIP,
@@ -53,9 +54,27 @@ export function poolAddresses(pool: SpiderIPPool): RangeSet {
 }
 
 /**
+ * Every address a pool may hold: its spec's `ips − excludeIPs` plus the addresses its status
+ * records (a record outside the spec still belongs to a live pod until it is released).
+ * An error when the spec cannot be read: then nobody knows what it holds. Unreadable
+ * records add nothing beyond the spec, the allocator only ever hands out spec addresses.
+ */
+export function poolHoldings(pool: SpiderIPPool): Result<RangeSet, string> {
+  const spec = specAddresses(pool.spec);
+  if (!spec.ok)
+    return err(`SpiderIPPool ${pool.metadata.name} has an unreadable spec (${spec.error.message})`);
+  const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
+  if (!records.ok) return ok(spec.value);
+  const recorded = RangeSet.parse(spec.value.family, [...records.value.keys()]);
+  return ok(recorded.ok ? spec.value.union(recorded.value) : spec.value);
+}
+
+/**
  * Addresses of `subnet` that `pool` may take: the subnet's `ips − excludeIPs`, minus its
- * gateway, minus what any other pool holds or the subnet has promised to another pool,
- * minus every SpiderReservedIP.
+ * gateway, minus what any other pool holds (spec and records) or the subnet has promised
+ * to another pool, minus every SpiderReservedIP. Anything unreadable that may cover
+ * subnet addresses (a pool's spec, a claim, a reserved IP) is an error naming it: counting
+ * it as holding nothing would hand out addresses live pods may hold (review #16).
  */
 export function freeAddresses(
   subnet: SpiderSubnet,
@@ -65,24 +84,56 @@ export function freeAddresses(
 ): Result<RangeSet, string> {
   const family = specFamily(subnet.spec);
   const usable = specAddresses(subnet.spec);
-  if (family === undefined || !usable.ok)
-    return err(`SpiderSubnet ${subnet.metadata.name} has an unreadable spec`);
+  const sn = subnet.metadata.name;
+  if (family === undefined || !usable.ok) return err(`SpiderSubnet ${sn} has an unreadable spec`);
   const claims = decodeControlledIPPools(subnet.status?.controlledIPPools);
-  if (!claims.ok) return err(`SpiderSubnet ${subnet.metadata.name}: ${claims.error.message}`);
+  if (!claims.ok) return err(`SpiderSubnet ${sn}: ${claims.error.message}`);
   let taken = RangeSet.empty(family);
-  const add = (texts: readonly string[]): void => {
-    const r = RangeSet.parse(family, texts);
-    if (r.ok) taken = taken.union(r.value);
-  };
-  if (subnet.spec.gateway !== undefined) add([subnet.spec.gateway]);
-  for (const [name, c] of claims.value) if (name !== pool) add(c.ips);
+  if (subnet.spec.gateway !== undefined) {
+    const g = RangeSet.parse(family, [subnet.spec.gateway]);
+    if (!g.ok) return err(`SpiderSubnet ${sn}: spec.gateway: ${g.error.message}`);
+    taken = taken.union(g.value);
+  }
+  for (const [name, c] of claims.value) {
+    if (name === pool) continue;
+    const r = RangeSet.parse(family, c.ips);
+    if (!r.ok)
+      return err(
+        `SpiderSubnet ${sn}: the claim of pool ${name} is unreadable (${r.error.message}); no address is handed out until it is fixed`,
+      );
+    taken = taken.union(r.value);
+  }
+  const subnetCIDR = parseCIDR(subnet.spec.subnet);
   for (const p of pools) {
-    if (p.metadata.name === pool || specFamily(p.spec) !== family) continue;
-    taken = taken.union(poolAddresses(p));
+    if (p.metadata.name === pool) continue;
+    const f = specFamily(p.spec);
+    if (f !== undefined && f !== family) continue;
+    const held = poolHoldings(p);
+    if (held.ok) {
+      taken = taken.union(held.value);
+      continue;
+    }
+    // Unreadable: it may hold any address of its own network; only one that cannot
+    // overlap this subnet's is safe to ignore.
+    const pc = parseCIDR(p.spec.subnet);
+    const apart =
+      pc.ok &&
+      subnetCIDR.ok &&
+      !RangeSet.fromCIDR(pc.value).overlaps(RangeSet.fromCIDR(subnetCIDR.value));
+    if (!apart)
+      return err(
+        `${held.error}; it may hold addresses of SpiderSubnet ${sn}, which hands out none until the pool is fixed`,
+      );
   }
   for (const r of reserved) {
     const f = r.spec.ipVersion ?? ((r.spec.ips?.[0] ?? '').includes(':') ? 6 : 4);
-    if (f === family) add(r.spec.ips ?? []);
+    if (f !== family) continue;
+    const ips = RangeSet.parse(family, r.spec.ips ?? []);
+    if (!ips.ok)
+      return err(
+        `SpiderReservedIP ${r.metadata.name} has unreadable spec.ips (${ips.error.message}); SpiderSubnet ${sn} hands out no address until it is fixed`,
+      );
+    taken = taken.union(ips.value);
   }
   return ok(usable.value.subtract(taken));
 }
@@ -144,8 +195,9 @@ export function withControlled(
   const total = specAddresses(subnet.spec);
   const status = {
     ...subnet.status,
-    allocatedIPCount: Number(handed.count()),
-    totalIPCount: total.ok ? Number(total.value.count()) : 0,
+    // Saturated: a /48 subnet holds more addresses than an int64 status field can say.
+    allocatedIPCount: statusCount(handed.count()),
+    totalIPCount: total.ok ? statusCount(total.value.count()) : 0,
   };
   const text = encodeControlledIPPools(controlled);
   if (text === undefined) delete status.controlledIPPools;

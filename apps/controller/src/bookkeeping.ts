@@ -15,11 +15,14 @@ import {
   decodeControlledIPPools,
   encodeControlledIPPools,
   specAddresses,
+  specFamily,
+  statusCount,
   type ControlledPool,
   type SpiderIPPool,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { applicationString, isNameFor, poolAddresses, withControlled } from './autopool.ts';
+import { RangeSet } from '@nicpool/ip';
+import { applicationString, isNameFor, poolHoldings, withControlled } from './autopool.ts';
 import { poolIntents, type Workload } from './workload.ts';
 
 /** The pool with `totalIPCount` and `allocatedIPCount` right; undefined when they are. */
@@ -28,7 +31,8 @@ export function poolCounters(pool: SpiderIPPool): SpiderIPPool | undefined {
   const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
   // A pool we cannot read is left alone: rewriting its status could lose records.
   if (!total.ok || !records.ok) return undefined;
-  const totalIPCount = Number(total.value.count());
+  // Saturated: a /64 pool holds 2^64 addresses, more than an int64 status field can say.
+  const totalIPCount = statusCount(total.value.count());
   const allocatedIPCount = records.value.size;
   if (
     pool.status?.totalIPCount === totalIPCount &&
@@ -78,6 +82,14 @@ export function poolsOfSubnet(
  * wants that very pool (its name carries the workload UID): the controller promises
  * addresses in the subnet first and creates the pool after. Any other such entry is a
  * leftover (a pool deleted, a workload re-created) and goes.
+ *
+ * A rebuilt entry never holds less than its pool's spec and records (review #5). An
+ * auto-pool's entry never shrinks here at all: it is the controller's own promise, and the
+ * cached pool may be older than the pool on the server (a write whose answer was lost), so
+ * only the shrink path, which writes the pool first, gives addresses back. A manual pool's
+ * spec is written by others, whose writes the watch always delivers: its entry follows it.
+ * While a pool's spec is unreadable nothing is rewritten (its addresses are unknown, and
+ * an entry rebuilt without them would offer them to the next auto-pool, review #16).
  */
 export function subnetStatus(
   subnet: SpiderSubnet,
@@ -86,18 +98,27 @@ export function subnetStatus(
 ): SpiderSubnet | undefined {
   const current = decodeControlledIPPools(subnet.status?.controlledIPPools);
   if (!current.ok) return undefined;
+  const family = specFamily(subnet.spec) ?? 4;
   const next = new Map<string, ControlledPool>();
   const mine = poolsOfSubnet(subnet, pools);
   for (const p of mine) {
+    const held = poolHoldings(p);
+    if (!held.ok) return undefined;
     const app = autoPoolApplication(p.metadata.labels);
     const prev = current.value.get(p.metadata.name);
+    let ips = held.value;
+    if (app !== undefined && prev !== undefined) {
+      const promised = RangeSet.parse(family, prev.ips);
+      if (!promised.ok) return undefined;
+      ips = ips.union(promised.value);
+    }
     const application =
       app === undefined
         ? undefined
         : (prev?.application ??
           applicationString({ kind: app.kind, namespace: app.namespace, name: app.nameLabel }));
     next.set(p.metadata.name, {
-      ips: poolAddresses(p).toStrings(),
+      ips: ips.toStrings(),
       ...(application === undefined ? {} : { application }),
     });
   }
