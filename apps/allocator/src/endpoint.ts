@@ -93,19 +93,27 @@ export async function recordEndpoint(
   );
 }
 
+/**
+ * Removes the pod's SpiderEndpoint after its addresses were released: strips nicpool's
+ * finalizer, then deletes with `{uid, resourceVersion}` preconditions. `podUid` is the pod
+ * the endpoint was judged for; every read (fresh after a 409) is checked against it, so an
+ * endpoint already replaced for the pod's successor (same name, new UID, possibly ADDed on
+ * another node in between) is left alone, finalizer and all (review finding #2).
+ */
 export async function dropEndpoint(
   store: AllocatorStore,
   retry: RetryOptions,
   ep: SpiderEndpoint,
+  podUid: string,
 ): Promise<void> {
   const ns = ep.metadata.namespace!;
   const name = ep.metadata.name;
-  await retryOnConflict(
+  const { result, written } = await retryOnConflict(
     `SpiderEndpoint ${ns}/${name} finalizer`,
     async (fresh) => (fresh ? ((await store.getEndpoint(ns, name, true)) ?? null) : ep),
-    (cur) => {
-      if (cur === null || !(cur.metadata.finalizers ?? []).includes(FINALIZER))
-        return { result: cur !== null };
+    (cur): { write?: SpiderEndpoint; result: SpiderEndpoint | undefined } => {
+      if (cur === null || cur.status?.current?.uid !== podUid) return { result: undefined };
+      if (!(cur.metadata.finalizers ?? []).includes(FINALIZER)) return { result: cur };
       return {
         write: {
           ...cur,
@@ -114,13 +122,20 @@ export async function dropEndpoint(
             finalizers: (cur.metadata.finalizers ?? []).filter((f) => f !== FINALIZER),
           },
         },
-        result: true,
+        result: cur,
       };
     },
     (next) => store.replaceEndpoint(next),
     retry,
   );
-  await store.deleteEndpoint(ns, name).catch((e: unknown) => {
+  if (result === undefined) return; // gone, or now another pod's: not ours to delete
+  const judged = (written as SpiderEndpoint | undefined) ?? result;
+  const { uid, resourceVersion } = judged.metadata;
+  // Objects from the API server always carry both; without them no precondition could hold.
+  if (uid === undefined || resourceVersion === undefined) return;
+  await store.deleteEndpoint(ns, name, { uid, resourceVersion }).catch((e: unknown) => {
+    // 404: the finalizer was the last thing holding a deleted object. 409: it changed
+    // since (a successor's ADD): leave it to its new owner.
     if (apiStatus(e) !== 404 && !isConflict(e)) throw e;
   });
 }

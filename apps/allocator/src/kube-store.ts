@@ -16,7 +16,13 @@ import {
   type SpiderReservedIP,
 } from '@nicpool/crds';
 import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
-import { ChangeSignal, type AllocatorStore, type Labelled, type PodObject } from './store.ts';
+import {
+  ChangeSignal,
+  type AllocatorStore,
+  type DeletePreconditions,
+  type Labelled,
+  type PodObject,
+} from './store.ts';
 
 type Log = (msg: string, err?: unknown) => void;
 type List = KubernetesListObject<KubernetesObject>;
@@ -306,14 +312,21 @@ export class KubeStore implements AllocatorStore {
     );
   }
 
-  async deleteEndpoint(namespace: string, name: string): Promise<void> {
-    this.#endpoints.delete(`${namespace}/${name}`);
+  async deleteEndpoint(
+    namespace: string,
+    name: string,
+    preconditions: DeletePreconditions,
+  ): Promise<void> {
     await this.#custom.deleteNamespacedCustomObject({
       group: GROUP,
       version: VERSION,
       plural: Plural.endpoint,
       namespace,
       name,
+      // Only the object we judged: a successor's endpoint (new UID or newer write) is kept.
+      body: { preconditions: { ...preconditions } },
     });
+    const key = `${namespace}/${name}`;
+    if (this.#endpoints.get(key)?.metadata.uid === preconditions.uid) this.#endpoints.delete(key);
   }
 }

@@ -1,5 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
-import { ChangeSignal, type AllocatorStore, type Labelled, type PodObject } from './store.ts';
+import {
+  ChangeSignal,
+  type AllocatorStore,
+  type DeletePreconditions,
+  type Labelled,
+  type PodObject,
+} from './store.ts';
 
 const apiError = (code: number, message: string): Error =>
   Object.assign(new Error(message), { code });
@@ -104,7 +111,12 @@ export class MemoryStore implements AllocatorStore {
     return this.statefulSets.get(`${namespace}/${name}`);
   }
 
-  async getEndpoint(namespace: string, name: string): Promise<SpiderEndpoint | undefined> {
+  /** The one copy is always fresh; `fresh` is kept so tests can wrap the port's signature. */
+  async getEndpoint(
+    namespace: string,
+    name: string,
+    _fresh?: boolean,
+  ): Promise<SpiderEndpoint | undefined> {
     const e = this.endpoints.get(`${namespace}/${name}`);
     return e === undefined ? undefined : clone(e);
   }
@@ -116,9 +128,10 @@ export class MemoryStore implements AllocatorStore {
   async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {
     const key = `${ep.metadata.namespace}/${ep.metadata.name}`;
     if (this.endpoints.has(key)) throw apiError(409, 'already exists');
+    // Like the API server: every object gets its own UID, which delete preconditions name.
     const stored = {
       ...clone(ep),
-      metadata: { ...ep.metadata, resourceVersion: String(this.#rv++) },
+      metadata: { ...ep.metadata, uid: randomUUID(), resourceVersion: String(this.#rv++) },
     };
     this.endpoints.set(key, stored);
     return clone(stored);
@@ -132,13 +145,28 @@ export class MemoryStore implements AllocatorStore {
       throw apiError(409, 'the object has been modified');
     const stored = {
       ...clone(ep),
-      metadata: { ...ep.metadata, resourceVersion: String(this.#rv++) },
+      metadata: { ...ep.metadata, uid: cur.metadata.uid, resourceVersion: String(this.#rv++) },
     };
     this.endpoints.set(key, stored);
     return clone(stored);
   }
 
-  async deleteEndpoint(namespace: string, name: string): Promise<void> {
-    if (!this.endpoints.delete(`${namespace}/${name}`)) throw apiError(404, 'not found');
+  async deleteEndpoint(
+    namespace: string,
+    name: string,
+    preconditions: DeletePreconditions,
+  ): Promise<void> {
+    const key = `${namespace}/${name}`;
+    const cur = this.endpoints.get(key);
+    if (cur === undefined) throw apiError(404, 'not found');
+    // The API server's answer to DeleteOptions.preconditions that no longer hold.
+    if (cur.metadata.uid !== preconditions.uid)
+      throw apiError(409, `Precondition failed: UID in precondition: ${preconditions.uid}`);
+    if (cur.metadata.resourceVersion !== preconditions.resourceVersion)
+      throw apiError(
+        409,
+        `Precondition failed: ResourceVersion in precondition: ${preconditions.resourceVersion}`,
+      );
+    this.endpoints.delete(key);
   }
 }

@@ -366,7 +366,7 @@ export class AllocatorService {
       ),
     );
     if (ep !== undefined && ep.status?.current?.uid === uid)
-      await dropEndpoint(this.#store, this.#opts.retry, ep);
+      await dropEndpoint(this.#store, this.#opts.retry, ep, uid);
   }
 
   /**

@@ -54,7 +54,22 @@ export interface AllocatorStore extends PoolPort {
   listEndpoints(): Promise<SpiderEndpoint[]>;
   createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
-  deleteEndpoint(namespace: string, name: string): Promise<void>;
+  /**
+   * Deletes only the object judged: Kubernetes DeleteOptions preconditions, 409 when the
+   * stored object has another `metadata.uid` or `resourceVersion` (e.g. the endpoint was
+   * replaced for the pod's successor in between).
+   */
+  deleteEndpoint(
+    namespace: string,
+    name: string,
+    preconditions: DeletePreconditions,
+  ): Promise<void>;
+}
+
+/** Kubernetes DeleteOptions.preconditions: both of the object's metadata. */
+export interface DeletePreconditions {
+  readonly uid: string;
+  readonly resourceVersion: string;
 }
 
 /** Wakes everyone waiting for the next change, or each waiter after its own timeout. */

@@ -1,0 +1,147 @@
+/**
+ * AllocatorService against the in-memory store: the races and hostile states of the
+ * adversarial review (../shared/review/2026-12-adversarial.md), one describe per finding.
+ */
+import { describe, expect, it } from '@jest/globals';
+import { decodeAllocatedIPs, type SpiderIPPool } from '@nicpool/crds';
+import type { AddRequest, DelRequest } from '@nicpool/wire';
+import { MemoryStore } from './memory-store.ts';
+import { createMetrics } from './metrics.ts';
+import { AllocatorService } from './service.ts';
+import type { PodObject } from './store.ts';
+import { pool } from '../test/fixtures.ts';
+
+const RETRY = { attempts: 5, baseDelayMs: 1, maxDelayMs: 2 } as const;
+
+function service(store: MemoryStore, nodeName: string): AllocatorService {
+  return new AllocatorService(
+    store,
+    { nodeName, retry: RETRY, maxRecordsPerPool: 5000, autoPoolWaitMs: 50 },
+    createMetrics(false),
+  );
+}
+
+function podOf(
+  name: string,
+  uid: string,
+  nodeName: string,
+  extra: { annotations?: Record<string, string>; statefulSet?: string } = {},
+): PodObject {
+  return {
+    metadata: {
+      name,
+      namespace: 'default',
+      uid,
+      annotations: extra.annotations ?? { 'ipam.spidernet.io/ippool': '{"ipv4":["p"]}' },
+      ...(extra.statefulSet === undefined
+        ? {}
+        : {
+            ownerReferences: [
+              {
+                apiVersion: 'apps/v1',
+                kind: 'StatefulSet',
+                name: extra.statefulSet,
+                uid: `sts-${extra.statefulSet}`,
+                controller: true,
+              },
+            ],
+          }),
+    },
+    spec: { nodeName },
+    status: { phase: 'Running' },
+  };
+}
+
+const req = (name: string, uid: string, ifName = 'eth0'): AddRequest & DelRequest => ({
+  containerID: `c-${uid}`,
+  ifName,
+  netNamespace: '/var/run/netns/x',
+  podNamespace: 'default',
+  podName: name,
+  podUID: uid,
+});
+
+function holders(p: SpiderIPPool | undefined): Record<string, string> {
+  const d = decodeAllocatedIPs(p?.status?.allocatedIPs);
+  if (!d.ok) throw new Error(d.error.message);
+  return Object.fromEntries([...d.value].map(([ip, r]) => [ip, r.podUid]));
+}
+
+describe('#2 a late DEL never drops the endpoint of the pod that replaced it', () => {
+  it("node B's ADD for the new db (u2) lands right after A's fresh GET: u2's endpoint survives", async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    const b = service(store, 'node-b');
+    store.podsByKey.set('default/db', podOf('db', 'u1', 'node-a'));
+    await a.add(req('db', 'u1'));
+    // db (u1) is deleted; the StatefulSet-like re-creation db (u2) is scheduled to node B.
+    store.podsByKey.set('default/db', podOf('db', 'u2', 'node-b'));
+
+    const get = store.getEndpoint.bind(store);
+    let raced = false;
+    store.getEndpoint = async (ns, name, fresh) => {
+      const ep = await get(ns, name, fresh);
+      if (fresh === true && !raced) {
+        raced = true;
+        // A has read the endpoint (still u1's); B's ADD replaces it before A writes.
+        await b.add(req('db', 'u2'));
+      }
+      return ep;
+    };
+    await a.del(req('db', 'u1'));
+
+    const ep = store.endpoints.get('default/db');
+    expect(raced).toBe(true);
+    expect(ep?.status?.current?.uid).toBe('u2');
+    expect(ep?.metadata.finalizers).toContain('spiderpool.spidernet.io');
+    expect(Object.values(holders(store.poolsByName.get('p')))).toEqual(['u2']);
+    await expect(b.check(req('db', 'u2'))).resolves.toBeUndefined();
+  });
+
+  it("B's ADD between A's finalizer write and A's delete: the delete's preconditions keep u2's endpoint", async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    const b = service(store, 'node-b');
+    store.podsByKey.set('default/db', podOf('db', 'u1', 'node-a'));
+    await a.add(req('db', 'u1'));
+    store.podsByKey.set('default/db', podOf('db', 'u2', 'node-b'));
+
+    const replace = store.replaceEndpoint.bind(store);
+    let raced = false;
+    store.replaceEndpoint = async (ep) => {
+      const written = await replace(ep);
+      if (!raced && !(ep.metadata.finalizers ?? []).includes('spiderpool.spidernet.io')) {
+        raced = true;
+        await b.add(req('db', 'u2'));
+      }
+      return written;
+    };
+    await a.del(req('db', 'u1'));
+
+    expect(raced).toBe(true);
+    expect(store.endpoints.get('default/db')?.status?.current?.uid).toBe('u2');
+    await expect(b.check(req('db', 'u2'))).resolves.toBeUndefined();
+  });
+
+  it('MemoryStore refuses a delete whose uid or resourceVersion precondition is stale (409)', async () => {
+    const store = new MemoryStore();
+    const ep = await store.createEndpoint({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderEndpoint',
+      metadata: { name: 'db', namespace: 'default' },
+    });
+    const uid = ep.metadata.uid!;
+    const rv = ep.metadata.resourceVersion!;
+    await expect(
+      store.deleteEndpoint('default', 'db', { uid: 'someone-else', resourceVersion: rv }),
+    ).rejects.toMatchObject({ code: 409 });
+    await expect(
+      store.deleteEndpoint('default', 'db', { uid, resourceVersion: `${rv}0` }),
+    ).rejects.toMatchObject({ code: 409 });
+    expect(store.endpoints.has('default/db')).toBe(true);
+    await store.deleteEndpoint('default', 'db', { uid, resourceVersion: rv });
+    expect(store.endpoints.has('default/db')).toBe(false);
+  });
+});
