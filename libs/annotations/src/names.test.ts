@@ -1,0 +1,232 @@
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { compileGlob, MAX_PATTERN_STARS, matchPoolNames, poolPatternProblem } from './names.ts';
+
+/**
+ * The RegExp translation nicpool used before the linear matcher (review finding #1), kept
+ * here as the oracle the new matcher must agree with (on small inputs it cannot blow up).
+ */
+function oldCompileGlob(pattern: string): RegExp | undefined {
+  let out = '^';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') out += '.*';
+    else if (c === '?') out += '.';
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 2);
+      if (close < 0) return undefined;
+      let body = pattern.slice(i + 1, close);
+      let negate = false;
+      if (body.startsWith('!') || body.startsWith('^')) {
+        negate = true;
+        body = body.slice(1);
+      }
+      if (body === '') return undefined;
+      out += `[${negate ? '^' : ''}${body.replace(/[\\\]]/g, '\\$&')}]`;
+      i = close;
+    } else if (c === ']') return undefined;
+    else out += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  try {
+    return new RegExp(`${out}$`);
+  } catch {
+    return undefined;
+  }
+}
+
+const ms = (f: () => void): number => {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+};
+
+describe('matchPoolNames is linear (review #1)', () => {
+  it("the review's pattern against an auto-pool name takes under 50 ms", () => {
+    const pattern = '*[a-y0-9-]'.repeat(10) + '*z';
+    let out: string[] = [];
+    const took = ms(() => {
+      out = matchPoolNames([pattern], ['auto-web-frontend-v4-eth0-5f1c2a9d7e3b']);
+    });
+    expect(out).toEqual([]);
+    expect(took).toBeLessThan(50);
+  });
+});
+
+describe('star cap', () => {
+  it('refuses more than 8 "*" in one pattern, naming the limit', () => {
+    expect(poolPatternProblem('a*'.repeat(8))).toBeUndefined();
+    expect(poolPatternProblem('a*'.repeat(9))).toMatch(/9 "\*".*at most 8/);
+  });
+});
+
+describe('matchPoolNames sorts once per names array (review #21)', () => {
+  it('10 000 one-pattern calls against the same 1000 names take under 500 ms', () => {
+    const names = Array.from({ length: 1000 }, (_, i) => `pool-${(i * 7919) % 1000}-x`);
+    const took = ms(() => {
+      for (let i = 0; i < 10_000; i++) matchPoolNames([`pool-${i % 1000}-?`], names);
+    });
+    expect(matchPoolNames(['pool-1?-x'], names)).toEqual(
+      Array.from({ length: 10 }, (_, i) => `pool-1${i}-x`),
+    );
+    expect(took).toBeLessThan(500);
+  });
+});
+
+describe('same meaning as the RegExp translation', () => {
+  // Glob metacharacters and the characters that are special inside classes or regexes. No
+  // line terminators: `.` of the old RegExp skipped them, `?`/`*` now take any code unit,
+  // and a pool name (a DNS subdomain) never holds one.
+  const patternChar = fc.constantFrom(...'*?[]!^-\\.abcz09A(|+${'.split(''));
+  const nameChar = fc.constantFrom(...'abcz09-.!^[]\\A('.split(''));
+  const pattern = fc.array(patternChar, { maxLength: 12 }).map((a) => a.join(''));
+  const name = fc.array(nameChar, { maxLength: 10 }).map((a) => a.join(''));
+
+  it('agrees on validity and on every match (fast-check, fixed seed)', () => {
+    fc.assert(
+      fc.property(pattern, fc.array(name, { maxLength: 6 }), (p, names) => {
+        const old = oldCompileGlob(p);
+        const now = compileGlob(p);
+        expect(now === undefined).toBe(old === undefined);
+        if (old === undefined || now === undefined) return;
+        for (const n of names) expect([p, n, now.test(n)]).toEqual([p, n, old.test(n)]);
+      }),
+      { seed: 20261201, numRuns: 30_000 },
+    );
+  });
+
+  it('agrees on names built to match (fast-check, fixed seed)', () => {
+    // Random names rarely match a random pattern; build names from the pattern instead.
+    const atom = fc.oneof(
+      fc.constant('*'),
+      fc.constant('?'),
+      fc.constantFrom('[a-c]', '[!a]', '[^z0]', '[]a]', '[-a]', '[a-]', '[a-c-e]', '[\\]'),
+      fc.constantFrom(...'abz09-.'.split('')),
+    );
+    const filler = fc.array(nameChar, { maxLength: 3 }).map((a) => a.join(''));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(atom, filler, nameChar), { maxLength: 8 }), (parts) => {
+        const p = parts.map(([a]) => a).join('');
+        const old = oldCompileGlob(p)!;
+        const now = compileGlob(p)!;
+        // A name that follows the pattern atom by atom (may still miss on a class).
+        const n = parts
+          .map(([a, f, c]) => (a === '*' ? f : a === '?' ? c : a.startsWith('[') ? c : a))
+          .join('');
+        expect([p, n, now.test(n)]).toEqual([p, n, old.test(n)]);
+      }),
+      { seed: 7, numRuns: 20_000 },
+    );
+  });
+});
+
+describe('class edge cases', () => {
+  const cases: [string, string, boolean][] = [
+    ['pool-[ab]', 'pool-a', true],
+    ['pool-[ab]', 'pool-c', false],
+    ['pool-[!ab]', 'pool-c', true],
+    ['pool-[!ab]', 'pool-a', false],
+    ['pool-[^ab]', 'pool-c', true],
+    ['pool-[a-c]', 'pool-b', true],
+    ['pool-[a-c]', 'pool-d', false],
+    // `]` right after `[` (or `[!`) belongs to the class.
+    ['x[]a]', 'x]', true],
+    ['x[]a]', 'xa', true],
+    // `-` first, last or after a range is literal.
+    ['x[-a]', 'x-', true],
+    ['x[a-]', 'x-', true],
+    ['x[a-c-e]', 'x-', true],
+    ['x[a-c-e]', 'xd', false],
+    ['x[a-c-e]', 'xe', true],
+    // `!`/`^` negate only in first place.
+    ['x[a!]', 'x!', true],
+    ['x[!^]', 'xa', true],
+    ['x[!^]', 'x^', false],
+    // `*` and `?` inside a class are literal.
+    ['x[*?]', 'x*', true],
+    ['x[*?]', 'xa', false],
+    ['x[.]', 'x.', true],
+    ['x[.]', 'xa', false],
+    ['x?', 'x', false],
+    ['x?', 'xy', true],
+    ['x*', 'x', true],
+    ['**', '', true],
+    ['a**b', 'ab', true],
+    ['a*b*c', 'abc', true],
+    ['a*b*c', 'acb', false],
+    ['*ab*ab', 'abab', true],
+    ['*ab*ab', 'aab', false],
+  ];
+  it.each(cases)('%s against %s is %s', (p, n, want) => {
+    expect(compileGlob(p)?.test(n)).toBe(want);
+    expect(oldCompileGlob(p)?.test(n)).toBe(want);
+  });
+
+  it.each(['[]', '[!]', '[^]', 'x]', '[a', 'x[z-a]', 'x[a--]', 'x[!]a]'])(
+    '%s is malformed',
+    (p) => {
+      expect(compileGlob(p)).toBeUndefined();
+      expect(oldCompileGlob(p)).toBeUndefined();
+      expect(poolPatternProblem(p)).toMatch(/not a valid pattern/);
+    },
+  );
+
+  it('counts only stars outside classes toward the cap', () => {
+    expect(compileGlob('a[*]*')?.stars).toBe(1);
+    expect(poolPatternProblem(`${'[*]'.repeat(9)}a*`)).toBeUndefined();
+    expect(poolPatternProblem('**'.repeat(5))).toMatch(/has 10 "\*"/);
+  });
+
+  it('still refuses literals no pool name can hold', () => {
+    expect(poolPatternProblem('Pool-*')).toMatch(/can never match a pool name/);
+    expect(poolPatternProblem('pool_*')).toMatch(/can never match a pool name/);
+    expect(poolPatternProblem('pool-[A-Z]*')).toBeUndefined();
+  });
+});
+
+describe('worst patterns the limits allow', () => {
+  const NAME = 253;
+  const fill = (s: string, n: number): string => s.repeat(Math.ceil(n / s.length)).slice(0, n);
+  // 5000 distinct 253-character pool names built so that the patterns below nearly match
+  // everywhere: long runs of `a` (or an auto-pool-like text), a decimal tag near the end.
+  const runs = Array.from(
+    { length: 5000 },
+    (_, i) => `${'a'.repeat(NAME - String(i).length - 1)}${i}a`,
+  );
+  const autoLike = Array.from(
+    { length: 5000 },
+    (_, i) =>
+      `${fill('auto-web-frontend-v4-eth0-5f1c2a9d7e3b-', NAME - String(i).length - 1)}${i}0`,
+  );
+  /**
+   * MAX_PATTERN_STARS stars, each followed by the same number of `atom`s, then `last`,
+   * as long as 253 characters allow.
+   */
+  const starred = (atom: string, last: string): string => {
+    const per = Math.floor(
+      (NAME - MAX_PATTERN_STARS - last.length) / MAX_PATTERN_STARS / atom.length,
+    );
+    return `*${atom.repeat(per)}`.repeat(MAX_PATTERN_STARS) + last;
+  };
+  const worst: [string, string, readonly string[]][] = [
+    // Each segment fits at every offset up to its last character.
+    ['8 × (* a…a) b', starred('a', 'b'), runs],
+    ['8 × (* a…ab)', `*${'a'.repeat(29)}b`.repeat(MAX_PATTERN_STARS), runs],
+    ['one long segment', `*${'a'.repeat(NAME - 3)}b*`, runs],
+    ['two half-length segments', `*${'a'.repeat(125)}b*${'a'.repeat(125)}`, runs],
+    ["the review's classes, 8 stars", starred('[a-y0-9-]', 'z'), autoLike],
+    ['8 × (* ?…?) z', starred('?', 'z'), autoLike],
+  ];
+  // Measured 1–26 ms each on the shared 2-core machine; 500 ms leaves room for a loaded one.
+  const BUDGET_MS = 500;
+  it.each(worst)('%s × 5000 names of 253 characters within the budget', (_, p, pool) => {
+    expect(p.length).toBeGreaterThan(200);
+    expect(p.length).toBeLessThanOrEqual(NAME);
+    expect(poolPatternProblem(p)).toBeUndefined();
+    let out: string[] = [];
+    const took = ms(() => {
+      out = matchPoolNames([p], pool);
+    });
+    expect(out).toEqual([]);
+    expect(took).toBeLessThan(BUDGET_MS);
+  });
+});
