@@ -97,11 +97,10 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
           Code.notReady,
           `allocator on ${config.nodeName} has not synced its caches yet`,
         );
-      await deps.service.del(req.body);
-      req.log.info(
-        { pod: `${req.body.podNamespace}/${req.body.podName}`, ifName: req.body.ifName },
-        'released',
-      );
+      const { warnings } = await deps.service.del(req.body);
+      const at = { pod: `${req.body.podNamespace}/${req.body.podName}`, ifName: req.body.ifName };
+      for (const w of warnings) req.log.warn(at, w);
+      req.log.info(at, 'released');
       return reply.code(200).send({});
     },
   );

@@ -145,3 +145,38 @@ describe('#2 a late DEL never drops the endpoint of the pod that replaced it', (
     expect(store.endpoints.has('default/db')).toBe(false);
   });
 });
+
+describe('#3 a DEL without K8S_POD_UID never releases what may be a successor’s', () => {
+  it("podUID '', GET pod → 404: the endpoint and records of u2 both survive", async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    store.podsByKey.set('default/db', podOf('db', 'u2', 'node-a'));
+    await a.add(req('db', 'u2'));
+    // The API server no longer (or not yet) answers for db; the DEL carries no pod UID.
+    store.podsByKey.delete('default/db');
+    const { warnings } = await a.del(req('db', ''));
+    expect(warnings).toEqual([expect.stringMatching(/carries no K8S_POD_UID: released nothing/)]);
+    expect(store.endpoints.get('default/db')?.status?.current?.uid).toBe('u2');
+    expect(Object.values(holders(store.poolsByName.get('p')))).toEqual(['u2']);
+  });
+
+  it("podUID '' of a terminating pod: nothing released either (the sandbox may be an older pod's)", async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    const pod = podOf('db', 'u2', 'node-a');
+    store.podsByKey.set('default/db', pod);
+    await a.add(req('db', 'u2'));
+    store.podsByKey.set('default/db', {
+      ...pod,
+      metadata: { ...pod.metadata, deletionTimestamp: '2026-12-01T10:00:00Z' },
+    });
+    await a.del(req('db', ''));
+    expect(Object.values(holders(store.poolsByName.get('p')))).toEqual(['u2']);
+    // The DEL that carries the UID releases as before.
+    await a.del(req('db', 'u2'));
+    expect(holders(store.poolsByName.get('p'))).toEqual({});
+    expect(store.endpoints.size).toBe(0);
+  });
+});

@@ -25,6 +25,11 @@ import { planAdd, type NicPlan } from './planner.ts';
 import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
 import type { AllocatorStore, PodObject } from './store.ts';
 
+/** What a DEL did not do on purpose, for the log line of the request. */
+export interface DelOutcome {
+  readonly warnings: readonly string[];
+}
+
 export interface ServiceOptions {
   readonly nodeName: string;
   readonly retry: RetryOptions;
@@ -308,11 +313,13 @@ export class AllocatorService {
     return entry;
   }
 
-  async del(req: DelRequest): Promise<void> {
+  /** DEL; the outcome's warnings say what was deliberately left in place (for the log). */
+  async del(req: DelRequest): Promise<DelOutcome> {
     const end = this.#metrics.releaseDuration.startTimer();
     try {
-      await this.#del(req);
+      const outcome = await this.#del(req);
       this.#metrics.releases.inc();
+      return outcome;
     } catch (e) {
       this.#metrics.releaseFailures.inc();
       throw classify(e, `DEL ${req.podNamespace}/${req.podName} ${req.ifName}`);
@@ -321,23 +328,28 @@ export class AllocatorService {
     }
   }
 
-  async #del(req: DelRequest): Promise<void> {
+  async #del(req: DelRequest): Promise<DelOutcome> {
     const ns = req.podNamespace;
     const name = req.podName;
+    const warnings: string[] = [];
     // Fresh: a stale cache saying "alive" would keep the addresses of a deleted pod.
     const pod = await this.#store.getPod(ns, name, true);
-    if (
-      pod !== undefined &&
-      (req.podUID === '' || pod.metadata.uid === req.podUID) &&
-      isAlive(pod)
-    ) {
+    if (pod !== undefined && (req.podUID === '' || pod.metadata.uid === req.podUID) && isAlive(pod))
       // The runtime may re-create the sandbox; ADD will serve the same addresses again.
-      return;
+      return { warnings };
+    if (req.podUID === '') {
+      // Without the UID nothing ties this sandbox to what is recorded: the endpoint's and the
+      // live pod's UID may be a successor's of the same name (review #3), and neither records
+      // nor endpoints keep container IDs to match. Release nothing; the controller's GC frees
+      // the addresses once their pod is gone.
+      warnings.push(
+        `DEL of ${ns}/${name} ${req.ifName} (container ${req.containerID}) carries no K8S_POD_UID: released nothing, since nothing recorded proves which pod this sandbox belonged to; the controller's GC releases the addresses once their pod is gone`,
+      );
+      return { warnings };
     }
+    const uid = req.podUID;
     // Fresh: DEL is not the hot path, and a stale cache would leave the endpoint behind.
     const ep = await this.#store.getEndpoint(ns, name, true);
-    const uid = req.podUID !== '' ? req.podUID : (ep?.status?.current?.uid ?? '');
-    if (uid === '') return; // nothing known: already released
     if (ep?.status?.ownerControllerType === 'StatefulSet' && ep.status.current?.uid === uid) {
       const ordinal = Number(/-(\d+)$/.exec(name)?.[1] ?? NaN);
       const replicas = await this.#store.getStatefulSetReplicas(
@@ -345,7 +357,8 @@ export class AllocatorService {
         ep.status.ownerControllerName ?? '',
       );
       // The StatefulSet will re-create this pod: keep its addresses for it.
-      if (replicas !== undefined && Number.isInteger(ordinal) && ordinal < replicas) return;
+      if (replicas !== undefined && Number.isInteger(ordinal) && ordinal < replicas)
+        return { warnings };
     }
     const holding = this.#store
       .pools()
@@ -367,6 +380,7 @@ export class AllocatorService {
     );
     if (ep !== undefined && ep.status?.current?.uid === uid)
       await dropEndpoint(this.#store, this.#opts.retry, ep, uid);
+    return { warnings };
   }
 
   /**
