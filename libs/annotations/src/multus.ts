@@ -55,6 +55,11 @@ function checkRef(r: Reader, path: string, sel: NetworkSelection): void {
 }
 
 function parseInto(r: Reader, value: string): NetworkSelection[] | undefined {
+  // Typed as a string, but reached with whatever raw JSON held (see validate.ts).
+  if (typeof value !== 'string') {
+    r.fail('', Code.wrongType, `expected a string, got ${describe(value)}`);
+    return undefined;
+  }
   const text = value.trim();
   if (text === '') {
     r.fail('', Code.emptyValue, 'empty value');

@@ -41,6 +41,11 @@ export class Reader {
 
   /** JSON.parse with an error naming the key and the position JSON.parse reports. */
   parseJSON(text: string): { ok: true; value: unknown } | { ok: false } {
+    // Typed as a string, but reached with whatever raw JSON held (see validate.ts).
+    if (typeof text !== 'string') {
+      this.fail('', AnnotationErrorCode.wrongType, `expected a string, got ${describe(text)}`);
+      return { ok: false };
+    }
     if (text.trim() === '') {
       this.fail('', AnnotationErrorCode.emptyValue, 'empty value');
       return { ok: false };

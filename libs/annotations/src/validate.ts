@@ -13,6 +13,7 @@ import {
   PREFIX,
 } from './keys.ts';
 import { podInterfaces, type PodInterface } from './multus.ts';
+import { describe, Reader } from './reader.ts';
 import {
   parseDefaultRouteNic,
   parseIPNumber,
@@ -32,6 +33,29 @@ export interface Findings {
 }
 
 type Annotations = Readonly<Record<string, string>>;
+
+/**
+ * The annotations whose values are strings; a non-string value of a key in `read` is an
+ * error naming the key. The API server only stores strings, but the webhook reads the raw
+ * JSON of an AdmissionReview, and a parser handed a number would throw (a 500, not a denial).
+ */
+function stringValued(
+  annotations: Annotations,
+  read: readonly string[],
+  errors: AnnotationError[],
+): Annotations {
+  const strings: [string, string][] = [];
+  for (const [key, v] of Object.entries(annotations) as [string, unknown][]) {
+    if (typeof v === 'string') strings.push([key, v]);
+    else if (read.includes(key)) {
+      const r = new Reader(key);
+      r.fail('', Code.wrongType, `expected a string, got ${describe(v)}`);
+      errors.push(...r.errors);
+    }
+  }
+  // fromEntries defines properties: a `__proto__` key stays a plain key.
+  return Object.fromEntries(strings);
+}
 
 function unknownKeys(
   annotations: Annotations,
@@ -93,9 +117,14 @@ function checkNics(
  * problems at once. Cross-annotation checks (interfaces the pod does not have, ignored
  * lower-precedence annotations) are warnings.
  */
-export function validatePodAnnotations(annotations: Annotations): Findings {
+export function validatePodAnnotations(raw: Annotations): Findings {
   const errors: AnnotationError[] = [];
   const warnings: AnnotationError[] = [];
+  const annotations = stringValued(
+    raw,
+    [...KNOWN_POD_KEYS, ...Object.values(MultusAnnotation)],
+    errors,
+  );
   unknownKeys(annotations, KNOWN_POD_KEYS, warnings);
 
   const nicsResult = podInterfaces(annotations);
@@ -203,9 +232,10 @@ export function validatePodAnnotations(annotations: Annotations): Findings {
 }
 
 /** Checks a namespace's nicpool annotations. */
-export function validateNamespaceAnnotations(annotations: Annotations): Findings {
+export function validateNamespaceAnnotations(raw: Annotations): Findings {
   const errors: AnnotationError[] = [];
   const warnings: AnnotationError[] = [];
+  const annotations = stringValued(raw, KNOWN_NAMESPACE_KEYS, errors);
   unknownKeys(annotations, KNOWN_NAMESPACE_KEYS, warnings);
   for (const key of [
     NamespaceAnnotation.defaultIPv4IPPool,

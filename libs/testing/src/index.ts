@@ -1,2 +1,3 @@
 // Test support shared by unit suites (fuzzing knobs); never imported by production code.
-export {};
+export * from './fuzz.ts';
+export * from './arbitraries.ts';
