@@ -166,8 +166,10 @@ describe('SpiderIPPool validation: updates', () => {
       validate('UPDATE', { ...old, spec: { ...old.spec, subnet: '10.6.0.0/16' } }, old, snapshot())
         .reason,
     ).toBe('spec.subnet: immutable (was 10.6.0.1/16)');
+    // Its last address released: nicpool's finalizer may go (review #4 covers the other case).
     const dying = {
       ...old,
+      status: {},
       metadata: {
         ...old.metadata,
         deletionTimestamp: '2026-11-27T00:00:00Z',
@@ -337,6 +339,232 @@ describe('mutation by diffing', () => {
     expect(mutate(pool('x', { subnet: 'bogus' }), snapshot())).toEqual({
       allowed: false,
       reason: 'spec.subnet: "bogus" is not a CIDR: missing "/prefix"',
+      warnings: [],
+    });
+  });
+});
+
+describe('the finalizer of a pool still holding addresses (review #4)', () => {
+  const held = (allocatedIPs: string | undefined): SpiderIPPool =>
+    pool(
+      'ippool-test-ens192',
+      { subnet: '10.6.0.1/16', ips: ['10.6.168.176-10.6.168.180'], gateway: '10.6.0.1' },
+      {
+        metadata: {
+          name: 'ippool-test-ens192',
+          uid: 'uid-ippool-test-ens192',
+          deletionTimestamp: '2026-12-01T00:00:00Z',
+          finalizers: ['spiderpool.spidernet.io', 'example.com/backup'],
+        },
+        ...(allocatedIPs === undefined ? {} : { status: { allocatedIPs } }),
+      },
+    );
+  const without = (p: SpiderIPPool, f: string): SpiderIPPool => ({
+    ...p,
+    metadata: { ...p.metadata, finalizers: (p.metadata.finalizers ?? []).filter((x) => x !== f) },
+  });
+  const busy = (): SpiderIPPool =>
+    held(
+      JSON.stringify({
+        '10.6.168.177': { pod: 'default/web-1', podUid: 'u1', interface: 'eth0' },
+        '10.6.168.178': { pod: 'default/web-2', podUid: 'u2', interface: 'eth0' },
+      }),
+    );
+
+  it('is not removed by an admin while status.allocatedIPs holds records', () => {
+    const old = busy();
+    expect(validate('UPDATE', without(old, 'spiderpool.spidernet.io'), old, snapshot())).toEqual({
+      allowed: false,
+      reason:
+        'metadata.finalizers: SpiderIPPool ippool-test-ens192 still holds 2 allocated addresses (10.6.168.177 default/web-1 eth0, 10.6.168.178 default/web-2 eth0); its finalizer spiderpool.spidernet.io stays until they are released, or an address live pods use would be handed out again. Delete those pods (kubectl get spiderendpoints -A shows which pod holds which address); the nicpool controller removes the finalizer after the last release',
+      warnings: [],
+    });
+  });
+
+  it('is not removed while the records cannot be read (they count as in use)', () => {
+    const old = held('{oops');
+    const d = validate('UPDATE', without(old, 'spiderpool.spidernet.io'), old, snapshot());
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toContain(
+      'metadata.finalizers: SpiderIPPool ippool-test-ens192 has unreadable status.allocatedIPs',
+    );
+  });
+
+  it('is removed by the controller, or by anyone once no address is allocated', () => {
+    const old = busy();
+    expect(
+      validate('UPDATE', without(old, 'spiderpool.spidernet.io'), old, snapshot(), true).allowed,
+    ).toBe(true);
+    const free = held(undefined);
+    expect(
+      validate('UPDATE', without(free, 'spiderpool.spidernet.io'), free, snapshot()).allowed,
+    ).toBe(true);
+    // Another controller's finalizer is not nicpool's business.
+    expect(validate('UPDATE', without(old, 'example.com/backup'), old, snapshot()).allowed).toBe(
+      true,
+    );
+  });
+
+  it("a subnet's finalizer stays while pools of it exist", () => {
+    const base = snapshot().subnets[0]!;
+    const old: SpiderSubnet = {
+      ...base,
+      metadata: {
+        ...base.metadata,
+        deletionTimestamp: '2026-12-01T00:00:00Z',
+        finalizers: ['spiderpool.spidernet.io'],
+      },
+    };
+    const next: SpiderSubnet = { ...old, metadata: { ...old.metadata, finalizers: [] } };
+    const snap = snapshot();
+    const owned = {
+      ...snap,
+      pools: snap.pools.map((p) =>
+        p.metadata.name === 'ippool-test-ens192'
+          ? {
+              ...p,
+              metadata: {
+                ...p.metadata,
+                labels: { 'ipam.spidernet.io/owner-spider-subnet': 'subnet-test-ens192' },
+              },
+            }
+          : p,
+      ),
+    };
+    expect(validate('UPDATE', next, old, owned)).toEqual({
+      allowed: false,
+      reason:
+        'metadata.finalizers: SpiderSubnet subnet-test-ens192 still has pools ippool-test-ens192; its finalizer spiderpool.spidernet.io stays until they are gone (the nicpool controller deletes them and removes the finalizer after)',
+      warnings: [],
+    });
+    expect(validate('UPDATE', next, old, owned, true).allowed).toBe(true);
+    expect(validate('UPDATE', next, old, snapshot()).allowed).toBe(true);
+  });
+});
+
+describe("a subnet's promises to pools not created yet (review #5)", () => {
+  const promised = (claims: Record<string, unknown>): ReturnType<typeof snapshot> => {
+    const snap = snapshot();
+    return {
+      ...snap,
+      subnets: snap.subnets.map((s) =>
+        s.metadata.name === 'subnet-test-ens192'
+          ? {
+              ...s,
+              spec: { ...s.spec, ips: ['10.6.0.10-10.6.0.30', '10.6.168.171-10.6.168.180'] },
+              status: { controlledIPPools: JSON.stringify(claims) },
+            }
+          : s,
+      ),
+    };
+  };
+  const claims = {
+    'auto-web-v4-eth0-5f1c2a9d7e3b': {
+      ips: ['10.6.0.10-10.6.0.12'],
+      application: 'apps_v1_Deployment_default_web',
+    },
+  };
+  const manual = (): SpiderIPPool =>
+    pool('manual', { subnet: '10.6.0.1/16', ips: ['10.6.0.10-10.6.0.20'] });
+
+  it('a manual pool cannot take addresses a subnet promised to an auto-pool', () => {
+    expect(validate('CREATE', manual(), undefined, promised(claims))).toEqual({
+      allowed: false,
+      reason:
+        'spec.ips: 10.6.0.10-10.6.0.12 promised by SpiderSubnet subnet-test-ens192 to pool auto-web-v4-eth0-5f1c2a9d7e3b (not created yet)',
+      warnings: [],
+    });
+    expect(
+      validate(
+        'CREATE',
+        pool('manual', { subnet: '10.6.0.1/16', ips: ['10.6.0.13-10.6.0.20'] }),
+        undefined,
+        promised(claims),
+      ).allowed,
+    ).toBe(true);
+  });
+
+  it('nor grow into them; its own entry is its own', () => {
+    const old = pool('manual', { subnet: '10.6.0.1/16', ips: ['10.6.0.15-10.6.0.20'] });
+    const snap = promised({ ...claims, manual: { ips: ['10.6.0.15-10.6.0.20'] } });
+    expect(validate('UPDATE', manual(), old, snap).reason).toBe(
+      'spec.ips: 10.6.0.10-10.6.0.12 promised by SpiderSubnet subnet-test-ens192 to pool auto-web-v4-eth0-5f1c2a9d7e3b (not created yet)',
+    );
+    expect(validate('UPDATE', old, old, snap).allowed).toBe(true);
+  });
+
+  it('a pool being grown: only what its spec does not already report', () => {
+    const snap = promised({
+      'ippool-test-ens192': { ips: ['10.6.168.176-10.6.168.180', '10.6.0.10'] },
+    });
+    expect(validate('CREATE', manual(), undefined, snap).reason).toBe(
+      'spec.ips: 10.6.0.10 promised by SpiderSubnet subnet-test-ens192 to pool ippool-test-ens192',
+    );
+  });
+
+  it('unreadable promises of an overlapping subnet refuse the pool, naming the subnet', () => {
+    const snap = snapshot();
+    const broken = {
+      ...snap,
+      subnets: snap.subnets.map((s) =>
+        s.metadata.name === 'subnet-test-ens192'
+          ? {
+              ...s,
+              spec: { ...s.spec, ips: ['10.6.0.10-10.6.0.30'] },
+              status: { controlledIPPools: '{oops' },
+            }
+          : s,
+      ),
+    };
+    const d = validate('CREATE', manual(), undefined, broken);
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toContain(
+      'spec.ips: the promises of SpiderSubnet subnet-test-ens192 (status.controlledIPPools) cannot be read',
+    );
+  });
+});
+
+describe('forged auto-pools (review #17)', () => {
+  const autoLabels = {
+    'ipam.spidernet.io/owner-application-gv': 'apps_v1',
+    'ipam.spidernet.io/owner-application-kind': 'Deployment',
+    'ipam.spidernet.io/owner-application-namespace': 'default',
+    'ipam.spidernet.io/owner-application-name': 'test-app',
+    'ipam.spidernet.io/owner-application-uid': 'u-forged',
+    'ipam.spidernet.io/interface': 'eth0',
+    'ipam.spidernet.io/ip-version': 'IPv4',
+  };
+  const forged = (): SpiderIPPool =>
+    pool(
+      'auto-test-app-v4-eth0-forged',
+      { subnet: '10.20.0.0/16', ips: ['10.20.0.10-10.20.0.20'] },
+      {
+        metadata: {
+          name: 'auto-test-app-v4-eth0-forged',
+          labels: autoLabels,
+        },
+      },
+    );
+  const reason =
+    "SpiderIPPool auto-test-app-v4-eth0-forged carries the auto-pool labels of Deployment default/test-app (ipam.spidernet.io/owner-application-*); only the nicpool controller makes auto-pools: remove those labels, or give the workload's pod template an ipam.spidernet.io/subnets annotation";
+
+  it('is refused on CREATE unless the controller creates it', () => {
+    expect(validate('CREATE', forged(), undefined, snapshot())).toEqual({
+      allowed: false,
+      reason,
+      warnings: [],
+    });
+    expect(validate('CREATE', forged(), undefined, snapshot(), true).allowed).toBe(true);
+  });
+
+  it('an ordinary pool cannot be turned into one by an UPDATE', () => {
+    const plain = pool('auto-test-app-v4-eth0-forged', {
+      subnet: '10.20.0.0/16',
+      ips: ['10.20.0.10-10.20.0.20'],
+    });
+    expect(validate('UPDATE', forged(), plain, snapshot())).toEqual({
+      allowed: false,
+      reason,
       warnings: [],
     });
   });

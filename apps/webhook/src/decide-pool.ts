@@ -9,6 +9,7 @@ import {
   cidrLabel,
   decodeAllocatedIPs,
   decodeControlledIPPools,
+  specAddresses,
   specFamily,
   type AddressSpec,
   type SpiderIPPool,
@@ -199,6 +200,129 @@ const AUTO_POOL_LABELS = [
 ];
 
 /**
+ * Why a write by someone other than the controller must not make or change an auto-pool,
+ * undefined when it may. The allocator serves a workload's pods from the pools whose labels
+ * name it, so whoever sets those labels chooses the workload's addresses: CREATE with them,
+ * or an UPDATE that adds them to an ordinary pool, is a forged auto-pool (review #17); an
+ * UPDATE of a real one may not touch its spec or owner labels. A Terminating pool is left
+ * to the finalizer rules.
+ */
+function forgedAutoPool(op: Op, obj: Obj, old: Obj | undefined): string | undefined {
+  if (obj.kind !== 'SpiderIPPool') return undefined;
+  if (old !== undefined && old.metadata.deletionTimestamp !== undefined) return undefined;
+  const before = op === 'UPDATE' ? autoPoolApplication(old?.metadata.labels) : undefined;
+  if (before !== undefined) {
+    const owned = (o: Obj): string =>
+      canonicalJSON({ spec: o.spec, labels: AUTO_POOL_LABELS.map((l) => o.metadata.labels?.[l]) });
+    return old !== undefined && owned(old) !== owned(obj)
+      ? `SpiderIPPool ${obj.metadata.name} is the auto-pool of ${before.kind} ${before.namespace}/${before.nameLabel}, kept by the nicpool controller: change the workload's ipam.spidernet.io/ippool-ip-number or subnets annotation instead (or delete the workload)`
+      : undefined;
+  }
+  const app = autoPoolApplication(obj.metadata.labels);
+  return app === undefined
+    ? undefined
+    : `SpiderIPPool ${obj.metadata.name} carries the auto-pool labels of ${app.kind} ${app.namespace}/${app.nameLabel} (ipam.spidernet.io/owner-application-*); only the nicpool controller makes auto-pools: remove those labels, or give the workload's pod template an ipam.spidernet.io/subnets annotation`;
+}
+
+/** Records named in a message; the rest are counted. */
+const SHOWN = 5;
+
+function listed(items: readonly string[]): string {
+  const more = items.length - SHOWN;
+  return more > 0 ? `${items.slice(0, SHOWN).join(', ')} and ${more} more` : items.join(', ');
+}
+
+/**
+ * Why nicpool's finalizer must stay on a Terminating pool or subnet, undefined when it may
+ * go (review #4). It is the controller's to remove, when the last address is released
+ * (pools) or the last pool is gone (subnets): removed earlier, the object disappears while
+ * pods hold its addresses, and a pool re-created under the same name (an auto-pool is)
+ * starts with an empty status and hands them out again. The controller's own writes skip
+ * this webhook (ADR 0011) and are let through here too, by user name, in case they do not.
+ */
+function finalizerStillNeeded(obj: Obj, old: Obj, snap: Snapshot): string | undefined {
+  const had = old.metadata.finalizers?.includes(FINALIZER) === true;
+  if (!had || obj.metadata.finalizers?.includes(FINALIZER) === true) return undefined;
+  const what = `${obj.kind} ${obj.metadata.name}`;
+  if (old.kind === 'SpiderIPPool') {
+    // The stored status is authoritative: an update of the object carries it unchanged.
+    const records = decodeAllocatedIPs(old.status?.allocatedIPs);
+    if (!records.ok)
+      return `metadata.finalizers: ${what} has unreadable status.allocatedIPs (${records.error.message}); its finalizer ${FINALIZER} stays while its addresses may be in use`;
+    if (records.value.size === 0) return undefined;
+    const held = [...records.value.entries()].map(
+      ([ip, r]) => `${ip} ${r.pod}${r.interface === undefined ? '' : ` ${r.interface}`}`,
+    );
+    return `metadata.finalizers: ${what} still holds ${held.length} allocated address${held.length === 1 ? '' : 'es'} (${listed(held)}); its finalizer ${FINALIZER} stays until they are released, or an address live pods use would be handed out again. Delete those pods (kubectl get spiderendpoints -A shows which pod holds which address); the nicpool controller removes the finalizer after the last release`;
+  }
+  if (old.kind === 'SpiderSubnet') {
+    const label = labelValueOf(old.metadata.name);
+    const pools = snap.pools
+      .filter(
+        (p) =>
+          p.metadata.labels?.[Label.ownerSpiderSubnet] === label ||
+          (old.metadata.uid !== undefined &&
+            p.metadata.ownerReferences?.some((o) => o.uid === old.metadata.uid) === true),
+      )
+      .map((p) => p.metadata.name);
+    if (pools.length === 0) return undefined;
+    return `metadata.finalizers: ${what} still has pools ${listed(pools)}; its finalizer ${FINALIZER} stays until they are gone (the nicpool controller deletes them and removes the finalizer after)`;
+  }
+  return undefined;
+}
+
+/**
+ * Addresses of a pool's `spec.ips` that a subnet has promised to another pool in
+ * `status.controlledIPPools` (review #5). The controller promises addresses there before it
+ * creates or grows the auto-pool, so a pool not created yet (or not grown yet) holds them
+ * only there. A pool's own entry is its own, except an auto-pool's entry at the CREATE of a
+ * namesake by someone else. Addresses the other pool's spec already holds are reported by
+ * the pool-against-pool check.
+ */
+function promisedElsewhere(
+  op: Op,
+  obj: SpiderIPPool,
+  a: { family: IPFamily; ips: RangeSet },
+  snap: Snapshot,
+  byController: boolean,
+): string[] {
+  const errors: string[] = [];
+  for (const s of snap.subnets) {
+    if (specFamily(s.spec) !== a.family) continue;
+    const claims = decodeControlledIPPools(s.status?.controlledIPPools);
+    if (!claims.ok) {
+      const range = specAddresses(s.spec);
+      if (!range.ok || range.value.overlaps(a.ips))
+        errors.push(
+          `spec.ips: the promises of SpiderSubnet ${s.metadata.name} (status.controlledIPPools) cannot be read (${claims.error.message}); a pool inside it is refused until they can`,
+        );
+      continue;
+    }
+    for (const [name, c] of claims.value) {
+      const own = name === obj.metadata.name;
+      if (own && (op === 'UPDATE' || byController || c.application === undefined)) continue;
+      const claimed = RangeSet.parse(a.family, c.ips);
+      if (!claimed.ok) {
+        errors.push(
+          `spec.ips: the promise of SpiderSubnet ${s.metadata.name} to pool ${name} cannot be read (${claimed.error.message})`,
+        );
+        continue;
+      }
+      const target = own ? undefined : snap.pools.find((p) => p.metadata.name === name);
+      const inSpec =
+        target === undefined ? undefined : RangeSet.parse(a.family, target.spec.ips ?? []);
+      let clash = a.ips.intersect(claimed.value);
+      if (inSpec?.ok === true) clash = clash.subtract(inSpec.value);
+      if (!clash.isEmpty())
+        errors.push(
+          `spec.ips: ${clash.toStrings().join(', ')} promised by SpiderSubnet ${s.metadata.name} to pool ${name}${target === undefined ? ' (not created yet)' : ''}`,
+        );
+    }
+  }
+  return errors;
+}
+
+/**
  * Validates CREATE and UPDATE of a pool, subnet or reserved IP against the others.
  * `byController`: the request comes from the nicpool controller, the one writer of auto-pools.
  */
@@ -211,25 +335,8 @@ export function validate(
 ): Decision {
   const errors: string[] = [];
   const warnings: string[] = [];
-  if (
-    op === 'UPDATE' &&
-    old?.kind === 'SpiderIPPool' &&
-    !byController &&
-    old.metadata.deletionTimestamp === undefined
-  ) {
-    const app = autoPoolApplication(old.metadata.labels);
-    const owned = (o: Obj): string =>
-      canonicalJSON({
-        spec: o.spec,
-        labels: AUTO_POOL_LABELS.map((l) => o.metadata.labels?.[l]),
-      });
-    if (app !== undefined && owned(old) !== owned(obj))
-      return {
-        allowed: false,
-        reason: `SpiderIPPool ${old.metadata.name} is the auto-pool of ${app.kind} ${app.namespace}/${app.nameLabel}, kept by the nicpool controller: change the workload's ipam.spidernet.io/ippool-ip-number or subnets annotation instead (or delete the workload)`,
-        warnings: [],
-      };
-  }
+  const forged = byController ? undefined : forgedAutoPool(op, obj, old);
+  if (forged !== undefined) return { allowed: false, reason: forged, warnings: [] };
   if (op === 'UPDATE' && old !== undefined && old.metadata.deletionTimestamp !== undefined) {
     // What an admin set, compared by value: the API server itself moves resourceVersion,
     // generation and managedFields on every write, so those never count as a change.
@@ -247,6 +354,8 @@ export function validate(
         reason: `${obj.kind} ${obj.metadata.name} is being deleted; only its finalizers may change`,
         warnings,
       };
+    const held = byController ? undefined : finalizerStillNeeded(obj, old, snap);
+    if (held !== undefined) return { allowed: false, reason: held, warnings };
   }
   if (obj.kind === 'SpiderReservedIP') {
     const fam = obj.spec.ipVersion ?? (obj.spec.ips?.[0]?.includes(':') === true ? 6 : 4);
@@ -282,6 +391,7 @@ export function validate(
         );
       }
     }
+    errors.push(...promisedElsewhere(op, obj, a, snap, byController));
     const sn = owningSubnet(obj, snap);
     if (sn !== undefined) {
       const sips = RangeSet.parse(a.family, sn.spec.ips ?? []);
