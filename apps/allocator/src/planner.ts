@@ -4,11 +4,8 @@
  * steps 3–4). No I/O: the caller passes snapshots of the pod, namespace, node and pools.
  */
 import {
-  applicationLabels,
-  autoPoolApplication,
   formatAnnotationError,
   isAutoPoolOf,
-  matchPoolNames,
   parseDefaultRouteNic,
   parseRoutes,
   podInterfaces,
@@ -19,7 +16,14 @@ import {
   type PodInterface,
   type Route,
 } from '@nicpool/annotations';
-import { selectorMatches, specFamily, type SpiderIPPool } from '@nicpool/crds';
+import { specFamily, type SpiderIPPool } from '@nicpool/crds';
+import {
+  nicNetwork,
+  poolIndex,
+  poolProblem,
+  usablePools,
+  type EligibilityContext,
+} from '@nicpool/eligibility';
 import type { IPFamily } from '@nicpool/ip';
 import { err, ok, type Result } from '@nicpool/result';
 import { AllocatorErrorCode as Code } from '@nicpool/wire';
@@ -76,54 +80,20 @@ export interface PlanError {
   readonly message: string;
 }
 
-/** The NAD of a NIC as `ns/name`, or undefined for the cluster network without annotation. */
-function nadOf(nic: PodInterface | undefined, podNamespace: string): string | undefined {
-  if (nic?.network === undefined) return undefined;
-  return `${nic.network.namespace ?? podNamespace}/${nic.network.name}`;
-}
-
-/** Why a pool cannot serve this NIC, or undefined when it can. */
-export function dropReason(
-  pool: SpiderIPPool | undefined,
-  family: IPFamily,
-  input: PlanInput,
-  nic: PodInterface | undefined,
-): string | undefined {
-  if (pool === undefined) return 'does not exist';
-  const s = pool.spec;
-  if (pool.metadata.deletionTimestamp !== undefined) return 'is terminating';
-  if (s.disable === true) return 'is disabled (spec.disable: true)';
-  const fam = specFamily(s);
-  if (fam !== family) return `is IPv${fam ?? '?'}, this list asks for IPv${family}`;
-  if ((s.nodeName ?? []).length > 0) {
-    if (!s.nodeName!.includes(input.node.name))
-      return `is limited to nodes ${JSON.stringify(s.nodeName)} (this is ${input.node.name})`;
-  } else if (!selectorMatches(s.nodeAffinity, input.node.labels))
-    return `nodeAffinity does not match node ${input.node.name}`;
-  if ((s.namespaceName ?? []).length > 0) {
-    if (!s.namespaceName!.includes(input.pod.namespace))
-      return `is limited to namespaces ${JSON.stringify(s.namespaceName)} (pod is in ${input.pod.namespace})`;
-  } else if (!selectorMatches(s.namespaceAffinity, input.namespace.labels))
-    return `namespaceAffinity does not match namespace ${input.pod.namespace}`;
-  // An auto-pool's affinity names its workload, which pods do not carry as labels.
-  const app = autoPoolApplication(pool.metadata.labels);
-  const labels =
-    app !== undefined && input.application !== undefined
-      ? { ...input.pod.labels, ...applicationLabels(input.application) }
-      : input.pod.labels;
-  if (!selectorMatches(s.podAffinity, labels))
-    return app !== undefined
-      ? `is the auto-pool of ${app.kind} ${app.namespace}/${app.nameLabel}, not of this pod's workload`
-      : 'podAffinity does not match the pod labels';
-  if ((s.multusName ?? []).length > 0) {
-    const nad = nadOf(nic, input.pod.namespace);
-    const served = s.multusName!.some((m) =>
-      m.includes('/') ? m === nad : m === nad?.split('/')[1],
-    );
-    if (!served)
-      return `serves NetworkAttachmentDefinitions ${JSON.stringify(s.multusName)}, this NIC comes from ${nad ?? 'the cluster network'}`;
-  }
-  return undefined;
+/**
+ * What the shared eligibility decision needs to know about this call and one of the pod's
+ * NICs: everything {@link poolProblem} checks, the node included.
+ */
+function eligibility(input: PlanInput, nic: PodInterface | undefined): EligibilityContext {
+  return {
+    namespace: input.pod.namespace,
+    namespaceLabels: input.namespace.labels,
+    podLabels: input.pod.labels,
+    ...(input.application === undefined ? {} : { application: input.application }),
+    // A NIC the Multus annotations do not name comes from the cluster network.
+    network: nic === undefined ? { nad: undefined } : nicNetwork(nic, input.pod.namespace),
+    node: input.node,
+  };
 }
 
 function annotationError(errors: readonly AnnotationError[]): PlanError {
@@ -140,7 +110,7 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
   const nicsR = podInterfaces(annotations);
   if (!nicsR.ok) return err(annotationError(nicsR.error));
   const nics = nicsR.value;
-  const byName = new Map(input.pools.map((p) => [p.metadata.name, p]));
+  const index = poolIndex(input.pools);
 
   let defaultNic = 'eth0';
   const drn = annotations[PodAnnotation.defaultRouteNic];
@@ -202,10 +172,11 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
           code: Code.autoPoolPending,
           message: `${what} does not exist yet; the nicpool controller creates it (see the workload's events if this persists)`,
         });
+      const ctx = eligibility(input, nic);
       const kept: string[] = [];
       const dropped: string[] = [];
       for (const p of mine) {
-        const why = dropReason(p, family, input, nic);
+        const why = poolProblem(p, family, ctx);
         if (why === undefined) kept.push(p.metadata.name);
         else dropped.push(`pool "${p.metadata.name}" ${why}`);
       }
@@ -261,17 +232,9 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
       [6, sel.value.ipv6],
     ] as const) {
       if (patterns.length === 0) continue;
-      const sameFamily = input.pools
-        .filter((p) => specFamily(p.spec) === family)
-        .map((p) => p.metadata.name);
-      const names = matchPoolNames(patterns, sameFamily);
-      const kept: string[] = [];
-      const dropped: string[] = [];
-      for (const n of names) {
-        const why = dropReason(byName.get(n), family, input, nic);
-        if (why === undefined) kept.push(n);
-        else dropped.push(`pool "${n}" ${why}`);
-      }
+      const choice = usablePools(patterns, family, index, eligibility(input, nic));
+      const kept = choice.usable;
+      const dropped = choice.skipped.map((s) => `pool "${s.name}" ${s.reason}`);
       if (kept.length === 0) {
         const wanted = patterns.join(', ');
         const detail =

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decidePodLike } from './decide-pod.ts';
-import { deployment, MULTUS, podObj, snapshot } from '../test/fixtures.ts';
+import { deployment, MULTUS, podObj, pool, snapshot } from '../test/fixtures.ts';
 
 const P = 'ipam.spidernet.io/';
 const ippools = (items: object[]): Record<string, string> => ({
@@ -104,7 +104,7 @@ const bad: readonly [string, string, object, string, string][] = [
     'Deployment',
     deployment(eth0net1(['v6-pool'], ['ippool-test-ens224'])),
     'default',
-    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "v6-pool" is IPv6, listed under ipv4`,
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "v6-pool" is IPv6, this list asks for IPv4`,
   ],
   [
     'ippools disabled pool',
@@ -118,21 +118,21 @@ const bad: readonly [string, string, object, string, string][] = [
     'Deployment',
     deployment(eth0net1(['ippool-test-ens192'], ['going'])),
     'default',
-    `${T}ipam.spidernet.io/ippools[1].ipv4[0]: pool "going" is being deleted`,
+    `${T}ipam.spidernet.io/ippools[1].ipv4[0]: pool "going" is terminating`,
   ],
   [
     'ippools pool of another namespace',
     'Deployment',
     deployment(eth0net1(['prod-only'], ['ippool-test-ens224'])),
     'default',
-    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "prod-only" does not serve namespace default (namespaceName/namespaceAffinity)`,
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "prod-only" is limited to namespaces ["prod"] (pod is in default)`,
   ],
   [
     'ippools namespace affinity',
     'Deployment',
     deployment(eth0net1(['team-y'], ['ippool-test-ens224'])),
     'default',
-    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "team-y" does not serve namespace default (namespaceName/namespaceAffinity)`,
+    `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "team-y" namespaceAffinity does not match namespace default`,
   ],
   [
     'ippools pod affinity',
@@ -443,5 +443,155 @@ describe('updates', () => {
     const changed = podObj({ 'ipam.spidernet.io/ippool': '{"ipv4":["going"]}' });
     expect(decide(review('UPDATE', changed, old), false, snapshot()).allowed).toBe(false);
     expect(decide(review('CREATE', old), false, snapshot()).allowed).toBe(false);
+  });
+});
+
+// Issue #12 item 3: the webhook refuses a NIC only when no pool its list matches could serve
+// it at CNI ADD (the planner skips the others); each skipped pool is a warning.
+describe('admission agrees with allocation', () => {
+  const withPools = (...extra: ReturnType<typeof pool>[]) => {
+    const s = snapshot();
+    return { ...s, pools: [...s.pools, ...extra] };
+  };
+  const teamA = pool('team-a', { subnet: '10.20.0.0/16', ips: ['10.20.0.10'], disable: true });
+  const teamB = pool('team-b', { subnet: '10.21.0.0/16', ips: ['10.21.0.10-10.21.0.20'] });
+  const m224 = pool('m224', {
+    subnet: '10.22.0.0/16',
+    ips: ['10.22.0.10-10.22.0.20'],
+    multusName: ['kube-system/macvlan-conf-ens224'],
+  });
+  const ippool = (list: string[]): Record<string, string> => ({
+    [`${P}ippool`]: JSON.stringify({ ipv4: list }),
+  });
+  const AT = `${T}ipam.spidernet.io/ippool.ipv4`;
+
+  it('team-* with team-a disabled and team-y excluded by namespace affinity: allowed, warned', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(ippool(['team-*'])),
+      'default',
+      withPools(teamA, teamB),
+    );
+    expect(d).toEqual({
+      allowed: true,
+      warnings: [
+        `${AT}[0]: pool "team-a" is disabled (spec.disable: true); skipped (usable: "team-b")`,
+        `${AT}[0]: pool "team-y" namespaceAffinity does not match namespace default; skipped (usable: "team-b")`,
+      ],
+    });
+  });
+
+  it('migration: old pool terminating or already gone, new pool listed: allowed, warned', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(eth0net1(['going', 'ippool-test-ens192'], ['gone', 'ippool-test-ens224']), 1),
+      'default',
+      snapshot(),
+    );
+    expect(d).toEqual({
+      allowed: true,
+      warnings: [
+        `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "going" is terminating; skipped (usable: "ippool-test-ens192")`,
+        `${T}ipam.spidernet.io/ippools[1].ipv4[0]: SpiderIPPool "gone" does not exist; skipped (usable: "ippool-test-ens224")`,
+      ],
+    });
+  });
+
+  it('affinity-excluded pools next to a usable one: allowed, warned; free-address warnings stay', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(ippool(['db-only', 'prod-only', 'v6-pool', 'small']), 3),
+      'default',
+      snapshot(),
+    );
+    expect(d).toEqual({
+      allowed: true,
+      warnings: [
+        `${AT}[0]: pool "db-only" podAffinity does not match the pod labels; skipped (usable: "small")`,
+        `${AT}[1]: pool "prod-only" is limited to namespaces ["prod"] (pod is in default); skipped (usable: "small")`,
+        `${AT}[2]: pool "v6-pool" is IPv6, this list asks for IPv4; skipped (usable: "small")`,
+        `${AT}[3]: pool "small" has 2 free addresses for 3 replicas`,
+      ],
+    });
+  });
+
+  it('nothing usable: refused, naming each pool and why', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(ippool(['off', 'going', 'prod-only', 'db-only', 'nope', 'v6-pool', 'team-z*'])),
+      'default',
+      withPools(teamA),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toBe(
+      [
+        `${AT}[0]: pool "off" is disabled (spec.disable: true)`,
+        `${AT}[1]: pool "going" is terminating`,
+        `${AT}[2]: pool "prod-only" is limited to namespaces ["prod"] (pod is in default)`,
+        `${AT}[3]: pool "db-only" podAffinity does not match the pod labels`,
+        `${AT}[4]: SpiderIPPool "nope" does not exist`,
+        `${AT}[5]: pool "v6-pool" is IPv6, this list asks for IPv4`,
+        `${AT}[6]: pattern "team-z*" matches no IPv4 SpiderIPPool`,
+      ].join('\n'),
+    );
+  });
+
+  it('a wildcard that matches nothing next to a usable pool is a warning', () => {
+    const d = decidePodLike(
+      'Deployment',
+      deployment(ippool(['team-z*', 'small']), 1),
+      'default',
+      snapshot(),
+    );
+    expect(d).toEqual({
+      allowed: true,
+      warnings: [
+        `${AT}[0]: pattern "team-z*" matches no IPv4 SpiderIPPool; skipped (usable: "small")`,
+      ],
+    });
+  });
+
+  it('multusName: a pool for another NAD is refused at admission, with the planner message', () => {
+    const wrong = decidePodLike(
+      'Deployment',
+      deployment(eth0net1(['m224'], ['ippool-test-ens224'])),
+      'default',
+      withPools(m224),
+    );
+    expect(wrong.allowed).toBe(false);
+    expect(wrong.reason).toBe(
+      `${T}ipam.spidernet.io/ippools[0].ipv4[0]: pool "m224" serves NetworkAttachmentDefinitions ["kube-system/macvlan-conf-ens224"], this NIC comes from kube-system/macvlan-conf-ens192`,
+    );
+    const right = decidePodLike(
+      'Deployment',
+      deployment(eth0net1(['ippool-test-ens192'], ['m224']), 1),
+      'default',
+      withPools(m224),
+    );
+    expect(right).toEqual({ allowed: true, warnings: [] });
+  });
+
+  it('multusName with ippool: every NIC that asks nicpool must be served', () => {
+    const d = decidePodLike(
+      'Pod',
+      podObj({ ...MULTUS, ...ippool(['m224']) }),
+      'default',
+      withPools(m224),
+    );
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toBe(
+      'ipam.spidernet.io/ippool.ipv4[0]: interface eth0: pool "m224" serves NetworkAttachmentDefinitions ["kube-system/macvlan-conf-ens224"], this NIC comes from kube-system/macvlan-conf-ens192',
+    );
+    // Only net1 asks nicpool (eth0 is the cluster network): m224 serves it.
+    const netOnly = decidePodLike(
+      'Pod',
+      podObj({
+        'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
+        ...ippool(['m224']),
+      }),
+      'default',
+      withPools(m224),
+    );
+    expect(netOnly).toEqual({ allowed: true, warnings: [] });
   });
 });

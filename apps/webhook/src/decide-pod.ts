@@ -5,9 +5,7 @@
 import {
   AnnotationErrorCode,
   formatAnnotationError,
-  hasWildcard,
   jobPodsAtOnce,
-  matchPoolNames,
   parseIPPool,
   parseIPPools,
   parseSubnet,
@@ -19,13 +17,14 @@ import {
   type AnnotationError,
   type PodInterface,
 } from '@nicpool/annotations';
+import { decodeAllocatedIPs, specAddresses, specFamily, type SpiderIPPool } from '@nicpool/crds';
 import {
-  decodeAllocatedIPs,
-  selectorMatches,
-  specAddresses,
-  specFamily,
-  type SpiderIPPool,
-} from '@nicpool/crds';
+  nicNetwork,
+  poolIndex,
+  usablePools,
+  type EligibilityContext,
+  type NicNetwork,
+} from '@nicpool/eligibility';
 import type { Decision } from './decision.ts';
 import type { Snapshot } from './snapshot.ts';
 
@@ -108,31 +107,38 @@ function freeCount(pool: SpiderIPPool): bigint | undefined {
   return free;
 }
 
-interface PoolIndex {
-  readonly byName: ReadonlyMap<string, SpiderIPPool>;
-  /** Names per family, sorted (the order wildcard expansion uses). */
-  readonly names: Readonly<Record<4 | 6, readonly string[]>>;
-  readonly sets: Readonly<Record<4 | 6, ReadonlySet<string>>>;
+/** At most this many lines per list: a wildcard over thousands of pools stays readable. */
+const MAX_LINES = 20;
+function capped<T extends { i: number; text: string }>(lines: readonly T[]): readonly T[] {
+  if (lines.length <= MAX_LINES) return lines;
+  const last = lines[MAX_LINES - 1]!;
+  return [
+    ...lines.slice(0, MAX_LINES - 1),
+    { ...last, text: `and ${lines.length - MAX_LINES + 1} more pools (${last.text}, …)` },
+  ];
 }
-const indexMemo = new WeakMap<readonly SpiderIPPool[], PoolIndex>();
-function poolIndex(pools: readonly SpiderIPPool[]): PoolIndex {
-  let idx = indexMemo.get(pools);
-  if (idx === undefined) {
-    const names: Record<4 | 6, string[]> = { 4: [], 6: [] };
-    for (const p of pools) {
-      const f = specFamily(p.spec);
-      if (f !== undefined) names[f].push(p.metadata.name);
-    }
-    names[4].sort();
-    names[6].sort();
-    idx = {
-      byName: new Map(pools.map((p) => [p.metadata.name, p])),
-      names,
-      sets: { 4: new Set(names[4]), 6: new Set(names[6]) },
-    };
-    indexMemo.set(pools, idx);
-  }
-  return idx;
+
+/**
+ * The NICs an `ippool` list will serve: those whose NAD (in the cache) hands IPAM to
+ * nicpool; a pod without Multus networks has only eth0. When neither tells, the NIC is
+ * unknown and multusName is not judged (the allocator still checks it at ADD).
+ */
+function ippoolNics(
+  nics: readonly PodInterface[],
+  namespace: string,
+  snap: Snapshot,
+): { name: string; network: NicNetwork | undefined }[] {
+  const asking = nics.filter((n) => {
+    if (n.network === undefined) return false;
+    const ns = n.network.namespace ?? namespace;
+    const nad = snap.nads.find((x) => x.namespace === ns && x.name === n.network!.name);
+    return nad !== undefined && nadUsesNicpool(nad.config);
+  });
+  if (asking.length > 0)
+    return asking.map((n) => ({ name: n.name, network: nicNetwork(n, namespace) }));
+  const only = nics.length === 1 ? nics[0] : undefined;
+  if (only !== undefined) return [{ name: only.name, network: nicNetwork(only, namespace) }];
+  return [{ name: 'eth0', network: undefined }];
 }
 
 /** Does this NAD hand IPAM to nicpool (`"ipam": {"type": "spiderpool"}` in any plugin)? */
@@ -184,58 +190,75 @@ export function decidePodLike(
   const nics: readonly PodInterface[] = nicsR.ok ? nicsR.value : [];
   const labels = tpl.meta.labels ?? {};
   const nsLabels = snap.namespaces.get(namespace)?.labels ?? {};
-  const { byName: poolsByName, names: poolNames, sets: poolSets } = poolIndex(snap.pools);
 
+  const index = poolIndex(snap.pools);
+  const ctxOf = (network: NicNetwork | undefined): EligibilityContext => ({
+    namespace,
+    namespaceLabels: nsLabels,
+    podLabels: labels,
+    // No workload and no node: the allocator resolves the workload only for subnet
+    // annotations (not for ippool/ippools, the only lists judged here), and the node is not
+    // known before scheduling.
+    ...(network === undefined ? {} : { network }),
+  });
+  const reported = new Set<string>();
+  const report = (into: string[], line: string): void => {
+    // One line once, though `ippool` judges its list once per NIC.
+    if (reported.has(line)) return;
+    reported.add(line);
+    into.push(line);
+  };
+
+  /**
+   * Judges one NIC's list of one family through the planner's own decision (usablePools):
+   * refused only when no matched pool could serve the NIC at CNI ADD; otherwise each
+   * skipped pool is a warning (issue #12 item 3). `nic` prefixes the lines when one list
+   * serves several NICs.
+   */
   const checkPools = (
     key: string,
     path: string,
     family: 4 | 6,
     patterns: readonly string[],
+    network: NicNetwork | undefined,
+    nic?: string,
   ): void => {
-    const sameFamily = poolNames[family];
-    const ofFamily = poolSets[family];
-    patterns.forEach((pattern, i) => {
-      const at = `${where}${key}${path}.ipv${family}[${i}]`;
-      const matched = matchPoolNames([pattern], sameFamily).filter((n) => ofFamily.has(n));
-      if (matched.length === 0) {
-        const other = poolsByName.get(pattern);
-        if (other !== undefined)
-          errors.push(
-            `${at}: pool "${pattern}" is IPv${specFamily(other.spec) ?? '?'}, listed under ipv${family}`,
-          );
-        else if (hasWildcard(pattern))
-          errors.push(`${at}: pattern "${pattern}" matches no IPv${family} SpiderIPPool`);
-        else errors.push(`${at}: SpiderIPPool "${pattern}" does not exist`);
-        return;
-      }
-      for (const name of matched) {
-        const p = poolsByName.get(name)!;
-        const s = p.spec;
-        if (p.metadata.deletionTimestamp !== undefined)
-          errors.push(`${at}: pool "${name}" is being deleted`);
-        else if (s.disable === true)
-          errors.push(`${at}: pool "${name}" is disabled (spec.disable: true)`);
-        else if (
-          (s.namespaceName ?? []).length > 0
-            ? !s.namespaceName!.includes(namespace)
-            : !selectorMatches(s.namespaceAffinity, nsLabels)
-        ) {
-          errors.push(
-            `${at}: pool "${name}" does not serve namespace ${namespace} (namespaceName/namespaceAffinity)`,
-          );
-        } else if (!selectorMatches(s.podAffinity, labels))
-          errors.push(`${at}: pool "${name}" podAffinity does not match the pod labels`);
-        else {
-          const free = freeCount(p);
-          if (free !== undefined && free <= 0n)
-            warnings.push(`${at}: pool "${name}" has no free address`);
-          else if (free !== undefined && free < BigInt(tpl.replicas))
-            warnings.push(
-              `${at}: pool "${name}" has ${free} free addresses for ${tpl.replicas} replicas`,
-            );
-        }
-      }
-    });
+    if (patterns.length === 0) return;
+    const choice = usablePools(patterns, family, index, ctxOf(network));
+    const at = (i: number): string =>
+      `${where}${key}${path}.ipv${family}[${i}]: ${nic === undefined ? '' : `interface ${nic}: `}`;
+    const problems = [
+      ...choice.unmatched.map((i) => ({
+        i,
+        text: `pattern "${patterns[i] ?? ''}" matches no IPv${family} SpiderIPPool`,
+      })),
+      // A missing pool names its kind (what to create); every other reason is the planner's.
+      ...choice.skipped.map((s) => ({
+        i: s.pattern,
+        text: index.byName.has(s.name)
+          ? `pool "${s.name}" ${s.reason}`
+          : `SpiderIPPool "${s.name}" does not exist`,
+      })),
+    ].sort((a, b) => a.i - b.i);
+    if (choice.usable.length === 0) {
+      for (const p of capped(problems)) report(errors, `${at(p.i)}${p.text}`);
+      return;
+    }
+    const shown = choice.usable.slice(0, 3).map((n) => `"${n}"`);
+    const more = choice.usable.length - shown.length;
+    const instead = `; skipped (usable: ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''})`;
+    for (const p of capped(problems)) report(warnings, `${at(p.i)}${p.text}${instead}`);
+    for (const name of choice.usable) {
+      const free = freeCount(index.byName.get(name)!);
+      const here = at(choice.patternOf.get(name) ?? 0);
+      if (free !== undefined && free <= 0n)
+        report(warnings, `${here}pool "${name}" has no free address`);
+      else if (free !== undefined && free < BigInt(tpl.replicas))
+        report(
+          warnings,
+          `${here}pool "${name}" has ${free} free addresses for ${tpl.replicas} replicas`,
+        );
+    }
   };
 
   const subnetsText = annotations[PodAnnotation.subnets];
@@ -282,8 +305,13 @@ export function decidePodLike(
     const items = parseIPPools(ippoolsText);
     if (items.ok) {
       items.value.forEach((item, i) => {
-        checkPools(PodAnnotation.ippools, `[${i}]`, 4, item.ipv4);
-        checkPools(PodAnnotation.ippools, `[${i}]`, 6, item.ipv6);
+        // Item i serves the NIC it names, or (unnamed form) the pod's i-th NIC: the planner
+        // plans every listed NIC, each against the NAD it comes from.
+        const nic =
+          item.interface !== undefined ? nics.find((n) => n.name === item.interface) : nics[i];
+        const network = nic === undefined ? undefined : nicNetwork(nic, namespace);
+        checkPools(PodAnnotation.ippools, `[${i}]`, 4, item.ipv4, network);
+        checkPools(PodAnnotation.ippools, `[${i}]`, 6, item.ipv6, network);
       });
       listedNics =
         items.value[0]?.interface !== undefined ? items.value.map((i) => i.interface!) : undefined;
@@ -291,8 +319,13 @@ export function decidePodLike(
   } else if (ippoolText !== undefined) {
     const p = parseIPPool(ippoolText);
     if (p.ok) {
-      checkPools(PodAnnotation.ippool, '', 4, p.value.ipv4);
-      checkPools(PodAnnotation.ippool, '', 6, p.value.ipv6);
+      // `ippool` serves every NIC that asks nicpool for an address, each at its own ADD.
+      const targets = ippoolNics(nics, namespace, snap);
+      for (const t of targets) {
+        const nic = targets.length > 1 ? t.name : undefined;
+        checkPools(PodAnnotation.ippool, '', 4, p.value.ipv4, t.network, nic);
+        checkPools(PodAnnotation.ippool, '', 6, p.value.ipv6, t.network, nic);
+      }
     }
   }
 
