@@ -82,4 +82,23 @@ describe('labels', () => {
       'ipam.spidernet.io/app-name': 'pg',
     });
   });
+
+  it("with the workload UID, matches only that very workload's pool (review #17)", () => {
+    const app = { kind: 'Deployment', namespace: 'default', name: 'test-app' } as const;
+    const labels = {
+      [Label.ownerApplicationKind]: 'Deployment',
+      [Label.ownerApplicationNamespace]: 'default',
+      [Label.ownerApplicationName]: 'test-app',
+      [Label.ownerApplicationUID]: UID,
+      [Label.interface]: 'eth0',
+      [Label.ipVersion]: 'IPv4',
+    };
+    expect(isAutoPoolOf(labels, { ...app, uid: UID }, 'eth0', 4)).toBe(true);
+    // A forged pool, or a namesake workload's kept pool not adopted yet, has another UID.
+    expect(isAutoPoolOf(labels, { ...app, uid: 'u-other' }, 'eth0', 4)).toBe(false);
+    const { [Label.ownerApplicationUID]: _uid, ...noUID } = labels;
+    expect(isAutoPoolOf(noUID, { ...app, uid: UID }, 'eth0', 4)).toBe(false);
+    // Without a UID (the controller looking for a kept pool to adopt) any UID matches.
+    expect(isAutoPoolOf(labels, app, 'eth0', 4)).toBe(true);
+  });
 });

@@ -24,6 +24,11 @@ export interface ApplicationRef {
   readonly kind: WorkloadKind;
   readonly namespace: string;
   readonly name: string;
+  /**
+   * The workload object's `metadata.uid`, when known. {@link isAutoPoolOf} then matches
+   * only the pool the controller made (or adopted) for this very object.
+   */
+  readonly uid?: string;
 }
 
 /**
@@ -114,7 +119,15 @@ export function applicationLabels(app: ApplicationRef): Record<string, string> {
   };
 }
 
-/** Does a pool's label set mark it as the auto-pool of `app` for this NIC and family? */
+/**
+ * Does a pool's label set mark it as the auto-pool of `app` for this NIC and family?
+ *
+ * With `app.uid` the pool's owner UID label must equal it: a pod is served only by the pool
+ * of its own workload object, not by a forged pool carrying the same kind, namespace and
+ * name (review #17) nor by the kept pool of a deleted namesake before the controller adopts
+ * it. Callers serving pods pass the UID; only the controller's search for a kept pool to
+ * adopt (which then rewrites the UID label) leaves it out.
+ */
 export function isAutoPoolOf(
   labels: Readonly<Record<string, string>> | undefined,
   app: ApplicationRef,
@@ -122,6 +135,7 @@ export function isAutoPoolOf(
   family: 4 | 6,
 ): boolean {
   if (labels === undefined) return false;
+  if (app.uid !== undefined && labels[Label.ownerApplicationUID] !== app.uid) return false;
   return (
     labels[Label.ownerApplicationKind] === app.kind &&
     labels[Label.ownerApplicationNamespace] === app.namespace &&
