@@ -264,6 +264,40 @@ describe('error paths', () => {
   });
 });
 
+describe('netconf default pools are checked like annotations (review #1)', () => {
+  it('refuses a bad name or pattern with CNI 7 naming the field, without calling the allocator', async () => {
+    const f = fake(ADD_OK);
+    const redos = '*[a-y0-9-]'.repeat(10) + '*z';
+    const out = await run({
+      env: env('ADD'),
+      stdin: netconf('1.0.0', {
+        type: 'spiderpool',
+        default_ipv4_ippool: ['pool-a', redos],
+        default_ipv6_ippool: ['v6[', 'team-*'],
+      }),
+      client: f.client,
+    });
+    expect(out.exitCode).toBe(1);
+    expect(json(out.stdout)).toEqual({
+      cniVersion: '1.0.0',
+      code: 7,
+      msg: `ipam.default_ipv4_ippool[1]: pool name "${redos}" has 11 "*" (at most 8 per pattern); ipam.default_ipv6_ippool[0]: pool name "v6[" is not a valid pattern (unbalanced "[" or "]")`,
+    });
+    expect(f.calls).toEqual([]);
+  });
+
+  it('passes valid names and patterns on unchanged', async () => {
+    const f = fake(ADD_OK);
+    const out = await run({
+      env: env('ADD'),
+      stdin: netconf('1.0.0', { type: 'spiderpool', default_ipv6_ippool: ['team-*', 'v6'] }),
+      client: f.client,
+    });
+    expect(out.exitCode).toBe(0);
+    expect(f.calls[0]?.body).toMatchObject({ defaultIPv6IPPool: ['team-*', 'v6'] });
+  });
+});
+
 describe('DEL, CHECK, STATUS, GC', () => {
   it('DEL succeeds with no output; works without CNI_NETNS', async () => {
     const f = fake({ status: 200, json: {} });

@@ -1,8 +1,10 @@
 /**
  * The CNI shim's logic, pure of process globals (cni.md): Multus execs the shim with the
  * CNI environment and the netconf on stdin; `run` makes one request to the allocator over
- * its Unix socket and returns what to print and the exit code. Standard library only.
+ * its Unix socket and returns what to print and the exit code. Standard library only,
+ * plus the pool-name rule of @nicpool/annotations (pure, bundled).
  */
+import { validateNetconfDefaultPools } from '@nicpool/annotations';
 import type { AddRequest, AddResponse, DelRequest, GCRequest } from '@nicpool/wire';
 import { DEFAULT_SOCKET_PATH, Paths } from '@nicpool/wire/codes';
 import { ALLOCATOR_TO_CNI, CNIErrorCode } from './codes.ts';
@@ -230,13 +232,21 @@ async function dispatch(
       const clean = ipam.clean_gateway;
       if (clean !== undefined && typeof clean !== 'boolean')
         throw new CNIError(CNIErrorCode.invalidNetconf, 'ipam.clean_gateway must be true or false');
+      const defaults = {
+        ipv4: stringList(ipam, 'default_ipv4_ippool'),
+        ipv6: stringList(ipam, 'default_ipv6_ippool'),
+      };
+      // The rule the webhook applies to annotations: a NAD's broken pattern is reported
+      // here, naming its field, instead of as an allocator error (review finding #1).
+      const bad = validateNetconfDefaultPools(defaults);
+      if (bad.length > 0) throw new CNIError(CNIErrorCode.invalidNetconf, bad.join('; '));
       const body: AddRequest = {
         containerID: e['CNI_CONTAINERID']!,
         ifName: e['CNI_IFNAME']!,
         netNamespace: e['CNI_NETNS']!,
         ...podArgs(env),
-        defaultIPv4IPPool: stringList(ipam, 'default_ipv4_ippool'),
-        defaultIPv6IPPool: stringList(ipam, 'default_ipv6_ippool'),
+        defaultIPv4IPPool: defaults.ipv4,
+        defaultIPv6IPPool: defaults.ipv6,
         cleanGateway: clean ?? false,
       };
       const r = await request(client, socket, 'POST', Paths.ip, body, 'ADD', wait);

@@ -1,6 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { AnnotationErrorCode } from './errors.ts';
+import { NamespaceAnnotation } from './keys.ts';
 import { compileGlob, MAX_PATTERN_STARS, matchPoolNames, poolPatternProblem } from './names.ts';
+import { parseNamespaceDefaultPools, validateNetconfDefaultPools } from './pod.ts';
+import { resolveSelection } from './resolve.ts';
 
 /**
  * The RegExp translation nicpool used before the linear matcher (review finding #1), kept
@@ -228,5 +232,68 @@ describe('worst patterns the limits allow', () => {
     });
     expect(out).toEqual([]);
     expect(took).toBeLessThan(BUDGET_MS);
+  });
+});
+
+const NINE_STARS = 'a*'.repeat(9);
+
+describe('netconf default pools (ipam.default_ipv4_ippool / default_ipv6_ippool)', () => {
+  it('accepts names and patterns the annotations accept', () => {
+    expect(validateNetconfDefaultPools({ ipv4: ['pool-a', 'team-*'], ipv6: [] })).toEqual([]);
+    expect(validateNetconfDefaultPools({ ipv4: [], ipv6: [] })).toEqual([]);
+  });
+
+  it('names the field and index of each bad entry, and what is wrong', () => {
+    expect(
+      validateNetconfDefaultPools({
+        ipv4: ['ok', NINE_STARS],
+        ipv6: ['Pool_A', '*[a-y0-9-]'.repeat(10) + '*z', 'x['],
+      }),
+    ).toEqual([
+      `ipam.default_ipv4_ippool[1]: pool name "${NINE_STARS}" has 9 "*" (at most 8 per pattern)`,
+      'ipam.default_ipv6_ippool[0]: pool name "Pool_A" is not a valid name (lowercase letters, digits, "-" and ".", starting and ending with a letter or digit)',
+      `ipam.default_ipv6_ippool[1]: pool name "${'*[a-y0-9-]'.repeat(10)}*z" has 11 "*" (at most 8 per pattern)`,
+      'ipam.default_ipv6_ippool[2]: pool name "x[" is not a valid pattern (unbalanced "[" or "]")',
+    ]);
+  });
+});
+
+describe('namespace default-pool annotations', () => {
+  const key = NamespaceAnnotation.defaultIPv4IPPool;
+  it('refuses a pattern with too many stars, naming the key and the item', () => {
+    const r = parseNamespaceDefaultPools(key, JSON.stringify(['pool-a', NINE_STARS]));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.error).toEqual([
+      expect.objectContaining({
+        key,
+        path: '[1]',
+        code: AnnotationErrorCode.invalidPoolName,
+        message: `pool name "${NINE_STARS}" has 9 "*" (at most 8 per pattern) in item 1 of ${key}`,
+      }),
+    ]);
+  });
+
+  it('a namespace that already holds a bad pattern fails resolution (CNI ADD) with that error', () => {
+    // The allocator's planner turns this error into INVALID_ANNOTATION (CNI 7).
+    const r = resolveSelection({
+      podAnnotations: {},
+      namespaceAnnotations: {
+        [NamespaceAnnotation.defaultIPv6IPPool]: JSON.stringify([NINE_STARS]),
+      },
+      interface: 'eth0',
+      netconfDefaults: { ipv4: ['fallback'], ipv6: [] },
+    });
+    expect(r).toEqual({
+      ok: false,
+      error: [
+        expect.objectContaining({
+          key: NamespaceAnnotation.defaultIPv6IPPool,
+          path: '[0]',
+          code: AnnotationErrorCode.invalidPoolName,
+          message: expect.stringContaining('at most 8 per pattern') as unknown,
+        }),
+      ],
+    });
   });
 });

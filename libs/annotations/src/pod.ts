@@ -384,6 +384,34 @@ export function parseNamespaceDefaultPools(
   return done(r, names);
 }
 
+/** The netconf fields (`ipam.…` of a NetworkAttachmentDefinition) that name default pools. */
+export const NetconfDefaultPoolField = {
+  ipv4: 'ipam.default_ipv4_ippool',
+  ipv6: 'ipam.default_ipv6_ippool',
+} as const;
+
+/**
+ * Checks a netconf's default pools with the rule the annotations follow
+ * ({@link poolPatternProblem}: a pool name, or a pattern with at most 8 `*`). The CNI shim
+ * calls it when it parses the netconf and the allocator when a request arrives, so a NAD
+ * author (or any client of the socket) cannot hand the planner a pattern the webhook
+ * would refuse (review finding #1). Returns one line per bad entry, naming the field and
+ * index (`ipam.default_ipv4_ippool[1]: …`); empty when every entry is fine.
+ */
+export function validateNetconfDefaultPools(lists: PoolLists): string[] {
+  const problems: string[] = [];
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    lists[family].forEach((name, i) => {
+      const problem = poolPatternProblem(name);
+      if (problem !== undefined)
+        problems.push(
+          `${NetconfDefaultPoolField[family]}[${i}]: pool name ${JSON.stringify(name)} ${problem}`,
+        );
+    });
+  }
+  return problems;
+}
+
 // ---- formatters: compact JSON (or plain strings) that the parsers read back unchanged ----
 
 function poolListsJSON(l: PoolLists): Record<string, unknown> {
