@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import fastJsonPatch from 'fast-json-patch';
 import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
 import { cidrLabel } from '@nicpool/crds';
+import { decide, type AdmissionReview } from './admission.ts';
 import { mutate, validate } from './decide-pool.ts';
 import { pool, snapshot, subnet } from '../test/fixtures.ts';
 import { parseCIDR } from '@nicpool/ip';
@@ -403,6 +404,33 @@ describe('the finalizer of a pool still holding addresses (review #4)', () => {
     expect(validate('UPDATE', without(old, 'example.com/backup'), old, snapshot()).allowed).toBe(
       true,
     );
+  });
+
+  it('the controller is told apart by the AdmissionReview userInfo.username', () => {
+    const old = busy();
+    const review = (username: string): AdmissionReview => ({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: 'r1',
+        kind: { group: 'spiderpool.spidernet.io', version: 'v2beta1', kind: 'SpiderIPPool' },
+        operation: 'UPDATE',
+        name: old.metadata.name,
+        object: without(old, 'spiderpool.spidernet.io'),
+        oldObject: old,
+        userInfo: { username },
+      },
+    });
+    const policy = { controllerUsers: ['system:serviceaccount:nicpool-system:nicpool-controller'] };
+    expect(
+      decide(
+        review('system:serviceaccount:nicpool-system:nicpool-controller'),
+        false,
+        snapshot(),
+        policy,
+      ).allowed,
+    ).toBe(true);
+    expect(decide(review('kubernetes-admin'), false, snapshot(), policy).allowed).toBe(false);
   });
 
   it("a subnet's finalizer stays while pools of it exist", () => {
