@@ -1,2 +1,15 @@
 // The cluster invariants: pool records, SpiderEndpoints and live pods agree; no address twice.
-export {};
+export { checkSnapshot } from './check.ts';
+export { topLevelKeys } from './json-keys.ts';
+export {
+  DEFAULT_GRACE_MS,
+  formatFinding,
+  Kind,
+  summaryLine,
+  type CheckOptions,
+  type ClusterSnapshot,
+  type Finding,
+  type InvariantReport,
+  type PodView,
+  type StatefulSetView,
+} from './snapshot.ts';
