@@ -57,6 +57,22 @@ export function nicNetwork(nic: PodInterface, podNamespace: string): NicNetwork 
   };
 }
 
+// Parsing a pool's CIDR is most of the cost of judging it (5000 pools per wildcard), and
+// both callers judge the same snapshot objects again and again. The memo keeps the inputs
+// it was computed from, so a spec changed in place is recomputed, never misjudged.
+const familyMemo = new WeakMap<
+  SpiderIPPool['spec'],
+  { subnet: string; ipVersion: unknown; family: IPFamily | undefined }
+>();
+function familyOf(spec: SpiderIPPool['spec']): IPFamily | undefined {
+  const m = familyMemo.get(spec);
+  if (m !== undefined && m.subnet === spec.subnet && m.ipVersion === spec.ipVersion)
+    return m.family;
+  const family = specFamily(spec);
+  familyMemo.set(spec, { subnet: spec.subnet, ipVersion: spec.ipVersion, family });
+  return family;
+}
+
 /**
  * Why `pool` cannot serve a NIC of `family` in `ctx`, or undefined when it can. The reasons
  * read after `pool "<name>" ` (e.g. `is disabled (spec.disable: true)`); the allocator
@@ -72,7 +88,7 @@ export function poolProblem(
   const s = pool.spec;
   if (pool.metadata.deletionTimestamp !== undefined) return 'is terminating';
   if (s.disable === true) return 'is disabled (spec.disable: true)';
-  const fam = specFamily(s);
+  const fam = familyOf(s);
   if (fam !== family) return `is IPv${fam ?? '?'}, this list asks for IPv${family}`;
   const node = ctx.node;
   if (node !== undefined) {
@@ -132,7 +148,7 @@ export function poolIndex(pools: readonly SpiderIPPool[]): PoolIndex {
     const byName = new Map<string, SpiderIPPool>();
     for (const p of pools) {
       byName.set(p.metadata.name, p);
-      const f = specFamily(p.spec);
+      const f = familyOf(p.spec);
       if (f !== undefined) names[f].push(p.metadata.name);
     }
     names[4].sort();
