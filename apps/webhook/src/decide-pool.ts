@@ -287,8 +287,12 @@ function promisedElsewhere(
   byController: boolean,
 ): string[] {
   const errors: string[] = [];
+  let byName: Map<string, SpiderIPPool> | undefined;
   for (const s of snap.subnets) {
     if (specFamily(s.spec) !== a.family) continue;
+    // Promises lie inside the subnet's CIDR: a subnet elsewhere is not decoded at all.
+    const cidr = parseCIDR(s.spec.subnet);
+    if (cidr.ok && !RangeSet.fromCIDR(cidr.value).overlaps(a.ips)) continue;
     const claims = decodeControlledIPPools(s.status?.controlledIPPools);
     if (!claims.ok) {
       const range = specAddresses(s.spec);
@@ -308,10 +312,12 @@ function promisedElsewhere(
         );
         continue;
       }
-      const target = own ? undefined : snap.pools.find((p) => p.metadata.name === name);
+      let clash = a.ips.intersect(claimed.value);
+      if (clash.isEmpty()) continue;
+      byName ??= new Map(snap.pools.map((p) => [p.metadata.name, p]));
+      const target = own ? undefined : byName.get(name);
       const inSpec =
         target === undefined ? undefined : RangeSet.parse(a.family, target.spec.ips ?? []);
-      let clash = a.ips.intersect(claimed.value);
       if (inSpec?.ok === true) clash = clash.subtract(inSpec.value);
       if (!clash.isEmpty())
         errors.push(
