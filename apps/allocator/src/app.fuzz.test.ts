@@ -1,0 +1,284 @@
+// Property-based fuzzing of the allocator's socket API through fastify inject() with the
+// in-memory store (issue #12 item 5c). `make test` runs a fixed-seed sample.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { isDeepStrictEqual } from 'node:util';
+import fc, { type Arbitrary } from 'fast-check';
+import type { FastifyInstance } from 'fastify';
+import {
+  anyTree,
+  FUZZ_TEST_TIMEOUT_MS,
+  fuzzParams,
+  jsonText,
+  nameish,
+  prototypePollution,
+  type JsonTree,
+} from '@nicpool/testing';
+import { AllocatorErrorCode, Paths } from '@nicpool/wire';
+import { buildApp } from './app.ts';
+import { readAllocatorConfig } from './config.ts';
+import { MemoryStore } from './memory-store.ts';
+import { createMetrics } from './metrics.ts';
+import { AllocatorService } from './service.ts';
+import { pool, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
+
+const POD = 'ippool-test-app-1';
+
+/** The tutorial's two pools and one pod, fresh for every case. */
+function reset(store: MemoryStore): void {
+  store.poolsByName.clear();
+  store.endpoints.clear();
+  store.podsByKey.clear();
+  store.addPool(
+    pool('ippool-test-ens192', {
+      subnet: '10.6.0.1/16',
+      ips: ['10.6.168.176-10.6.168.180'],
+      gateway: '10.6.0.1',
+      routes: [{ dst: '10.96.0.0/12', gw: '10.6.0.254' }],
+    }),
+  );
+  store.addPool(
+    pool('ippool-test-ens224', {
+      subnet: '10.7.0.1/16',
+      ips: ['10.7.168.176-10.7.168.180'],
+      gateway: '10.7.0.1',
+    }),
+  );
+  store.podsByKey.set(`default/${POD}`, {
+    metadata: {
+      name: POD,
+      namespace: 'default',
+      uid: 'uid-1',
+      annotations: { ...TUTORIAL_MULTUS, 'ipam.spidernet.io/ippools': TUTORIAL_IPPOOLS },
+    },
+    spec: { nodeName: 'node1' },
+    status: { phase: 'Pending' },
+  });
+}
+
+/** What the store records: pools (spec and status) and endpoints. */
+function recorded(store: MemoryStore): unknown {
+  return {
+    pools: [...store.poolsByName.values()].map((p) => ({ spec: p.spec, status: p.status })),
+    endpoints: [...store.endpoints.entries()].map(([k, e]) => [k, e.status]),
+  };
+}
+
+const str = (good: string): Arbitrary<JsonTree> =>
+  fc.oneof(
+    { weight: 8, arbitrary: fc.constant(good) },
+    { weight: 3, arbitrary: nameish },
+    { weight: 1, arbitrary: fc.nat(300).map((n) => 'a'.repeat(n)) },
+    { weight: 1, arbitrary: anyTree },
+  );
+
+const field = fc.oneof(
+  fc.tuple(fc.constant('containerID'), str('c1')),
+  fc.tuple(fc.constant('ifName'), str('eth0')),
+  fc.tuple(fc.constant('netNamespace'), str('/var/run/netns/x')),
+  fc.tuple(fc.constant('podNamespace'), str('default')),
+  fc.tuple(fc.constant('podName'), str(POD)),
+  fc.tuple(fc.constant('podUID'), str('uid-1')),
+  fc.tuple(
+    fc.constantFrom('defaultIPv4IPPool', 'defaultIPv6IPPool'),
+    fc.oneof(
+      fc.array(nameish, { maxLength: 3 }).map((arr): JsonTree => ({ arr })),
+      anyTree,
+    ),
+  ),
+  fc.tuple(fc.constant('cleanGateway'), fc.oneof(fc.boolean(), anyTree)),
+  fc.tuple(
+    fc.constant('validAttachments'),
+    fc.oneof(
+      fc
+        .array(
+          fc.record({ containerID: nameish, ifname: nameish }).map((a): JsonTree => ({
+            obj: [
+              ['containerID', a.containerID],
+              ['ifname', a.ifname],
+            ],
+          })),
+          { maxLength: 3 },
+        )
+        .map((arr): JsonTree => ({ arr })),
+      anyTree,
+    ),
+  ),
+  fc.tuple(fc.constantFrom('__proto__', 'constructor', 'extra'), anyTree),
+);
+
+const REQUIRED = ['containerID', 'ifName', 'netNamespace', 'podNamespace', 'podName', 'podUID'];
+
+/** A body: mostly one of the API's shapes with some fields dropped or wrong. */
+const body: Arbitrary<string> = fc.oneof(
+  {
+    weight: 8,
+    arbitrary: fc
+      .tuple(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.constant(REQUIRED) },
+          { weight: 1, arbitrary: fc.subarray([...REQUIRED]) },
+        ),
+        fc.array(field, { maxLength: 4 }),
+      )
+      .map(([keep, extra]) => {
+        const good: Record<string, string> = {
+          containerID: 'c1',
+          ifName: 'eth0',
+          netNamespace: '/var/run/netns/x',
+          podNamespace: 'default',
+          podName: POD,
+          podUID: 'uid-1',
+        };
+        return jsonText({ obj: [...keep.map((k): [string, JsonTree] => [k, good[k]!]), ...extra] });
+      }),
+  },
+  { weight: 1, arbitrary: anyTree.map(jsonText) },
+  { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 100 }) },
+  // Near and over the 64 KiB body limit.
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 60 * 1024, max: 70 * 1024 })
+      .map(
+        (n) =>
+          `{"containerID":"c1","ifName":"eth0","podNamespace":"default","podName":"${POD}","podUID":"uid-1","netNamespace":"${'x'.repeat(n)}"}`,
+      ),
+  },
+);
+
+const ROUTES = [
+  ['POST', Paths.ip],
+  ['DELETE', Paths.ip],
+  ['POST', Paths.check],
+  ['POST', Paths.gc],
+  ['GET', Paths.status],
+  ['PUT', Paths.ip],
+] as const;
+
+const request = fc.record({
+  // ADD most often: it is the request that allocates.
+  route: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(ROUTES[0]) },
+    { weight: 4, arbitrary: fc.constantFrom(...ROUTES) },
+  ),
+  body,
+  contentType: fc.oneof(
+    { weight: 8, arbitrary: fc.constant('application/json') },
+    { weight: 1, arbitrary: fc.constantFrom('text/plain', 'application/json; charset=latin1', '') },
+  ),
+});
+
+// A 400 says which field or what about the body (schema messages name the JSON path).
+const NAMES_FIELD =
+  /\/[A-Za-z]+|property '[^']+'|body|JSON|content-type|Content-Type|Unexpected|media type/i;
+
+/**
+ * Answers of defects fuzzing found in app.ts (not this suite's owner's file), reported; each
+ * has an `it.failing` below that turns red once fixed, and then its line here goes.
+ */
+function knownDefect(status: number, text: string): boolean {
+  // fastify's default 404 for an unknown route: no `code`.
+  return status === 404 && text.includes('"error":"Not Found"') && text.includes('Route ');
+}
+
+describe('allocator socket API fuzzing', () => {
+  let app: FastifyInstance;
+  let store: MemoryStore;
+
+  beforeAll(async () => {
+    const config = readAllocatorConfig({
+      NODE_NAME: 'node1',
+      NICPOOL_SOCKET_PATH: '/nonexistent/fuzz.sock',
+      NICPOOL_LOG_LEVEL: 'error',
+    });
+    if (!config.ok) throw new Error(config.error.join('; '));
+    store = new MemoryStore();
+    const service = new AllocatorService(
+      store,
+      {
+        nodeName: 'node1',
+        retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 },
+        maxRecordsPerPool: 5000,
+        autoPoolWaitMs: 0,
+      },
+      createMetrics(false),
+    );
+    app = buildApp(config.value, { service, ready: () => true });
+    await app.ready();
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it(
+    'every 4xx carries a code and names the field, changes nothing recorded; no 5xx',
+    async () => {
+      const seen = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 3 }), async (requests) => {
+          reset(store);
+          for (const { route, body: payload, contentType } of requests) {
+            const before = recorded(store);
+            const r = await app.inject({
+              method: route[0],
+              url: route[1],
+              ...(route[0] === 'GET' ? {} : { payload }),
+              headers: contentType === '' ? {} : { 'content-type': contentType },
+            });
+            const tag = `${r.statusCode} ${/"code":"([A-Z_]+)"/.exec(r.body)?.[1] ?? ''}`;
+            seen.set(tag, (seen.get(tag) ?? 0) + 1);
+            const what = `${route[0]} ${route[1]} ${payload.slice(0, 200)} → ${r.statusCode} ${r.body.slice(0, 300)}`;
+            if (r.statusCode >= 500) throw new Error(`5xx: ${what}`);
+            if (r.statusCode >= 400 && !knownDefect(r.statusCode, r.body)) {
+              const b = r.json<{ code?: unknown; message?: unknown }>();
+              if (typeof b.code !== 'string' || typeof b.message !== 'string' || b.message === '')
+                throw new Error(`4xx without code and message: ${what}`);
+              if (b.code === AllocatorErrorCode.badRequest && !NAMES_FIELD.test(b.message))
+                throw new Error(`400 does not name the field: ${what}`);
+              if (!isDeepStrictEqual(recorded(store), before))
+                throw new Error(`a rejected request changed recorded state: ${what}`);
+            }
+          }
+          const polluted = prototypePollution();
+          if (polluted.length > 0) throw new Error(`prototype polluted: ${polluted.join(', ')}`);
+        }),
+        fuzzParams('allocator/socket-api', 12_000),
+      );
+      // Where the requests went: proof the fuzzer reaches past schema validation.
+      console.info(
+        `allocator/socket-api answers: ${[...seen]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k}×${n}`)
+          .join(', ')}`,
+      );
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
+
+  it.failing(
+    'an unknown route is answered with a code, like every other error (app.ts, reported)',
+    async () => {
+      const r = await app.inject({ method: 'PUT', url: Paths.ip, payload: {} });
+      expect(r.statusCode).toBe(404);
+      expect(r.json<{ code?: unknown }>().code).toEqual(expect.any(String));
+    },
+  );
+
+  it('the property sees a real allocation (so the fuzzer reaches past validation)', async () => {
+    reset(store);
+    const r = await app.inject({
+      method: 'POST',
+      url: Paths.ip,
+      payload: {
+        containerID: 'c1',
+        ifName: 'eth0',
+        netNamespace: '/var/run/netns/x',
+        podNamespace: 'default',
+        podName: POD,
+        podUID: 'uid-1',
+      },
+    });
+    expect(r.statusCode).toBe(200);
+    expect(store.endpoints.size).toBe(1);
+  });
+});
