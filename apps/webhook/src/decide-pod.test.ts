@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { decidePodLike } from './decide-pod.ts';
+import type { Snapshot } from './snapshot.ts';
 import { deployment, MULTUS, podObj, pool, snapshot } from '../test/fixtures.ts';
 
 const P = 'ipam.spidernet.io/';
@@ -593,5 +594,58 @@ describe('admission agrees with allocation', () => {
       withPools(m224),
     );
     expect(netOnly).toEqual({ allowed: true, warnings: [] });
+  });
+});
+
+describe('admission over 5000 pools', () => {
+  // 253-character names (the longest a pool may have), all matched by one wildcard.
+  const big = (usable: boolean) => {
+    const s = snapshot();
+    const many = Array.from({ length: 5000 }, (_, i) =>
+      pool(`team-${String(i).padStart(4, '0')}-${'x'.repeat(243)}`, {
+        subnet: '10.0.0.0/8',
+        ips: [`10.${i >> 8}.${i & 255}.1`],
+        disable: !(usable && i === 4999),
+      }),
+    );
+    return { ...s, pools: [...s.pools, ...many] };
+  };
+  const obj = deployment({ [`${P}ippool`]: '{"ipv4":["team-*"]}' }, 1);
+  const timed = (snap: Snapshot) => {
+    let ms = Infinity;
+    let d = decidePodLike('Deployment', obj, 'default', snap);
+    // Best of three on one snapshot (its index is memoized): bounds the work, not the JIT.
+    for (let run = 0; run < 3; run++) {
+      const t0 = performance.now();
+      d = decidePodLike('Deployment', obj, 'default', snap);
+      ms = Math.min(ms, performance.now() - t0);
+    }
+    return { d, ms };
+  };
+  const last = `team-4999-${'x'.repeat(243)}`;
+
+  it('one usable pool among 5000: allowed, 20 warning lines at most, under 50 ms', () => {
+    const { d, ms } = timed(big(true));
+    expect(d.allowed).toBe(true);
+    // team-y (namespace affinity) is matched too: 5000 skipped in all.
+    expect(d.warnings).toHaveLength(20);
+    expect(d.warnings.at(-1)).toBe(
+      `${T}ipam.spidernet.io/ippool.ipv4[0]: and 4981 more pools; skipped (usable: "${last}")`,
+    );
+    expect(ms).toBeLessThan(50);
+  });
+
+  it('none usable: refused with 20 lines at most, under 50 ms', () => {
+    const { d, ms } = timed(big(false));
+    expect(d.allowed).toBe(false);
+    const lines = (d.reason ?? '').split('\n');
+    expect(lines).toHaveLength(20);
+    expect(lines[0]).toBe(
+      `${T}ipam.spidernet.io/ippool.ipv4[0]: pool "team-0000-${'x'.repeat(243)}" is disabled (spec.disable: true)`,
+    );
+    expect(lines.at(-1)).toBe(
+      `${T}ipam.spidernet.io/ippool.ipv4[0]: and 4982 more pools that cannot serve it`,
+    );
+    expect(ms).toBeLessThan(50);
   });
 });

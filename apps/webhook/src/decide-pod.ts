@@ -107,15 +107,18 @@ function freeCount(pool: SpiderIPPool): bigint | undefined {
   return free;
 }
 
-/** At most this many lines per list: a wildcard over thousands of pools stays readable. */
+/**
+ * At most this many lines per list and kind: a wildcard over thousands of pools stays a
+ * readable message (and within what the API server passes on as warnings).
+ */
 const MAX_LINES = 20;
-function capped<T extends { i: number; text: string }>(lines: readonly T[]): readonly T[] {
+function capped<T extends { i: number; text: string }>(
+  lines: readonly T[],
+  more: (n: number) => string,
+): readonly T[] {
   if (lines.length <= MAX_LINES) return lines;
   const last = lines[MAX_LINES - 1]!;
-  return [
-    ...lines.slice(0, MAX_LINES - 1),
-    { ...last, text: `and ${lines.length - MAX_LINES + 1} more pools (${last.text}, …)` },
-  ];
+  return [...lines.slice(0, MAX_LINES - 1), { ...last, text: more(lines.length - MAX_LINES + 1) }];
 }
 
 /**
@@ -241,24 +244,29 @@ export function decidePodLike(
       })),
     ].sort((a, b) => a.i - b.i);
     if (choice.usable.length === 0) {
-      for (const p of capped(problems)) report(errors, `${at(p.i)}${p.text}`);
+      const more = (n: number): string => `and ${n} more pools that cannot serve it`;
+      for (const p of capped(problems, more)) report(errors, `${at(p.i)}${p.text}`);
       return;
     }
     const shown = choice.usable.slice(0, 3).map((n) => `"${n}"`);
-    const more = choice.usable.length - shown.length;
-    const instead = `; skipped (usable: ${shown.join(', ')}${more > 0 ? ` and ${more} more` : ''})`;
-    for (const p of capped(problems)) report(warnings, `${at(p.i)}${p.text}${instead}`);
+    const rest = choice.usable.length - shown.length;
+    const instead = `; skipped (usable: ${shown.join(', ')}${rest > 0 ? ` and ${rest} more` : ''})`;
+    const more = (n: number): string => `and ${n} more pools`;
+    for (const p of capped(problems, more)) report(warnings, `${at(p.i)}${p.text}${instead}`);
+    const short: { i: number; text: string }[] = [];
     for (const name of choice.usable) {
       const free = freeCount(index.byName.get(name)!);
-      const here = at(choice.patternOf.get(name) ?? 0);
+      const i = choice.patternOf.get(name) ?? 0;
       if (free !== undefined && free <= 0n)
-        report(warnings, `${here}pool "${name}" has no free address`);
+        short.push({ i, text: `pool "${name}" has no free address` });
       else if (free !== undefined && free < BigInt(tpl.replicas))
-        report(
-          warnings,
-          `${here}pool "${name}" has ${free} free addresses for ${tpl.replicas} replicas`,
-        );
+        short.push({
+          i,
+          text: `pool "${name}" has ${free} free addresses for ${tpl.replicas} replicas`,
+        });
     }
+    const moreShort = (n: number): string => `and ${n} more pools with too few free addresses`;
+    for (const p of capped(short, moreShort)) report(warnings, `${at(p.i)}${p.text}`);
   };
 
   const subnetsText = annotations[PodAnnotation.subnets];
