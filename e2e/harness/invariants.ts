@@ -1,0 +1,233 @@
+/**
+ * The invariant checker against a running cluster (issue #12, item 6): reads pools, subnets,
+ * SpiderEndpoints, SpiderReservedIPs, pods and StatefulSets with paginated lists and hands
+ * them to the pure checker in @nicpool/invariants, which says what is wrong, object by object.
+ *
+ * Every e2e suite ends with {@link expectInvariants}. As a CLI (`make check-invariants`):
+ *
+ *   node e2e/harness/invariants.ts [--kubeconfig PATH] [--strict] [--grace-seconds N]
+ *
+ * prints every violation and exits 1, or prints a one-line summary and exits 0. The
+ * kubeconfig is PATH, else $KUBECONFIG, else the local cluster's .nicpool/kubeconfig.
+ * Findings about pods in flight (Terminating, or created, finished or deleted less than
+ * --grace-seconds ago, default 90) are printed as "settling" and do not fail, unless --strict.
+ */
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { AppsV1Api, CoreV1Api, CustomObjectsApi, type V1Pod } from '@kubernetes/client-node';
+import {
+  GROUP,
+  VERSION,
+  type SpiderEndpoint,
+  type SpiderIPPool,
+  type SpiderReservedIP,
+  type SpiderSubnet,
+} from '@nicpool/crds';
+import {
+  checkSnapshot,
+  DEFAULT_GRACE_MS,
+  formatFinding,
+  summaryLine,
+  type CheckOptions,
+  type ClusterSnapshot,
+  type InvariantReport,
+  type PodView,
+  type StatefulSetView,
+} from '@nicpool/invariants';
+import { loadKubeConfig, Plural } from '@nicpool/kube';
+import { KUBECONFIG } from '../cluster/control-plane.ts';
+
+/** The API clients the checker reads with. */
+export interface InvariantClient {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly custom: CustomObjectsApi;
+}
+
+export function invariantClient(kubeconfigPath: string): InvariantClient {
+  let kc;
+  try {
+    kc = loadKubeConfig({ kind: 'file', path: kubeconfigPath });
+  } catch (e) {
+    throw new Error(
+      `cannot load kubeconfig ${kubeconfigPath}: ${e instanceof Error ? e.message : String(e)}`,
+    );
+  }
+  return {
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    custom: kc.makeApiClient(CustomObjectsApi),
+  };
+}
+
+/** Lists page by page (500 a page), so a cluster of 20 000 pods is not one response. */
+async function paginate<T>(page: (cont: string | undefined) => Promise<unknown>): Promise<T[]> {
+  const out: T[] = [];
+  let cont: string | undefined;
+  do {
+    const r = (await page(cont)) as { items: T[]; metadata?: { _continue?: string } };
+    out.push(...r.items);
+    cont = r.metadata?._continue || undefined;
+  } while (cont !== undefined);
+  return out;
+}
+
+const LIMIT = 500;
+
+function podView(p: V1Pod): PodView {
+  const phase = p.status?.phase;
+  const finishedAt = (p.status?.containerStatuses ?? [])
+    .map((s) => s.state?.terminated?.finishedAt)
+    .filter((d): d is Date => d instanceof Date)
+    .sort((a, b) => b.getTime() - a.getTime())[0];
+  const stamp = (d: Date | undefined): string | undefined => d?.toISOString();
+  return {
+    namespace: p.metadata?.namespace ?? '',
+    name: p.metadata?.name ?? '',
+    uid: p.metadata?.uid ?? '',
+    finished: phase === 'Succeeded' || phase === 'Failed',
+    ...(p.metadata?.creationTimestamp === undefined
+      ? {}
+      : { creationTimestamp: stamp(p.metadata.creationTimestamp) }),
+    ...(p.metadata?.deletionTimestamp === undefined
+      ? {}
+      : { deletionTimestamp: stamp(p.metadata.deletionTimestamp) }),
+    ...(finishedAt === undefined ? {} : { finishedAt: stamp(finishedAt) }),
+  };
+}
+
+/**
+ * Reads everything the invariants relate. Endpoints are read before pools and pods last:
+ * an ADD or DEL in between then shows as a finding about a pod that is new or going, which
+ * `allowSettling` and {@link expectInvariants}' re-reads absorb.
+ */
+export async function readSnapshot(client: InvariantClient): Promise<ClusterSnapshot> {
+  const cluster = <T>(plural: Plural): Promise<T[]> =>
+    paginate<T>((cont) =>
+      client.custom.listClusterCustomObject({
+        group: GROUP,
+        version: VERSION,
+        plural,
+        limit: LIMIT,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    );
+  const endpoints = await paginate<SpiderEndpoint>((cont) =>
+    client.custom.listCustomObjectForAllNamespaces({
+      group: GROUP,
+      version: VERSION,
+      resourcePlural: Plural.endpoint,
+      limit: LIMIT,
+      ...(cont === undefined ? {} : { _continue: cont }),
+    }),
+  );
+  const pools = await cluster<SpiderIPPool>(Plural.ippool);
+  const subnets = await cluster<SpiderSubnet>(Plural.subnet);
+  const reservedIPs = await cluster<SpiderReservedIP>(Plural.reservedIP);
+  const statefulSets: StatefulSetView[] = (
+    await paginate<{
+      metadata?: { namespace?: string; name?: string };
+      spec?: { replicas?: number };
+    }>((cont) =>
+      client.apps.listStatefulSetForAllNamespaces({
+        limit: LIMIT,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    )
+  ).map((s) => ({
+    namespace: s.metadata?.namespace ?? '',
+    name: s.metadata?.name ?? '',
+    replicas: s.spec?.replicas ?? 1,
+  }));
+  const pods = (
+    await paginate<V1Pod>((cont) =>
+      client.core.listPodForAllNamespaces({
+        limit: LIMIT,
+        ...(cont === undefined ? {} : { _continue: cont }),
+      }),
+    )
+  ).map(podView);
+  return { pools, subnets, endpoints, reservedIPs, pods, statefulSets };
+}
+
+/** Reads the cluster of `source` (a kubeconfig path or clients) and checks every invariant. */
+export async function checkInvariants(
+  source: string | InvariantClient,
+  opts: CheckOptions = {},
+): Promise<InvariantReport> {
+  const client = typeof source === 'string' ? invariantClient(source) : source;
+  return checkSnapshot(await readSnapshot(client), opts);
+}
+
+/** Every violation and settling finding, one per line, then the summary. */
+export function reportText(r: InvariantReport): string {
+  return [
+    ...r.violations.map(formatFinding),
+    ...r.settling.map((f) => `settling: ${formatFinding(f)}`),
+    summaryLine(r),
+  ].join('\n');
+}
+
+/**
+ * The end of every e2e suite: the invariants hold on the cluster at `kubeconfig`. Settling
+ * is allowed (`graceMs`, default 90 s) and the cluster is re-read until no violation is
+ * left or `settleMs` (default 20 s) has passed, since a suite's cleanup may still have DELs
+ * and controller writes in flight; then it throws with every violation of the last read.
+ */
+export async function expectInvariants(
+  kubeconfig: string,
+  opts: CheckOptions & { settleMs?: number } = {},
+): Promise<InvariantReport> {
+  const client = invariantClient(kubeconfig);
+  const deadline = Date.now() + (opts.settleMs ?? 20_000);
+  const check = (): Promise<InvariantReport> =>
+    checkInvariants(client, { allowSettling: true, ...opts });
+  let r = await check();
+  while (r.violations.length > 0 && Date.now() < deadline) {
+    await new Promise((res) => setTimeout(res, 1000));
+    r = await check();
+  }
+  if (r.violations.length > 0) throw new Error(`cluster invariants do not hold:\n${reportText(r)}`);
+  return r;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...argv],
+    options: {
+      kubeconfig: { type: 'string' },
+      strict: { type: 'boolean', default: false },
+      'grace-seconds': { type: 'string' },
+    },
+  });
+  const grace = values['grace-seconds'];
+  const graceMs = grace === undefined ? DEFAULT_GRACE_MS : Number(grace) * 1000;
+  if (!Number.isFinite(graceMs) || graceMs < 0)
+    throw new Error(
+      `--grace-seconds must be a number of seconds ≥ 0, got ${JSON.stringify(grace)}`,
+    );
+  const kubeconfig = values.kubeconfig ?? (process.env['KUBECONFIG'] || KUBECONFIG);
+  const r = await checkInvariants(kubeconfig, { allowSettling: !values.strict, graceMs });
+  console.log(reportText(r));
+  return r.violations.length === 0 ? 0 : 1;
+}
+
+/** Run as a program (not imported by a suite)? */
+function isMain(): boolean {
+  try {
+    const arg = process.argv[1];
+    return arg !== undefined && realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) {
+  try {
+    process.exitCode = await main(process.argv.slice(2));
+  } catch (e) {
+    console.error(`check-invariants failed: ${e instanceof Error ? e.message : String(e)}`);
+    process.exitCode = 2;
+  }
+}
