@@ -5,6 +5,7 @@
 import Type, { type Static } from 'typebox';
 import type { Decision } from './decision.ts';
 import { MultusAnnotation, PREFIX } from '@nicpool/annotations';
+import { decideNamespace } from './decide-namespace.ts';
 import { decidePodLike, podTemplateOf, WORKLOAD_KINDS } from './decide-pod.ts';
 import { mutate, validate } from './decide-pool.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -80,6 +81,8 @@ export function decide(
         );
   }
   if (mutating) return { allowed: true, warnings: [] };
+  if (kind === 'Namespace' && req.kind.group === '')
+    return decideNamespace(op, req.object, req.oldObject, snap);
   if (kind === 'Pod' || (WORKLOAD_KINDS as readonly string[]).includes(kind)) {
     // An update that leaves the network annotations as they were cannot break them; judging
     // it again against today's pools would refuse e.g. Multus's network-status update of a

@@ -138,6 +138,39 @@ describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
     });
   });
 
+  it('denies a Namespace whose default-pool pattern is over the "*" cap (review #1)', async () => {
+    const key = 'ipam.spidernet.io/default-ipv4-ippool';
+    const namespace = (pools: string[]) => ({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: 'team-a', annotations: { [key]: JSON.stringify(pools) } },
+    });
+    const r = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: review({ group: '', version: 'v1', kind: 'Namespace' }, namespace(['a*'.repeat(9)])),
+    });
+    expect(r.json<{ response: unknown }>().response).toEqual({
+      uid: 'req-1',
+      allowed: false,
+      status: {
+        code: 422,
+        reason: 'Invalid',
+        message: `metadata.annotations[${key}][0]: pool name "${'a*'.repeat(9)}" has 9 "*" (at most 8 per pattern) in item 0 of ${key}`,
+      },
+    });
+    const ok = await app.inject({
+      method: 'POST',
+      url: '/validate',
+      payload: review(
+        { group: '', version: 'v1', kind: 'Namespace' },
+        namespace(['ippool-test-*']),
+        'UPDATE',
+      ),
+    });
+    expect(ok.json<{ response: { allowed: boolean } }>().response.allowed).toBe(true);
+  });
+
   it('refuses a malformed AdmissionReview with 400', async () => {
     const r = await app.inject({
       method: 'POST',

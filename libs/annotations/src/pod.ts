@@ -65,10 +65,14 @@ function done<T>(r: Reader, value: T): Parsed<T> {
   return r.errors.length === 0 ? ok(value) : err(r.errors);
 }
 
-/** Checks a list of pool names or patterns; duplicates are reported. */
-function checkPools(r: Reader, list: readonly string[], path: string): void {
+/**
+ * Checks a list of pool names or patterns; duplicates are reported. An `undefined` entry
+ * (an item that was not a string, already reported) keeps the later items' indices.
+ */
+function checkPools(r: Reader, list: readonly (string | undefined)[], path: string): void {
   const seen = new Set<string>();
   list.forEach((name, i) => {
+    if (name === undefined) return;
     const p = `${path}[${i}]`;
     const problem = poolPatternProblem(name);
     if (problem !== undefined) {
@@ -374,14 +378,16 @@ export function parseNamespaceDefaultPools(
   if (!j.ok) return err(r.errors);
   if (!r.isArray(j.value, '', 'an array of pool names like ["pool-a","pool-b*"]'))
     return err(r.errors);
-  const names: string[] = [];
-  j.value.forEach((v, i) => {
-    if (typeof v !== 'string') {
-      r.fail(`[${i}]`, Code.wrongType, `expected a pool name, got ${describe(v)}`);
-    } else names.push(v);
+  const items = j.value.map((v, i) => {
+    if (typeof v === 'string') return v;
+    r.fail(`[${i}]`, Code.wrongType, `expected a pool name, got ${describe(v)}`);
+    return undefined;
   });
-  checkPools(r, names, '');
-  return done(r, names);
+  checkPools(r, items, '');
+  return done(
+    r,
+    items.filter((v) => v !== undefined),
+  );
 }
 
 /** The netconf fields (`ipam.…` of a NetworkAttachmentDefinition) that name default pools. */
