@@ -26,7 +26,7 @@ import {
   type SpiderReservedIP,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { parseCIDR, RangeSet, type IPFamily } from '@nicpool/ip';
+import { parseCIDR, RangeSet, type Interval, type IPFamily } from '@nicpool/ip';
 import { err, ok, type Result } from '@nicpool/result';
 import type { PoolIntent, Workload } from './workload.ts';
 
@@ -88,11 +88,12 @@ export function freeAddresses(
   if (family === undefined || !usable.ok) return err(`SpiderSubnet ${sn} has an unreadable spec`);
   const claims = decodeControlledIPPools(subnet.status?.controlledIPPools);
   if (!claims.ok) return err(`SpiderSubnet ${sn}: ${claims.error.message}`);
-  let taken = RangeSet.empty(family);
+  // Collected, then merged once: a union per pool would be quadratic in the pool count.
+  const taken: Interval[] = [];
   if (subnet.spec.gateway !== undefined) {
     const g = RangeSet.parse(family, [subnet.spec.gateway]);
     if (!g.ok) return err(`SpiderSubnet ${sn}: spec.gateway: ${g.error.message}`);
-    taken = taken.union(g.value);
+    taken.push(...g.value.intervals);
   }
   for (const [name, c] of claims.value) {
     if (name === pool) continue;
@@ -101,7 +102,7 @@ export function freeAddresses(
       return err(
         `SpiderSubnet ${sn}: the claim of pool ${name} is unreadable (${r.error.message}); no address is handed out until it is fixed`,
       );
-    taken = taken.union(r.value);
+    taken.push(...r.value.intervals);
   }
   const subnetCIDR = parseCIDR(subnet.spec.subnet);
   for (const p of pools) {
@@ -110,7 +111,7 @@ export function freeAddresses(
     if (f !== undefined && f !== family) continue;
     const held = poolHoldings(p);
     if (held.ok) {
-      taken = taken.union(held.value);
+      taken.push(...held.value.intervals);
       continue;
     }
     // Unreadable: it may hold any address of its own network; only one that cannot
@@ -133,9 +134,9 @@ export function freeAddresses(
       return err(
         `SpiderReservedIP ${r.metadata.name} has unreadable spec.ips (${ips.error.message}); SpiderSubnet ${sn} hands out no address until it is fixed`,
       );
-    taken = taken.union(ips.value);
+    taken.push(...ips.value.intervals);
   }
-  return ok(usable.value.subtract(taken));
+  return ok(usable.value.subtract(RangeSet.fromIntervals(family, taken)));
 }
 
 /** The allocated addresses of a pool, as a set. */
@@ -187,11 +188,12 @@ export function withControlled(
   controlled: ReadonlyMap<string, ControlledPool>,
 ): SpiderSubnet {
   const family = specFamily(subnet.spec) ?? 4;
-  let handed = RangeSet.empty(family);
+  const parts: Interval[] = [];
   for (const c of controlled.values()) {
     const r = RangeSet.parse(family, c.ips);
-    if (r.ok) handed = handed.union(r.value);
+    if (r.ok) parts.push(...r.value.intervals);
   }
+  const handed = RangeSet.fromIntervals(family, parts);
   const total = specAddresses(subnet.spec);
   const status = {
     ...subnet.status,
