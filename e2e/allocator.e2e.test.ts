@@ -14,6 +14,7 @@ import {
   k,
   uniqueName,
 } from './harness/helpers.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const MULTUS = {
   'v1.multus-cni.io/default-network': 'kube-system/macvlan-conf-ens192',
@@ -339,3 +340,7 @@ describe('allocator e2e', () => {
     ]);
   }, 60_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

@@ -21,6 +21,7 @@ import {
 } from './harness/helpers.ts';
 import { WebhookProcess } from './harness/webhook.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
 const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
@@ -613,3 +614,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     );
   }, 120_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

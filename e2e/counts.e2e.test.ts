@@ -22,6 +22,7 @@ import {
 } from '@nicpool/kube';
 import { GroupCommitter } from '../apps/allocator/src/pool-commit.ts';
 import { cluster, uniqueName } from './harness/helpers.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 describe('status counts of a /64 IPv6 pool on the real API server', () => {
   const pools = new ClusterObjects<SpiderIPPool>(
@@ -87,3 +88,7 @@ describe('status counts of a /64 IPv6 pool on the real API server', () => {
     expect((await pools.get(name)).status?.totalIPCount).toBe(MAX_STATUS_COUNT);
   });
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

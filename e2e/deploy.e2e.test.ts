@@ -3,12 +3,13 @@
  * (server-side dry run, so admission and schema validation run), through kustomize as
  * `kubectl apply -k deploy/` reads it, and the examples too.
  */
-import { beforeAll, describe, expect, it } from '@jest/globals';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { REPO } from './cluster/control-plane.ts';
 import { k } from './harness/helpers.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const DEPLOY = join(REPO, 'deploy');
 
@@ -63,3 +64,7 @@ describe('deploy/', () => {
     expect(lines.some((l) => l.includes('network-attachment-definitions'))).toBe(false);
   });
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

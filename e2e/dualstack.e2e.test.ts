@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { REPO, TUTORIAL } from './cluster/control-plane.ts';
 import { cluster, eventually, inNetns, k } from './harness/helpers.ts';
 import { startStack, type Stack } from '../scripts/stack.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const DEPLOY = join(TUTORIAL, 'custom-dual-ippool-deploy.yaml');
 const pool = (name: string, subnet: string, ips: string[], gateway: string): object => ({
@@ -120,3 +121,7 @@ describe('dual stack: the tutorial’s custom-dual-ippool-deploy.yaml, unchanged
     );
   }, 240_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

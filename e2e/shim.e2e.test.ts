@@ -22,6 +22,7 @@ import {
   uniqueName,
 } from './harness/helpers.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const run = promisify(execFile);
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
@@ -212,9 +213,12 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
   }, 120_000);
 
   afterAll(async () => {
-    await k(['delete', '--ignore-not-found', '-f', join(TUTORIAL, 'ippool-test-deploy.yaml')]).catch(
-      () => undefined,
-    );
+    await k([
+      'delete',
+      '--ignore-not-found',
+      '-f',
+      join(TUTORIAL, 'ippool-test-deploy.yaml'),
+    ]).catch(() => undefined);
     await eventually(
       'tutorial pods gone',
       async () =>
@@ -323,3 +327,7 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
     ).toEqual([]);
   }, 180_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

@@ -26,6 +26,7 @@ import {
   netnsList,
   uniqueName,
 } from './harness/helpers.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const run = promisify(execFile);
 
@@ -249,3 +250,7 @@ describe('smoke: Deployment → pods with two NICs through the real Multus', () 
     expect(existsSync(LINKS_FILE) ? readFileSync(LINKS_FILE, 'utf8').trim() : '').toBe('');
   });
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

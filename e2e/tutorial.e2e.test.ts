@@ -9,6 +9,7 @@ import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
 import { REPO } from './cluster/control-plane.ts';
 import { cluster, eventually, inNetns, k, netnsList } from './harness/helpers.ts';
 import { startStack, type Stack } from '../scripts/stack.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const EX = join(REPO, 'deploy', 'examples');
 const f = (name: string): string[] => ['-f', join(EX, name)];
@@ -171,3 +172,7 @@ describe('the tutorial through deploy/examples/, as make demo runs it', () => {
     );
   }, 240_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { webhookConfigurations } from '@nicpool/manifests';
 import { freePort, REPO } from './cluster/control-plane.ts';
 import { cluster, createNamespace, eventually, k, uniqueName } from './harness/helpers.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const SECRET = 'nicpool-webhook-tls';
 
@@ -255,3 +256,7 @@ describe('self-managed webhook certificates e2e', () => {
     expect(denied(await badPodError())).toBe(true);
   }, 120_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

@@ -7,6 +7,7 @@ import { freePort } from './cluster/control-plane.ts';
 import { cluster, createNamespace, eventually, k, uniqueName } from './harness/helpers.ts';
 import { ControllerProcess } from './harness/controller.ts';
 import { WebhookProcess } from './harness/webhook.ts';
+import { expectInvariants } from './harness/invariants.ts';
 
 const MULTUS = {
   'v1.multus-cni.io/default-network': 'kube-system/macvlan-conf-ens192',
@@ -302,3 +303,7 @@ describe('admission webhook e2e', () => {
     await wh.start();
   }, 90_000);
 });
+
+// Issue #12: the suite leaves the cluster's pools, endpoints and pods consistent (a root
+// afterAll runs after every describe's own cleanup).
+afterAll(() => expectInvariants(), 60_000);

@@ -37,6 +37,7 @@ import {
 } from '@nicpool/invariants';
 import { loadKubeConfig, Plural } from '@nicpool/kube';
 import { KUBECONFIG } from '../cluster/control-plane.ts';
+import { cluster } from './helpers.ts';
 
 /** The API clients the checker reads with. */
 export interface InvariantClient {
@@ -170,13 +171,14 @@ export function reportText(r: InvariantReport): string {
 }
 
 /**
- * The end of every e2e suite: the invariants hold on the cluster at `kubeconfig`. Settling
- * is allowed (`graceMs`, default 90 s) and the cluster is re-read until no violation is
- * left or `settleMs` (default 20 s) has passed, since a suite's cleanup may still have DELs
- * and controller writes in flight; then it throws with every violation of the last read.
+ * The end of every e2e suite: the invariants hold on the cluster at `kubeconfig` (default:
+ * the one the e2e global setup started or reused). Settling is allowed (`graceMs`, default
+ * 90 s) and the cluster is re-read until no violation is left or `settleMs` (default 20 s)
+ * has passed, since a suite's cleanup may still have DELs and controller writes in flight;
+ * then it throws with every violation of the last read.
  */
 export async function expectInvariants(
-  kubeconfig: string,
+  kubeconfig: string = cluster().kubeconfig,
   opts: CheckOptions & { settleMs?: number } = {},
 ): Promise<InvariantReport> {
   const client = invariantClient(kubeconfig);
