@@ -172,6 +172,35 @@ export function webhookConfigurations(
         ],
       },
       {
+        // Namespace default pools (ipam.spidernet.io/default-ipv{4,6}-ippool) are read at
+        // every CNI ADD that falls back to them: a bad one is refused here, not per pod.
+        name: 'namespaces.validate.nicpool.spidernet.io',
+        ...COMMON,
+        // Fail closed, like the pod hooks: only CREATE/UPDATE of namespaces carrying an
+        // ipam.spidernet.io/ annotation wait on the webhook (matchConditions), so an
+        // outage blocks editing those alone. Deleting a namespace is never held: DELETE
+        // is not hooked and the namespace controller writes the finalize and status
+        // subresources, which `namespaces` does not match.
+        failurePolicy: 'Fail',
+        clientConfig: client(cc, '/validate'),
+        rules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['namespaces'],
+            scope: 'Cluster',
+          },
+        ],
+        // For a Namespace the selector reads the object's own labels (the API server sets
+        // kubernetes.io/metadata.name before admission): kube-system and nicpool-system stay
+        // editable whatever the webhook's state, as for pods.
+        namespaceSelector: EXCLUDED_NAMESPACES,
+        matchConditions: [
+          { name: 'has-nicpool-annotation', expression: annotated(['metadata', 'annotations']) },
+        ],
+      },
+      {
         name: 'pools.validate.nicpool.spidernet.io',
         ...COMMON,
         clientConfig: client(cc, '/validate'),
