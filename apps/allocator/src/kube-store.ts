@@ -18,8 +18,10 @@ import {
 import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
 import {
   ChangeSignal,
+  PoolCache,
   type AllocatorStore,
   type DeletePreconditions,
+  type HeldRecord,
   type Labelled,
   type PodObject,
 } from './store.ts';
@@ -39,7 +41,8 @@ export class KubeStore implements AllocatorStore {
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
   readonly #poolChanges = new ChangeSignal();
-  readonly #pools = new Map<string, SpiderIPPool>();
+  /** Fed by the pool watch and our own answers; indexed by pod and never stepping back. */
+  readonly #pools = new PoolCache({ monotonic: true });
   readonly #reserved = new Map<string, SpiderReservedIP>();
   readonly #namespaces = new Map<string, Labelled>();
   /** This node's pods and SpiderEndpoints, keyed `namespace/name`. */
@@ -152,6 +155,22 @@ export class KubeStore implements AllocatorStore {
     return [...this.#pools.values()];
   }
 
+  cachedPool(name: string): SpiderIPPool | undefined {
+    return this.#pools.get(name);
+  }
+
+  heldBy(podUid: string): readonly HeldRecord[] {
+    return this.#pools.heldBy(podUid);
+  }
+
+  heldByName(pod: string): readonly HeldRecord[] {
+    return this.#pools.heldByName(pod);
+  }
+
+  unreadablePools(): ReadonlyMap<string, string> {
+    return this.#pools.unreadable();
+  }
+
   reservedIPs(): readonly SpiderReservedIP[] {
     return [...this.#reserved.values()];
   }
@@ -163,7 +182,7 @@ export class KubeStore implements AllocatorStore {
       plural: Plural.ippool,
       name,
     })) as SpiderIPPool;
-    this.#pools.set(name, p);
+    this.#pools.refresh(p);
     return p;
   }
 
@@ -175,7 +194,7 @@ export class KubeStore implements AllocatorStore {
       name: pool.metadata.name,
       body: pool,
     })) as SpiderIPPool;
-    this.#pools.set(written.metadata.name, written);
+    this.#pools.refresh(written);
     return written;
   }
 

@@ -3,7 +3,9 @@ import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/cr
 import {
   ChangeSignal,
   type AllocatorStore,
+  PoolCache,
   type DeletePreconditions,
+  type HeldRecord,
   type Labelled,
   type PodObject,
 } from './store.ts';
@@ -20,7 +22,8 @@ const clone = <T>(v: T): T => structuredClone(v);
  */
 export class MemoryStore implements AllocatorStore {
   #rv = 1;
-  readonly poolsByName = new Map<string, SpiderIPPool>();
+  /** The state of record itself, so no resourceVersion ordering (tests set pools freely). */
+  readonly poolsByName = new PoolCache();
   readonly reserved: SpiderReservedIP[] = [];
   readonly podsByKey = new Map<string, PodObject>();
   readonly namespaces = new Map<string, Labelled>();
@@ -62,6 +65,23 @@ export class MemoryStore implements AllocatorStore {
 
   pools(): readonly SpiderIPPool[] {
     return [...this.poolsByName.values()].map(clone);
+  }
+
+  cachedPool(name: string): SpiderIPPool | undefined {
+    const p = this.poolsByName.get(name);
+    return p === undefined ? undefined : clone(p);
+  }
+
+  heldBy(podUid: string): readonly HeldRecord[] {
+    return this.poolsByName.heldBy(podUid);
+  }
+
+  heldByName(pod: string): readonly HeldRecord[] {
+    return this.poolsByName.heldByName(pod);
+  }
+
+  unreadablePools(): ReadonlyMap<string, string> {
+    return this.poolsByName.unreadable();
   }
 
   reservedIPs(): readonly SpiderReservedIP[] {

@@ -92,7 +92,7 @@ export class AllocatorService {
       {
         readPool: async (name, fresh) => {
           if (!fresh) {
-            const cached = store.pools().find((p) => p.metadata.name === name);
+            const cached = store.cachedPool(name);
             if (cached !== undefined) return cached;
           }
           return store.readPool(name, true);
@@ -298,8 +298,7 @@ export class AllocatorService {
           }
           if (r.kind !== 'allocated') continue;
           const pool =
-            this.#store.pools().find((p) => p.metadata.name === poolName) ??
-            (await this.#store.readPool(poolName, true));
+            this.#store.cachedPool(poolName) ?? (await this.#store.readPool(poolName, true));
           fill(entry, fam.family, poolName, r.ip, pool, nic);
           return;
         }
@@ -360,12 +359,11 @@ export class AllocatorService {
       if (replicas !== undefined && Number.isInteger(ordinal) && ordinal < replicas)
         return { warnings };
     }
-    const holding = this.#store
-      .pools()
-      .filter((p) => [...recordsOf(p).values()].some((r) => r.podUid === uid));
+    // The cache's index by pod UID: O(records of this pod), not of every pool (review #7).
+    const holding = this.#store.heldBy(uid);
     const ipsOfEndpoint = ep?.status?.current?.uid === uid ? ep.status.current.ips : [];
     const poolNames = new Set([
-      ...holding.map((p) => p.metadata.name),
+      ...holding.map((r) => r.pool),
       ...ipsOfEndpoint.flatMap((i) =>
         [i.ipv4Pool, i.ipv6Pool].filter((x): x is string => x !== undefined),
       ),

@@ -1,0 +1,83 @@
+import { describe, expect, it } from '@jest/globals';
+import type { SpiderIPPool } from '@nicpool/crds';
+import { PoolCache } from './store.ts';
+import { pool } from '../test/fixtures.ts';
+
+function withRecords(
+  name: string,
+  rv: string,
+  records: Record<string, { pod: string; podUid: string; interface?: string }>,
+): SpiderIPPool {
+  const p = pool(
+    name,
+    { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.99'] },
+    { status: { allocatedIPs: JSON.stringify(records) } },
+  );
+  return { ...p, metadata: { ...p.metadata, resourceVersion: rv } };
+}
+
+const ips = (list: readonly { pool: string; ip: string }[]): string[] =>
+  list.map((r) => `${r.pool}:${r.ip}`).sort();
+
+describe('PoolCache index (review #7)', () => {
+  it('follows every set, delete and clear: by pod UID and by pod name', () => {
+    const c = new PoolCache();
+    c.set(
+      'a',
+      withRecords('a', '1', {
+        '10.6.0.1': { pod: 'ns/web-0', podUid: 'u1', interface: 'eth0' },
+        '10.6.0.2': { pod: 'ns/other', podUid: 'u9' },
+      }),
+    );
+    c.set('b', withRecords('b', '2', { '10.6.0.5': { pod: 'ns/web-0', podUid: 'u1' } }));
+    expect(ips(c.heldBy('u1'))).toEqual(['a:10.6.0.1', 'b:10.6.0.5']);
+    expect(c.heldBy('u1').find((r) => r.pool === 'a')?.interface).toBe('eth0');
+
+    // A write that moves one record and releases another.
+    c.set('a', withRecords('a', '3', { '10.6.0.1': { pod: 'ns/web-0', podUid: 'u2' } }));
+    expect(ips(c.heldBy('u1'))).toEqual(['b:10.6.0.5']);
+    expect(ips(c.heldBy('u2'))).toEqual(['a:10.6.0.1']);
+    expect(c.heldBy('u9')).toEqual([]);
+    expect(ips(c.heldByName('ns/web-0'))).toEqual(['a:10.6.0.1', 'b:10.6.0.5']);
+
+    c.delete('b');
+    expect(c.heldBy('u1')).toEqual([]);
+    c.clear();
+    expect(c.heldByName('ns/web-0')).toEqual([]);
+  });
+
+  it('lists a pool whose status does not decode as unreadable, until it is readable again', () => {
+    const c = new PoolCache();
+    c.set('a', withRecords('a', '1', { '10.6.0.1': { pod: 'ns/x', podUid: 'u1' } }));
+    c.set('a', { ...withRecords('a', '2', {}), status: { allocatedIPs: '{not json' } });
+    expect([...c.unreadable().keys()]).toEqual(['a']);
+    expect(c.unreadable().get('a')).toMatch(/status\.allocatedIPs is not valid JSON/);
+    expect(c.heldBy('u1')).toEqual([]);
+    c.set('a', withRecords('a', '3', { '10.6.0.1': { pod: 'ns/x', podUid: 'u1' } }));
+    expect(c.unreadable().size).toBe(0);
+    expect(ips(c.heldBy('u1'))).toEqual(['a:10.6.0.1']);
+  });
+});
+
+describe('PoolCache monotonic (review #12)', () => {
+  it('never steps back to an older resourceVersion (a watch event behind our write-through)', () => {
+    const c = new PoolCache({ monotonic: true });
+    c.set('a', withRecords('a', '10', {}));
+    c.refresh(withRecords('a', '12', { '10.6.0.1': { pod: 'ns/x', podUid: 'u1' } }));
+    c.set('a', withRecords('a', '11', {}));
+    expect(c.get('a')?.metadata.resourceVersion).toBe('12');
+    expect(ips(c.heldBy('u1'))).toEqual(['a:10.6.0.1']);
+  });
+
+  it('a late answer never resurrects a pool the watch saw deleted', () => {
+    const c = new PoolCache({ monotonic: true });
+    c.set('a', withRecords('a', '10', {}));
+    c.delete('a');
+    c.refresh(withRecords('a', '10', { '10.6.0.1': { pod: 'ns/x', podUid: 'u1' } }));
+    expect(c.has('a')).toBe(false);
+    expect(c.heldBy('u1')).toEqual([]);
+    // A re-created pool of that name comes back through the watch, as any new pool.
+    c.set('a', withRecords('a', '20', {}));
+    expect(c.get('a')?.metadata.resourceVersion).toBe('20');
+  });
+});
