@@ -433,6 +433,18 @@ describe('the finalizer of a pool still holding addresses (review #4)', () => {
     expect(decide(review('kubernetes-admin'), false, snapshot(), policy).allowed).toBe(false);
   });
 
+  it('a free pool loses its finalizer even if it overlaps what others hold by now', () => {
+    const free = held(undefined);
+    const snap = snapshot();
+    const overlapping = {
+      ...snap,
+      pools: [...snap.pools, pool('latecomer', { subnet: '10.6.0.1/16', ips: ['10.6.168.180'] })],
+    };
+    expect(validate('UPDATE', without(free, 'spiderpool.spidernet.io'), free, overlapping)).toEqual(
+      { allowed: true, warnings: [] },
+    );
+  });
+
   it("a subnet's finalizer stays while pools of it exist", () => {
     const base = snapshot().subnets[0]!;
     const old: SpiderSubnet = {

@@ -362,6 +362,10 @@ export function validate(
       };
     const held = byController ? undefined : finalizerStillNeeded(obj, old, snap);
     if (held !== undefined) return { allowed: false, reason: held, warnings };
+    // Nothing else changed, and what others hold now must not keep a dying object alive:
+    // an overlap that arose meanwhile (say, while the webhook was down) is no reason to
+    // refuse its finalizers.
+    return { allowed: true, warnings };
   }
   if (obj.kind === 'SpiderReservedIP') {
     const fam = obj.spec.ipVersion ?? (obj.spec.ips?.[0]?.includes(':') === true ? 6 : 4);
