@@ -121,7 +121,8 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
           Code.notReady,
           `allocator on ${config.nodeName} has not synced its caches yet`,
         );
-      const released = await deps.service.gc();
+      const { released, warnings } = await deps.service.gc();
+      for (const w of warnings) req.log.warn(w);
       if (released.length > 0) req.log.info({ released }, 'gc released addresses of gone pods');
       return { released };
     },

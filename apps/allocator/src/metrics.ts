@@ -14,6 +14,7 @@ export interface Metrics {
   readonly releaseFailures: Counter;
   readonly releaseDuration: Histogram;
   readonly batchSize: Histogram;
+  readonly unreadablePoolSkips: Counter<'pool'>;
 }
 
 export function createMetrics(defaults = true): Metrics {
@@ -80,6 +81,12 @@ export function createMetrics(defaults = true): Metrics {
       name: 'nicpool_pool_commit_batch_size',
       help: 'Operations committed per pool status write (group commit)',
       buckets: [1, 2, 4, 8, 16, 32, 64],
+      registers,
+    }),
+    unreadablePoolSkips: new Counter({
+      name: 'nicpool_unreadable_pool_skips_total',
+      help: 'Pools a DEL or ADD skipped because their status.allocatedIPs does not decode (never written over), by pool',
+      labelNames: ['pool'],
       registers,
     }),
   };

@@ -34,9 +34,14 @@ export type OpResult =
 
 /** Records of a pool must decode; a pool whose status cannot be read is never written. */
 export class CorruptPoolError extends Error {
-  constructor(pool: string, message: string) {
-    super(`pool ${pool}: ${message}; refusing to write it (fix or clear its status)`);
+  readonly pool: string;
+  /** Why the status does not decode (names the field and the record). */
+  readonly reason: string;
+  constructor(pool: string, reason: string) {
+    super(`pool ${pool}: ${reason}; refusing to write it (fix or clear its status)`);
     this.name = 'CorruptPoolError';
+    this.pool = pool;
+    this.reason = reason;
   }
 }
 

@@ -236,3 +236,83 @@ describe('#7 DEL looks up the pod’s records by UID, not by decoding every pool
     expect(ms).toBeLessThan(1500);
   }, 60_000);
 });
+
+describe('#15 one unreadable pool status blocks neither DEL nor GC', () => {
+  const dualPod = (name: string, uid: string): PodObject =>
+    podOf(name, uid, 'node-a', {
+      annotations: { 'ipam.spidernet.io/ippool': '{"ipv4":["p"],"ipv6":["v6"]}' },
+    });
+  function setup(): {
+    store: MemoryStore;
+    metrics: ReturnType<typeof createMetrics>;
+    a: AllocatorService;
+  } {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    store.addPool(pool('v6', { subnet: 'fd00:6::/64', ips: ['fd00:6::10-fd00:6::20'] }));
+    const metrics = createMetrics(false);
+    const a = new AllocatorService(
+      store,
+      { nodeName: 'node-a', retry: RETRY, maxRecordsPerPool: 5000 },
+      metrics,
+    );
+    return { store, metrics, a };
+  }
+  const corrupt = (store: MemoryStore, name: string): void => {
+    const p = store.poolsByName.get(name)!;
+    store.poolsByName.set(name, { ...p, status: { ...p.status, allocatedIPs: '{"10.6.0.1":' } });
+  };
+  const skips = async (m: ReturnType<typeof createMetrics>): Promise<number> =>
+    (await m.unreadablePoolSkips.get()).values.reduce((n, v) => n + v.value, 0);
+
+  it('DEL releases every other pool, never writes the corrupt status, warns and counts', async () => {
+    const { store, metrics, a } = setup();
+    store.podsByKey.set('default/db', dualPod('db', 'u1'));
+    await a.add(req('db', 'u1'));
+    corrupt(store, 'p');
+    store.podsByKey.delete('default/db');
+    const writes = store.writes;
+
+    const { warnings } = await a.del(req('db', 'u1'));
+
+    expect(warnings).toEqual([expect.stringMatching(/pool p: .*not valid JSON.*left as it is/)]);
+    expect(await skips(metrics)).toBe(1);
+    expect(holders(store.poolsByName.get('v6'))).toEqual({});
+    expect(store.poolsByName.get('p')?.status?.allocatedIPs).toBe('{"10.6.0.1":');
+    expect(store.writes).toBe(writes + 1); // v6 only
+    expect(store.endpoints.size).toBe(0);
+  });
+
+  it('ADD skips a candidate pool with an unreadable status and serves from the next', async () => {
+    const { store, metrics, a } = setup();
+    store.addPool(pool('q', { subnet: '10.7.0.0/16', ips: ['10.7.0.1-10.7.0.9'] }));
+    corrupt(store, 'p');
+    store.podsByKey.set(
+      'default/db',
+      podOf('db', 'u1', 'node-a', {
+        annotations: { 'ipam.spidernet.io/ippool': '{"ipv4":["p","q"]}' },
+      }),
+    );
+    const r = await a.add(req('db', 'u1'));
+    expect(r.ips.map((i) => `${i.ipPool} ${i.address}`)).toEqual(['q 10.7.0.1/16']);
+    expect(await skips(metrics)).toBe(1);
+  });
+
+  it('GC goes on past the pod whose pool is unreadable and releases the others', async () => {
+    const { store, a } = setup();
+    store.podsByKey.set('default/db', dualPod('db', 'u1'));
+    store.podsByKey.set('default/web', podOf('web', 'u2', 'node-a'));
+    await a.add(req('db', 'u1'));
+    await a.add(req('web', 'u2'));
+    corrupt(store, 'v6');
+    store.podsByKey.clear();
+
+    const { released, warnings } = await a.gc();
+    expect(released.sort()).toEqual(['default/db', 'default/web']);
+    expect(warnings).toEqual([
+      expect.stringMatching(/^pool v6: .*left as it is/),
+      expect.stringMatching(/^pool v6: .*not searched for records of pod default\/web/),
+    ]);
+    expect(holders(store.poolsByName.get('p'))).toEqual({});
+  });
+});

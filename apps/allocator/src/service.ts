@@ -290,6 +290,14 @@ export class AllocatorService {
                   kind: 'exhausted' as const,
                   reason: `pool "${poolName}" no longer exists`,
                 };
+              // Unreadable status: never written over; the next pool may serve (review #15).
+              if (e instanceof CorruptPoolError) {
+                this.#metrics.unreadablePoolSkips.inc({ pool: poolName });
+                return {
+                  kind: 'exhausted' as const,
+                  reason: `pool "${poolName}" has an unreadable status (${e.reason})`,
+                };
+              }
               throw e;
             });
           if (r.kind === 'exhausted') {
@@ -368,14 +376,29 @@ export class AllocatorService {
         [i.ipv4Pool, i.ipv6Pool].filter((x): x is string => x !== undefined),
       ),
     ]);
+    const who = `pod ${ns}/${name} (UID ${uid})`;
     await Promise.all(
-      [...poolNames].map((p) =>
-        this.#committer.submit(p, { kind: 'release', podUid: uid }).catch((e: unknown) => {
-          if (apiStatus(e) === 404) return undefined; // pool gone: nothing to release there
-          throw e;
-        }),
-      ),
+      [...poolNames].map(async (p) => {
+        try {
+          await this.#committer.submit(p, { kind: 'release', podUid: uid });
+        } catch (e) {
+          if (apiStatus(e) === 404) return; // pool gone: nothing to release there
+          // One corrupt pool must not fail every DEL that lists it (pods stuck Terminating,
+          // review #15): skip it, loudly, and release the rest. Its status is never written.
+          if (!(e instanceof CorruptPoolError)) throw e;
+          this.#metrics.unreadablePoolSkips.inc({ pool: p });
+          warnings.push(
+            `pool ${p}: ${e.reason}; left as it is: the records of ${who} there are released by the controller's GC once the status is repaired`,
+          );
+        }
+      }),
     );
+    // Pools the index cannot see into may hold records of this pod too: say so.
+    for (const [p, reason] of this.#store.unreadablePools()) {
+      if (poolNames.has(p)) continue;
+      this.#metrics.unreadablePoolSkips.inc({ pool: p });
+      warnings.push(`pool ${p}: ${reason}; not searched for records of ${who}`);
+    }
     if (ep !== undefined && ep.status?.current?.uid === uid)
       await dropEndpoint(this.#store, this.#opts.retry, ep, uid);
     return { warnings };
@@ -387,11 +410,12 @@ export class AllocatorService {
    * record container IDs, so the runtime's valid-attachment list cannot widen what is
    * released; it only ever narrows: nothing of a pod is released while the pod lives.
    */
-  async gc(): Promise<string[]> {
+  async gc(): Promise<{ released: string[]; warnings: string[] }> {
     const eps = await this.#store.listEndpoints().catch((e: unknown) => {
       throw classify(e, 'listing SpiderEndpoints');
     });
     const released: string[] = [];
+    const warnings: string[] = [];
     for (const ep of eps) {
       const cur = ep.status?.current;
       if (
@@ -401,18 +425,19 @@ export class AllocatorService {
       )
         continue;
       const before = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
-      await this.#del({
+      const outcome = await this.#del({
         containerID: 'gc',
         ifName: cur.ips[0]?.interface ?? 'eth0',
         podNamespace: ep.metadata.namespace,
         podName: ep.metadata.name,
         podUID: cur.uid,
       });
+      warnings.push(...outcome.warnings);
       const after = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
       if (before !== undefined && after === undefined)
         released.push(`${ep.metadata.namespace}/${ep.metadata.name}`);
     }
-    return released;
+    return { released, warnings };
   }
 
   /** CHECK: the attachment's addresses are still recorded for this pod UID and NIC. */
