@@ -230,6 +230,15 @@ describe('counterexamples fuzzing found (fixed; deterministic)', () => {
     ).toEqual([AnnotationErrorCode.wrongType]);
   });
 
+  it('invalid JSON with a line break: one line naming the key (a denial is one problem per line)', () => {
+    const r = parseIPPool('\na\u2028');
+    expect(r.ok).toBe(false);
+    const [e] = r.ok ? [] : r.error;
+    expect(e?.code).toBe(AnnotationErrorCode.invalidJSON);
+    expect(e?.message).toContain(P.ippool);
+    expect(e?.message).not.toMatch(/[\r\n\u2028\u2029]/);
+  });
+
   it('the parsers called directly (as resolveSelection does) answer WRONG_TYPE too', () => {
     expect(parseIPPools(raw(5))).toMatchObject({ ok: false, error: [{ code: 'WRONG_TYPE' }] });
     expect(parseNetworks(raw({}))).toMatchObject({ ok: false, error: [{ code: 'WRONG_TYPE' }] });

@@ -53,7 +53,7 @@ export class Reader {
     try {
       return { ok: true, value: JSON.parse(text) as unknown };
     } catch (e) {
-      const detail = e instanceof Error ? e.message : String(e);
+      const detail = oneLine(e instanceof Error ? e.message : String(e));
       this.fail('', AnnotationErrorCode.invalidJSON, `invalid JSON (${detail})`);
       return { ok: false };
     }
@@ -155,4 +155,19 @@ export function describe(v: unknown): string {
     return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
   if (typeof v === 'object') return 'an object';
   return typeof v === 'number' || typeof v === 'boolean' ? `${typeof v} ${v}` : typeof v;
+}
+
+/**
+ * JSON.parse quotes the start of the bad input in its message; line breaks and control
+ * characters are escaped and the text capped, so an error stays one line (a webhook denial
+ * lists one problem per line).
+ */
+function oneLine(text: string): string {
+  const escaped = text.replace(
+    // Control characters are exactly what this strips.
+    // eslint-disable-next-line no-control-regex
+    /[\u0000-\u001f\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
