@@ -75,6 +75,21 @@ describe('applyOps', () => {
     expect(r.next?.status?.allocatedIPs).toContain('"podUid":"new"');
   });
 
+  it('reuseOnly answers from an existing record or notHeld, never allocating', () => {
+    const a = applyOps(p(), [alloc('a')], none, 100).next!;
+    const probe = (uid: string): PoolOp => ({
+      kind: 'allocate',
+      podUid: uid,
+      pod: `ns/${uid}`,
+      ifName: 'eth0',
+      sticky: false,
+      reuseOnly: true,
+    });
+    expect(applyOps(a, [probe('a'), probe('b')], none, 100)).toEqual({
+      results: [{ kind: 'allocated', ip: '10.6.168.171', reused: true }, { kind: 'notHeld' }],
+    });
+  });
+
   it('honours the record limit', () => {
     expect(applyOps(p(), [alloc('a'), alloc('b')], none, 1).results[1]).toEqual({
       kind: 'exhausted',

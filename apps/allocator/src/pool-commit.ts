@@ -24,12 +24,19 @@ export type PoolOp =
       readonly ifName: string;
       /** StatefulSet pods keep their address across re-creation: match by name, adopt the new UID. */
       readonly sticky: boolean;
+      /**
+       * Answer only from an existing record (this UID, or this pod name when sticky), else
+       * `notHeld`: how the caller confirms against a fresh snapshot what its cache's index
+       * says before it tries the pools in order.
+       */
+      readonly reuseOnly?: boolean;
     }
   | { readonly kind: 'release'; readonly podUid: string };
 
 export type OpResult =
   | { readonly kind: 'allocated'; readonly ip: string; readonly reused: boolean }
   | { readonly kind: 'exhausted'; readonly reason: string }
+  | { readonly kind: 'notHeld' }
   | { readonly kind: 'released'; readonly ips: readonly string[] };
 
 /** Records of a pool must decode; a pool whose status cannot be read is never written. */
@@ -111,6 +118,10 @@ export function applyOps(
         results.push({ kind: 'allocated', ip: previous[0], reused: true });
         continue;
       }
+    }
+    if (op.reuseOnly === true) {
+      results.push({ kind: 'notHeld' });
+      continue;
     }
     if (!addresses.ok || family === undefined) {
       results.push({

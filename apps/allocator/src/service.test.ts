@@ -316,3 +316,65 @@ describe('#15 one unreadable pool status blocks neither DEL nor GC', () => {
     expect(holders(store.poolsByName.get('p'))).toEqual({});
   });
 });
+
+describe('#10 reuse looks in every candidate pool before allocating anywhere', () => {
+  function setup(): { store: MemoryStore; a: AllocatorService } {
+    const store = new MemoryStore();
+    store.addPool(pool('a', { subnet: '10.6.0.0/16', ips: ['10.6.0.1'] }));
+    store.addPool(pool('b', { subnet: '10.7.0.0/16', ips: ['10.7.0.1-10.7.0.9'] }));
+    const a = service(store, 'node-a');
+    store.podsByKey.set(
+      'default/filler',
+      podOf('filler', 'u0', 'node-a', {
+        annotations: { 'ipam.spidernet.io/ippool': '{"ipv4":["a"]}' },
+      }),
+    );
+    return { store, a };
+  }
+  const annotations = { 'ipam.spidernet.io/ippool': '{"ipv4":["a","b"]}' };
+  const freeA = async (store: MemoryStore, a: AllocatorService): Promise<void> => {
+    store.podsByKey.delete('default/filler');
+    await a.del(req('filler', 'u0'));
+    expect(holders(store.poolsByName.get('a'))).toEqual({});
+  };
+
+  it('a StatefulSet pod that first got pool b (a was full) gets b again after re-creation', async () => {
+    const { store, a } = setup();
+    await a.add(req('filler', 'u0'));
+    store.statefulSets.set('default/web', 1);
+    store.podsByKey.set(
+      'default/web-0',
+      podOf('web-0', 'u1', 'node-a', { annotations, statefulSet: 'web' }),
+    );
+    expect((await a.add(req('web-0', 'u1'))).ips[0]?.address).toBe('10.7.0.1/16');
+    await freeA(store, a);
+    // web-0 is deleted (its addresses stay: ordinal 0 < replicas 1) and re-created as u2.
+    store.podsByKey.delete('default/web-0');
+    await a.del(req('web-0', 'u1'));
+    store.podsByKey.set(
+      'default/web-0',
+      podOf('web-0', 'u2', 'node-a', { annotations, statefulSet: 'web' }),
+    );
+
+    expect((await a.add(req('web-0', 'u2'))).ips[0]?.address).toBe('10.7.0.1/16');
+    expect(holders(store.poolsByName.get('a'))).toEqual({});
+    expect(holders(store.poolsByName.get('b'))).toEqual({ '10.7.0.1': 'u2' });
+  });
+
+  it('a crash between the pool write and the endpoint write: the next ADD finds the record in b', async () => {
+    const { store, a } = setup();
+    await a.add(req('filler', 'u0'));
+    store.podsByKey.set('default/db', podOf('db', 'u1', 'node-a', { annotations }));
+    const create = store.createEndpoint.bind(store);
+    store.createEndpoint = () =>
+      Promise.reject(Object.assign(new Error('connection reset'), { code: 503 }));
+    await expect(a.add(req('db', 'u1'))).rejects.toMatchObject({ code: 'API_UNAVAILABLE' });
+    store.createEndpoint = create;
+    expect(holders(store.poolsByName.get('b'))).toEqual({ '10.7.0.1': 'u1' });
+    await freeA(store, a);
+
+    expect((await a.add(req('db', 'u1'))).ips[0]?.address).toBe('10.7.0.1/16');
+    expect(holders(store.poolsByName.get('a'))).toEqual({});
+    expect(holders(store.poolsByName.get('b'))).toEqual({ '10.7.0.1': 'u1' });
+  });
+});

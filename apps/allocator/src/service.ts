@@ -274,7 +274,16 @@ export class AllocatorService {
     await Promise.all(
       nic.families.map(async (fam) => {
         const reasons: string[] = [];
-        for (const poolName of fam.pools) {
+        // A record of this pod in any candidate pool is reused before any pool is tried in
+        // order (review #10): a StatefulSet pod that once got the second pool, or an ADD
+        // after a crash between the pool write and the endpoint write, must not get a second
+        // address from the first. The index is a cache: the pool confirms (reuseOnly).
+        const held = this.#heldIn(fam.pools, pod, nic.ifName, sticky);
+        const tries: { pool: string; reuseOnly: boolean }[] = [
+          ...(held === undefined ? [] : [{ pool: held, reuseOnly: true }]),
+          ...fam.pools.map((p) => ({ pool: p, reuseOnly: false })),
+        ];
+        for (const { pool: poolName, reuseOnly } of tries) {
           const r = await this.#committer
             .submit(poolName, {
               kind: 'allocate',
@@ -282,6 +291,7 @@ export class AllocatorService {
               pod: podRef,
               ifName: nic.ifName,
               sticky,
+              ...(reuseOnly ? { reuseOnly } : {}),
             })
             .catch((e: unknown) => {
               // Deleted since the plan was made: like an exhausted pool, go on to the next.
@@ -301,7 +311,8 @@ export class AllocatorService {
               throw e;
             });
           if (r.kind === 'exhausted') {
-            reasons.push(r.reason);
+            // Once as the reuse probe, once in order: one reason per pool.
+            if (!reuseOnly) reasons.push(r.reason);
             continue;
           }
           if (r.kind !== 'allocated') continue;
@@ -318,6 +329,25 @@ export class AllocatorService {
       }),
     );
     return entry;
+  }
+
+  /**
+   * The first of `pools` (in their order) whose cached records hold this pod's address for
+   * `ifName`: by UID, or for a StatefulSet pod by its name (a previous incarnation).
+   */
+  #heldIn(
+    pools: readonly string[],
+    pod: PodObject,
+    ifName: string,
+    sticky: boolean,
+  ): string | undefined {
+    const rank = new Map(pools.map((p, i) => [p, i]));
+    const records = [
+      ...this.#store.heldBy(pod.metadata.uid),
+      ...(sticky ? this.#store.heldByName(`${pod.metadata.namespace}/${pod.metadata.name}`) : []),
+    ].filter((r) => r.interface === ifName && rank.has(r.pool));
+    records.sort((x, y) => rank.get(x.pool)! - rank.get(y.pool)!);
+    return records[0]?.pool;
   }
 
   /** DEL; the outcome's warnings say what was deliberately left in place (for the log). */
