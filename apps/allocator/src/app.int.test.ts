@@ -240,6 +240,26 @@ describe('allocator over a real Unix socket, in-memory store', () => {
     expect(store.endpoints.size).toBe(0);
   });
 
+  it('a netconf default pool the webhook would refuse is a BAD_REQUEST naming the field, before any planning', async () => {
+    const before = store.writes;
+    const started = Date.now();
+    const r = await call(
+      sock,
+      'POST',
+      '/v1/ipam/ip',
+      JSON.stringify({
+        ...(JSON.parse(addBody('eth0')) as object),
+        defaultIPv4IPPool: ['ippool-test-ens192', `${'*[a-y0-9-]'.repeat(10)}*z`],
+      }),
+    );
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(r.status).toBe(400);
+    expect(r.json).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
+    expect((r.json as { message: string }).message).toMatch(/ipam\.default_ipv4_ippool\[1\]/);
+    expect(store.writes).toBe(before);
+    expect(store.endpoints.size).toBe(0);
+  });
+
   it('a pool deleted after the plan is skipped like an exhausted one', async () => {
     store.podsByKey.set('default/ippool-test-app-1', {
       metadata: {

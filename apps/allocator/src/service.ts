@@ -9,7 +9,12 @@ import {
   type PoolIPAllocation,
   type SpiderIPPool,
 } from '@nicpool/crds';
-import { isWorkloadKind, PodAnnotation, type ApplicationRef } from '@nicpool/annotations';
+import {
+  isWorkloadKind,
+  PodAnnotation,
+  validateNetconfDefaultPools,
+  type ApplicationRef,
+} from '@nicpool/annotations';
 import { parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
 import { apiStatus, RetriesExhaustedError, type RetryOptions } from '@nicpool/kube';
 import {
@@ -170,6 +175,14 @@ export class AllocatorService {
    * and bounded; then the error is retryable (CNI 11) and the runtime tries again.
    */
   async #add(req: AddRequest): Promise<AddResponse> {
+    // Any socket client, not only the shim, may send these: the rule the webhook applies to
+    // annotations (a name, or a pattern with a bounded number of '*') holds here too.
+    const problems = validateNetconfDefaultPools({
+      ipv4: req.defaultIPv4IPPool ?? [],
+      ipv6: req.defaultIPv6IPPool ?? [],
+    });
+    if (problems.length > 0)
+      throw new AllocatorError(Code.badRequest, `invalid request: ${problems.join('; ')}`);
     const deadline = Date.now() + (this.#opts.autoPoolWaitMs ?? DEFAULT_AUTO_POOL_WAIT_MS);
     for (;;) {
       try {
