@@ -140,4 +140,14 @@ export function createKubeClients(kc: KubeConfig): KubeClients {
 }
 
 export { API_VERSION };
-export { objectKey, watchInto, type WatchSpec, type Watching } from './watch.ts';
+export {
+  objectKey,
+  watchInto,
+  type ListPage,
+  type WatchEventType,
+  type WatchOptions,
+  type WatchRequest,
+  type WatchSpec,
+  type WatchTransport,
+  type Watching,
+} from './watch.ts';
