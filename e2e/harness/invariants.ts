@@ -9,8 +9,9 @@
  *
  * prints every violation and exits 1, or prints a one-line summary and exits 0. The
  * kubeconfig is PATH, else $KUBECONFIG, else the local cluster's .nicpool/kubeconfig.
- * Findings about pods in flight (Terminating, or created, finished or deleted less than
- * --grace-seconds ago, default 90) are printed as "settling" and do not fail, unless --strict.
+ * Findings about pods in flight (Terminating, finished or deleted less than --grace-seconds
+ * ago, default 90, or created less than 15 s ago) are printed as "settling" and do not fail,
+ * unless --strict.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -172,8 +173,8 @@ export function reportText(r: InvariantReport): string {
 
 /**
  * The end of every e2e suite: the invariants hold on the cluster at `kubeconfig` (default:
- * the one the e2e global setup started or reused). Settling is allowed (`graceMs`, default
- * 90 s) and the cluster is re-read until no violation is left or `settleMs` (default 20 s)
+ * the one the e2e global setup started or reused). Settling is allowed (unless
+ * `allowSettling: false`; windows as in CheckOptions) and the cluster is re-read until no violation is left or `settleMs` (default 20 s)
  * has passed, since a suite's cleanup may still have DELs and controller writes in flight;
  * then it throws with every violation of the last read.
  */
@@ -185,12 +186,23 @@ export async function expectInvariants(
   const deadline = Date.now() + (opts.settleMs ?? 20_000);
   const check = (): Promise<InvariantReport> =>
     checkInvariants(client, { allowSettling: true, ...opts });
+  const started = Date.now();
+  let reads = 1;
   let r = await check();
+  const first = r;
   while (r.violations.length > 0 && Date.now() < deadline) {
     await new Promise((res) => setTimeout(res, 1000));
     r = await check();
+    reads++;
   }
-  if (r.violations.length > 0) throw new Error(`cluster invariants do not hold:\n${reportText(r)}`);
+  const took = `${reads} read${reads === 1 ? '' : 's'} in ${((Date.now() - started) / 1000).toFixed(1)} s`;
+  if (r.violations.length > 0)
+    throw new Error(`cluster invariants do not hold (${took}):\n${reportText(r)}`);
+  // Said once, so a suite that only passes after its cleanup settled shows what was in flight.
+  if (reads > 1)
+    process.stderr.write(
+      `invariants hold after ${took}; the first read had:\n${first.violations.map(formatFinding).join('\n')}\n`,
+    );
   return r;
 }
 

@@ -13,6 +13,7 @@ import { checkEndpoints, endpointEntries } from './endpoints.ts';
 import { checkCounts, checkRange, readPool, readReservations } from './pools.ts';
 import {
   DEFAULT_GRACE_MS,
+  DEFAULT_IN_FLIGHT_MS,
   Kind,
   type CheckOptions,
   type ClusterSnapshot,
@@ -33,12 +34,14 @@ const recordText = (ip: string, rec: PoolIPAllocation): string =>
 
 /**
  * Checks every invariant on `snapshot`; each finding names one object. With
- * `opts.allowSettling`, findings about a pod in flight (Terminating, or created, finished or
- * deleted less than `opts.graceMs` ago) are listed under `settling` instead of `violations`.
+ * `opts.allowSettling`, findings about a pod in flight (Terminating, finished or deleted less
+ * than `opts.graceMs` ago, created less than `opts.inFlightMs` ago) are listed under
+ * `settling` instead of `violations`.
  */
 export function checkSnapshot(snapshot: ClusterSnapshot, opts: CheckOptions = {}): InvariantReport {
   const now = opts.now ?? Date.now();
   const graceMs = opts.graceMs ?? DEFAULT_GRACE_MS;
+  const inFlightMs = opts.inFlightMs ?? DEFAULT_IN_FLIGHT_MS;
   const findings: Finding[] = [];
   const pods = new Map(snapshot.pods.map((p) => [`${p.namespace}/${p.name}`, p]));
   const endpoints = new Map(
@@ -48,10 +51,11 @@ export function checkSnapshot(snapshot: ClusterSnapshot, opts: CheckOptions = {}
     snapshot.statefulSets.map((s) => [`${s.namespace}/${s.name}`, s.replicas]),
   );
 
-  const recent = (stamp: string | undefined): number | undefined => {
+  /** Whole seconds since `stamp` when that is less than `windowMs`. */
+  const recent = (stamp: string | undefined, windowMs = graceMs): number | undefined => {
     if (stamp === undefined) return undefined;
     const age = now - Date.parse(stamp);
-    return Number.isFinite(age) && age < graceMs ? Math.max(0, Math.round(age / 1000)) : undefined;
+    return Number.isFinite(age) && age < windowMs ? Math.max(0, Math.round(age / 1000)) : undefined;
   };
   /** Why the state of pod `key` may still be in flight, when settling is allowed. */
   const settlingOf = (key: string): string | undefined => {
@@ -59,7 +63,7 @@ export function checkSnapshot(snapshot: ClusterSnapshot, opts: CheckOptions = {}
     const pod = pods.get(key);
     if (pod !== undefined) {
       if (pod.deletionTimestamp !== undefined) return 'pod is Terminating';
-      const created = recent(pod.creationTimestamp);
+      const created = recent(pod.creationTimestamp, inFlightMs);
       if (created !== undefined) return `pod created ${created}s ago`;
       const finished = pod.finished ? recent(pod.finishedAt) : undefined;
       if (finished !== undefined) return `pod finished ${finished}s ago`;

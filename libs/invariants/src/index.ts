@@ -3,6 +3,7 @@ export { checkSnapshot } from './check.ts';
 export { topLevelKeys } from './json-keys.ts';
 export {
   DEFAULT_GRACE_MS,
+  DEFAULT_IN_FLIGHT_MS,
   formatFinding,
   Kind,
   summaryLine,

@@ -192,6 +192,16 @@ describe('records ⇔ live pods', () => {
     );
   });
 
+  it('a pod created 30 s ago is past its ADD: its record without endpoint is a violation even when settling', () => {
+    const c = consistent();
+    c.endpoints = c.endpoints.filter((e) => e.metadata.name !== 'b');
+    c.pods = [pod('default', 'a', 'u1'), pod('default', 'b', 'u2', { creationTimestamp: ago(30) })];
+    expect(kinds(check(c, { allowSettling: true }))).toEqual([Kind.recordWithoutEndpoint]);
+    const young = check(c, { allowSettling: true, inFlightMs: 60_000 });
+    expect(young.violations).toEqual([]);
+    expect(young.settling.map((f) => f.settling)).toEqual(['pod created 30s ago']);
+  });
+
   it('a gone StatefulSet pod keeps its records while its ordinal is within replicas', () => {
     const c = consistent();
     c.pods = c.pods.filter((p) => p.name !== 'b');

@@ -36,17 +36,23 @@ export interface CheckOptions {
   readonly now?: number;
   /**
    * Report pod-related findings as "settling" instead of violations while the pod is
-   * Terminating, or was created, finished or deleted less than `graceMs` ago: the allocator
-   * writes the pool record before the endpoint, DEL removes them in the other order, and the
-   * controller's GC waits out the grace period plus its delay.
+   * Terminating, was finished or deleted less than `graceMs` ago, or was created less than
+   * `inFlightMs` ago: the allocator writes the pool record before the endpoint, DEL removes
+   * them in the other order, and the controller's GC waits out the grace period plus its
+   * delay before it releases a leaked record.
    */
   readonly allowSettling?: boolean;
-  /** How recent "recent" is for {@link CheckOptions.allowSettling}; default 90 s. */
+  /** How recent a deletion or finish is for {@link CheckOptions.allowSettling}; default 90 s. */
   readonly graceMs?: number;
+  /** How recent a creation is for {@link CheckOptions.allowSettling}; default 15 s (an ADD's writes take well under that). */
+  readonly inFlightMs?: number;
 }
 
 /** Default of {@link CheckOptions.graceMs}: the default grace period (30 s) plus GC's delay (30 s), with slack. */
 export const DEFAULT_GRACE_MS = 90_000;
+
+/** Default of {@link CheckOptions.inFlightMs}. */
+export const DEFAULT_IN_FLIGHT_MS = 15_000;
 
 /** One kind per invariant and way of breaking it; tests and callers branch on these. */
 export const Kind = {
