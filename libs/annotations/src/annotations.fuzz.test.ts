@@ -13,6 +13,7 @@ import {
 } from '@nicpool/testing';
 import {
   AnnotationErrorCode,
+  closest,
   KNOWN_POD_KEYS,
   MultusAnnotation as M,
   NamespaceAnnotation as N,
@@ -200,6 +201,60 @@ describe('annotation fuzzing', () => {
           expectNoPollution();
         }),
         fuzzParams('annotations/not-strings', 5_000),
+      );
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
+});
+
+/** closest() as it was before its distance got a bound: the reference for equivalence. */
+function referenceClosest(word: string, candidates: readonly string[]): string | undefined {
+  const distance = (a: string, b: string): number => {
+    const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+    for (let i = 1; i <= a.length; i++) {
+      let diag = prev[0]!;
+      prev[0] = i;
+      for (let j = 1; j <= b.length; j++) {
+        const up = prev[j]!;
+        prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+        diag = up;
+      }
+    }
+    return prev[b.length]!;
+  };
+  let best: string | undefined;
+  let bestScore = Infinity;
+  const w = word.toLowerCase();
+  for (const c of candidates) {
+    const lc = c.toLowerCase();
+    let score = distance(w, lc);
+    if (lc.startsWith(w) || w.startsWith(lc)) score = Math.min(score, 1);
+    if (score < bestScore) {
+      best = c;
+      bestScore = score;
+    }
+  }
+  return bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+describe('"did you mean" with a bounded distance', () => {
+  it(
+    'closest() answers exactly what the unbounded version answered',
+    () => {
+      const word = fc.oneof(
+        fc.string({ unit: fc.constantFrom(...'interfacipv46clngtwyIPV_ x'), maxLength: 16 }),
+        fc.string({ maxLength: 40 }),
+      );
+      fc.assert(
+        fc.property(word, fc.array(word, { maxLength: 6 }), (w, candidates) => {
+          const got = closest(w, candidates);
+          const want = referenceClosest(w, candidates);
+          if (got !== want)
+            throw new Error(
+              `closest(${JSON.stringify(w)}): ${String(got)} instead of ${String(want)}`,
+            );
+        }),
+        fuzzParams('annotations/closest', 20_000),
       );
     },
     FUZZ_TEST_TIMEOUT_MS,

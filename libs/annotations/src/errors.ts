@@ -50,17 +50,34 @@ export function formatAnnotationError(e: AnnotationError): string {
   return e.hint === undefined ? e.message : `${e.message}; ${e.hint}`;
 }
 
-/** Levenshtein distance, for "did you mean". Inputs are short field names. */
-export function editDistance(a: string, b: string): number {
-  const prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+/** One reused row for {@link editDistance}: "did you mean" runs once per unknown field. */
+let row = new Uint32Array(64);
+
+/**
+ * Levenshtein distance, or `limit + 1` as soon as it must exceed `limit` (every entry of a
+ * row is then above it). Field names are short, but a field or key in an annotation can be
+ * 64 KiB: the bound keeps that linear instead of length × length.
+ */
+export function editDistance(a: string, b: string, limit = Infinity): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  if (row.length < b.length + 1) row = new Uint32Array(b.length + 1);
+  const prev = row;
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
   for (let i = 1; i <= a.length; i++) {
     let diag = prev[0]!;
     prev[0] = i;
+    let min = i;
     for (let j = 1; j <= b.length; j++) {
       const up = prev[j]!;
-      prev[j] = Math.min(up + 1, prev[j - 1]! + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
+      // Plain comparisons, not Math.min: this is the hot loop of a 64 KiB annotation.
+      let v = diag + (a.charCodeAt(i - 1) === b.charCodeAt(j - 1) ? 0 : 1);
+      if (up + 1 < v) v = up + 1;
+      if (prev[j - 1]! + 1 < v) v = prev[j - 1]! + 1;
+      prev[j] = v;
       diag = up;
+      if (v < min) min = v;
     }
+    if (min > limit) return limit + 1;
   }
   return prev[b.length]!;
 }
@@ -70,15 +87,19 @@ export function closest(word: string, candidates: readonly string[]): string | u
   let best: string | undefined;
   let bestScore = Infinity;
   const w = word.toLowerCase();
+  const limit = Math.max(2, Math.floor(word.length / 3));
   for (const c of candidates) {
     const lc = c.toLowerCase();
-    let score = editDistance(w, lc);
-    if (lc.startsWith(w) || w.startsWith(lc)) score = Math.min(score, 1);
+    // A shared prefix scores 1 whatever the distance; otherwise only a distance within the
+    // limit can win, so the distance is computed only that far.
+    const score =
+      lc.startsWith(w) || w.startsWith(lc)
+        ? Math.min(1, editDistance(w, lc, 1))
+        : editDistance(w, lc, Math.min(limit, bestScore));
     if (score < bestScore) {
       best = c;
       bestScore = score;
     }
   }
-  const limit = Math.max(2, Math.floor(word.length / 3));
   return bestScore <= limit ? best : undefined;
 }

@@ -89,6 +89,20 @@ function warn(
   warnings.push({ key, path, code, message });
 }
 
+/** How many interface names a message lists before "… and N more". */
+const SHOWN_NAMES = 8;
+
+/**
+ * The pod's interface names for a message, at most {@link SHOWN_NAMES}: a warning per listed
+ * interface that spelled out thousands of NICs grew as NICs × items (64 KiB annotations:
+ * tens of MB of warnings).
+ */
+function listNames(nics: readonly PodInterface[]): string {
+  const names = nics.slice(0, SHOWN_NAMES).map((n) => n.name);
+  const more = nics.length - names.length;
+  return more > 0 ? `${names.join(', ')}, … and ${more} more` : names.join(', ');
+}
+
 function checkNics(
   nics: readonly PodInterface[] | undefined,
   key: string,
@@ -96,9 +110,10 @@ function checkNics(
   warnings: AnnotationError[],
 ): void {
   if (nics === undefined) return;
-  const names = nics.map((n) => n.name);
+  const names = new Set(nics.map((n) => n.name));
+  const shown = listNames(nics);
   for (const l of listed) {
-    if (!names.includes(l.name)) {
+    if (!names.has(l.name)) {
       // A warning, not an error: Multus may add networks the annotations do not show
       // (its `defaultNetworks` setting).
       warn(
@@ -106,7 +121,7 @@ function checkNics(
         key,
         l.path,
         Code.unknownInterface,
-        `interface ${JSON.stringify(l.name)} in ${key} is not one of the pod's interfaces from its Multus annotations (${names.join(', ')})`,
+        `interface ${JSON.stringify(l.name)} in ${key} is not one of the pod's interfaces from its Multus annotations (${shown})`,
       );
     }
   }
@@ -186,7 +201,7 @@ export function validatePodAnnotations(raw: Annotations): Findings {
         PodAnnotation.ippools,
         `[${nics.length}]`,
         Code.tooManyItems,
-        `${PodAnnotation.ippools} has ${p.value.length} unnamed items but the pod's Multus annotations give it ${nics.length} interface(s) (${nics.map((n) => n.name).join(', ')})`,
+        `${PodAnnotation.ippools} has ${p.value.length} unnamed items but the pod's Multus annotations give it ${nics.length} interface(s) (${listNames(nics)})`,
       );
     }
   }
