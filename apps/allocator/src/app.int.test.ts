@@ -382,6 +382,44 @@ describe('allocator over a real Unix socket, in-memory store', () => {
       });
     });
 
+    it('only a change to this workload’s auto-pools wakes the waiting ADD (no re-plan per unrelated pool)', async () => {
+      const getNamespace = store.getNamespace.bind(store);
+      let plans = 0;
+      store.getNamespace = (n) => {
+        plans++; // once per planning round of an ADD
+        return getNamespace(n);
+      };
+      try {
+        const pending = call(
+          sock,
+          'POST',
+          '/v1/ipam/ip',
+          addBody('eth0', 'uid-sub', 'test-app-abc-1'),
+        );
+        await new Promise((r) => setTimeout(r, 50));
+        for (let i = 0; i < 20; i++) {
+          store.addPool(
+            pool(`unrelated-${i}`, { subnet: '10.8.0.0/16', ips: [`10.8.0.${i + 1}`] }),
+          );
+          const other = autoPool();
+          other.metadata.name = `auto-other-app-v4-eth0-${i}`;
+          other.metadata.labels = {
+            ...other.metadata.labels,
+            'ipam.spidernet.io/owner-application-name': 'other-app',
+          };
+          store.addPool(other);
+          await new Promise((r) => setImmediate(r));
+        }
+        store.addPool(autoPool());
+        const r = await pending;
+        expect(r.status).toBe(200);
+        // The first plan, one more once the filter is made, one when the auto-pool comes.
+        expect(plans).toBe(3);
+      } finally {
+        store.getNamespace = getNamespace;
+      }
+    });
+
     it('gives up after the bounded wait with a retryable error naming the missing pool', async () => {
       const started = Date.now();
       const r = await call(

@@ -40,7 +40,7 @@ export class KubeStore implements AllocatorStore {
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
-  readonly #poolChanges = new ChangeSignal();
+  readonly #poolChanges = new ChangeSignal<SpiderIPPool>();
   /** Fed by the pool watch and our own answers; indexed by pod and never stepping back. */
   readonly #pools = new PoolCache({ monotonic: true });
   readonly #reserved = new Map<string, SpiderReservedIP>();
@@ -73,8 +73,9 @@ export class KubeStore implements AllocatorStore {
           into: this.#pools,
           map: (o) => o as unknown as SpiderIPPool,
           key: nameKey,
-          onChange: () => {
-            this.#poolChanges.notify();
+          // With the pool as received: a waiting ADD wakes for its own auto-pool only.
+          onEvent: (_type, o) => {
+            this.#poolChanges.notify(o as unknown as SpiderIPPool);
           },
         },
         log,
@@ -237,8 +238,8 @@ export class KubeStore implements AllocatorStore {
     return this.#node.value;
   }
 
-  waitForPoolChange(ms: number): Promise<boolean> {
-    return this.#poolChanges.wait(ms);
+  waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean> {
+    return this.#poolChanges.wait(ms, interested);
   }
 
   async getJobOwner(

@@ -32,7 +32,7 @@ export class MemoryStore implements AllocatorStore {
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
   readonly jobOwners = new Map<string, { kind: string; name: string }>();
-  readonly #poolChanges = new ChangeSignal();
+  readonly #poolChanges = new ChangeSignal<SpiderIPPool>();
   /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
   injectConflicts = 0;
 
@@ -41,19 +41,16 @@ export class MemoryStore implements AllocatorStore {
   }
 
   addPool(pool: SpiderIPPool): void {
-    this.poolsByName.set(pool.metadata.name, {
+    const stored = {
       ...clone(pool),
       metadata: { ...pool.metadata, resourceVersion: String(this.#rv++) },
-    });
-    this.#poolsChanged();
+    };
+    this.poolsByName.set(pool.metadata.name, stored);
+    this.#poolChanges.notify(stored);
   }
 
-  #poolsChanged(): void {
-    this.#poolChanges.notify();
-  }
-
-  waitForPoolChange(ms: number): Promise<boolean> {
-    return this.#poolChanges.wait(ms);
+  waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean> {
+    return this.#poolChanges.wait(ms, interested);
   }
 
   async getJobOwner(

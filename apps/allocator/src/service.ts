@@ -10,7 +10,9 @@ import {
   type SpiderIPPool,
 } from '@nicpool/crds';
 import {
+  autoPoolApplication,
   isWorkloadKind,
+  labelValueOf,
   PodAnnotation,
   validateNetconfDefaultPools,
   type ApplicationRef,
@@ -184,15 +186,36 @@ export class AllocatorService {
     if (problems.length > 0)
       throw new AllocatorError(Code.badRequest, `invalid request: ${problems.join('; ')}`);
     const deadline = Date.now() + (this.#opts.autoPoolWaitMs ?? DEFAULT_AUTO_POOL_WAIT_MS);
+    let awaited: ((pool: SpiderIPPool) => boolean) | undefined;
     for (;;) {
       try {
         return await this.#addOnce(req);
       } catch (e) {
         const left = deadline - Date.now();
         if (!(e instanceof AllocatorError) || e.code !== Code.autoPoolPending || left <= 0) throw e;
-        await this.#store.waitForPoolChange(left);
+        if (awaited === undefined) {
+          awaited = await this.#awaitedPools(req);
+          continue; // the pool may have come while the filter was being made: plan again
+        }
+        await this.#store.waitForPoolChange(left, awaited);
       }
     }
+  }
+
+  /** The pools a pending ADD waits for: its workload's auto-pools (any NIC or family). */
+  async #awaitedPools(req: AddRequest): Promise<(pool: SpiderIPPool) => boolean> {
+    const app = await this.#application(await this.#pod(req));
+    if (app === undefined) return () => true;
+    const nameLabel = labelValueOf(app.name);
+    return (pool) => {
+      const owner = autoPoolApplication(pool.metadata.labels);
+      return (
+        owner !== undefined &&
+        owner.kind === app.kind &&
+        owner.namespace === app.namespace &&
+        owner.nameLabel === nameLabel
+      );
+    };
   }
 
   /** The workload that owns a pod, as auto-pools name it; undefined for a bare pod. */

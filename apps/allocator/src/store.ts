@@ -50,10 +50,12 @@ export interface AllocatorStore extends PoolPort {
   getNamespace(name: string): Promise<Labelled | undefined>;
   getNode(name: string): Promise<Labelled | undefined>;
   /**
-   * Resolves after the next change to any pool (true) or after `ms` (false): how ADD waits
-   * for the controller to create or grow an auto-pool without polling.
+   * Resolves after the next change to a pool `interested` accepts (any pool without it) —
+   * true — or after `ms` (false): how ADD waits for the controller to create or grow its
+   * workload's auto-pool without polling, and without re-planning on every other pool's
+   * change (review #11).
    */
-  waitForPoolChange(ms: number): Promise<boolean>;
+  waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean>;
   /** The controller owning a Job (a CronJob), undefined for none or when the Job is gone. */
   getJobOwner(namespace: string, name: string): Promise<{ kind: string; name: string } | undefined>;
   /** Replicas of a StatefulSet, undefined when it does not exist. */
@@ -86,17 +88,23 @@ export interface DeletePreconditions {
   readonly resourceVersion: string;
 }
 
-/** Wakes everyone waiting for the next change, or each waiter after its own timeout. */
-export class ChangeSignal {
-  readonly #waiters = new Set<() => void>();
+/**
+ * Wakes the waiters a change concerns (each with its own filter; none = every change), or
+ * each waiter after its own timeout.
+ */
+export class ChangeSignal<T = void> {
+  readonly #waiters = new Map<() => void, ((subject: T) => boolean) | undefined>();
 
-  notify(): void {
-    for (const w of this.#waiters) w();
-    this.#waiters.clear();
+  notify(subject: T): void {
+    for (const [w, interested] of this.#waiters) {
+      if (interested !== undefined && !interested(subject)) continue;
+      this.#waiters.delete(w);
+      w();
+    }
   }
 
-  /** True on a change within `ms`, false after `ms` without one. */
-  wait(ms: number): Promise<boolean> {
+  /** True on a change `interested` accepts within `ms`, false after `ms` without one. */
+  wait(ms: number, interested?: (subject: T) => boolean): Promise<boolean> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.#waiters.delete(done);
@@ -106,7 +114,7 @@ export class ChangeSignal {
         clearTimeout(timer);
         resolve(true);
       };
-      this.#waiters.add(done);
+      this.#waiters.set(done, interested);
     });
   }
 }
