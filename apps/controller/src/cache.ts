@@ -31,7 +31,49 @@ export class VersionedMap<V> extends Map<string, V> {
   deleted(key: string, object: unknown): void {
     super.delete(key);
     const at = rv(object);
+    // Bounded, oldest first: clearing them all at once would let a late answer revive any
+    // recently deleted object (review #12). A Map iterates in insertion order.
+    this.#deleted.delete(key);
     if (at !== undefined) this.#deleted.set(key, at);
-    if (this.#deleted.size > 10_000) this.#deleted.clear();
+    while (this.#deleted.size > MAX_DELETED)
+      this.#deleted.delete(this.#deleted.keys().next().value!);
+  }
+}
+
+/** How many deletions a VersionedMap remembers (a late answer arrives within seconds). */
+const MAX_DELETED = 10_000;
+
+/**
+ * Values remembered for a while after an event (the grace period of a pod seen deleted),
+ * bounded in time and count. Entries sit in insertion order, which is time order (a key
+ * set again moves to the end), so expiring is amortized O(1) per event: only entries at
+ * the old end are ever looked at, never the whole hour.
+ */
+export class Tombstones<V> {
+  readonly #entries = new Map<string, { value: V; at: number }>();
+  readonly #ttlMs: number;
+  readonly #max: number;
+
+  constructor(ttlMs: number, max: number) {
+    this.#ttlMs = ttlMs;
+    this.#max = max;
+  }
+
+  set(key: string, value: V, now: number): void {
+    this.#entries.delete(key);
+    this.#entries.set(key, { value, at: now });
+    for (const [k, e] of this.#entries) {
+      if (now - e.at <= this.#ttlMs && this.#entries.size <= this.#max) break;
+      this.#entries.delete(k);
+    }
+  }
+
+  get(key: string, now: number): V | undefined {
+    const e = this.#entries.get(key);
+    return e === undefined || now - e.at > this.#ttlMs ? undefined : e.value;
+  }
+
+  get size(): number {
+    return this.#entries.size;
   }
 }

@@ -5,7 +5,8 @@
  * a fresh read before it releases anything. Never judged from `status.podIPs`, which lists
  * only the primary network.
  */
-import { decodeAllocatedIPs, type SpiderEndpoint, type SpiderIPPool } from '@nicpool/crds';
+import { decodeAllocatedIPs, type SpiderIPPool } from '@nicpool/crds';
+import type { EndpointView } from './store.ts';
 
 /** What GC needs of a live pod. */
 export interface PodState {
@@ -121,7 +122,7 @@ export interface EndpointCandidate extends Leak {
  * first: an endpoint is how a StatefulSet pod finds its addresses again).
  */
 export function endpointCandidates(
-  endpoints: readonly SpiderEndpoint[],
+  endpoints: readonly EndpointView[],
   pools: readonly SpiderIPPool[],
   view: GCView,
 ): EndpointCandidate[] {

@@ -22,12 +22,14 @@ import {
   objectKey,
   Plural,
   watchInto,
+  type ListPage,
+  type WatchOptions,
   type Watching,
 } from '@nicpool/kube';
-import { VersionedMap } from './cache.ts';
+import { Tombstones, VersionedMap } from './cache.ts';
 import { Deduper, type EventSink, type EventTarget, type EventType } from './events.ts';
 import { DEFAULT_GRACE_SECONDS, type PodState } from './gc.ts';
-import type { Change, ControllerStore, Kind } from './store.ts';
+import type { Change, ControllerStore, EndpointView, Kind } from './store.ts';
 import { toWorkload, type RawWorkload, type Workload } from './workload.ts';
 
 type Log = (msg: string, err?: unknown) => void;
@@ -40,12 +42,45 @@ interface RawPod {
   status?: { phase?: string };
 }
 
-function podState(o: RawPod): PodState {
+/**
+ * The projection of a pod the controller keeps: GC reads nothing else (UID, whether it
+ * has finished, its grace period). A fresh object, sharing nothing with the API answer,
+ * so the whole pod (spec, status, managedFields) can be collected.
+ */
+export function podState(o: RawPod): PodState {
   const phase = o.status?.phase;
   return {
     uid: o.metadata?.uid ?? '',
     finished: phase === 'Succeeded' || phase === 'Failed',
     graceSeconds: o.spec?.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+  };
+}
+
+/**
+ * The projection of a SpiderEndpoint the controller keeps (one per pod of the cluster):
+ * identity and resourceVersion (write-through, preconditions), the current holder's UID
+ * and the owner controller, which is all GC reads. Its addresses are not kept: GC takes
+ * them from the pools' records, and a delete re-reads the endpoint first.
+ */
+export function endpointView(e: SpiderEndpoint): EndpointView {
+  const m = e.metadata;
+  const s = e.status;
+  return {
+    metadata: {
+      name: m.name,
+      ...(m.namespace === undefined ? {} : { namespace: m.namespace }),
+      ...(m.uid === undefined ? {} : { uid: m.uid }),
+      ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
+    },
+    status: {
+      ...(s?.current === undefined ? {} : { current: { uid: s.current.uid } }),
+      ...(s?.ownerControllerType === undefined
+        ? {}
+        : { ownerControllerType: s.ownerControllerType }),
+      ...(s?.ownerControllerName === undefined
+        ? {}
+        : { ownerControllerName: s.ownerControllerName }),
+    },
   };
 }
 
@@ -59,6 +94,13 @@ const PLURAL: Record<WorkloadKind, string> = {
 };
 
 const TOMBSTONE_MS = 3_600_000;
+/** Pods seen deleted within the hour; beyond this many (a mass deletion) the oldest go first. */
+const MAX_TOMBSTONES = 200_000;
+
+export interface KubeControllerStoreOptions {
+  /** Per watch (by its `what`): e.g. a fake transport in the cache benchmark. */
+  readonly watch?: (what: string) => WatchOptions;
+}
 
 export class KubeControllerStore implements ControllerStore {
   readonly #kc: KubeConfig;
@@ -72,15 +114,32 @@ export class KubeControllerStore implements ControllerStore {
   readonly #pools = new VersionedMap<SpiderIPPool>();
   readonly #subnets = new VersionedMap<SpiderSubnet>();
   readonly #reserved = new Map<string, SpiderReservedIP>();
-  readonly #endpoints = new VersionedMap<SpiderEndpoint>();
+  // What each cache holds, and why it stays bounded at 10–50k pods:
+  // - pools, subnets, reserved IPs: whole objects (the planner needs spec and status);
+  //   their number is the admins' and the auto-pools', not the pods'.
+  // - endpoints: EndpointView (names, UIDs, owner; no addresses), one per pod.
+  // - pods: PodState (UID, finished, grace), keyed by namespace/name, one per pod.
+  // - workloads: Workload (kind/namespace/name, UID, replicas, nicpool template
+  //   annotations, hostNetwork, parent), one per workload.
+  // - tombstones: grace of pods deleted in the last hour, at most MAX_TOMBSTONES.
+  // Lists come 500 items a page and the watch loop keeps no copy of whole objects, so a
+  // list answer of the whole cluster is never in memory at once.
+  readonly #endpoints = new VersionedMap<EndpointView>();
   readonly #pods = new Map<string, PodState>();
-  readonly #tombstones = new Map<string, { grace: number; at: number }>();
+  readonly #tombstones = new Tombstones<number>(TOMBSTONE_MS, MAX_TOMBSTONES);
   readonly #workloads = new Map<WorkloadKind, Map<string, Workload>>();
+  readonly #options: KubeControllerStoreOptions;
   #watches: Watching[] = [];
   readonly events: EventSink;
 
-  constructor(kc: KubeConfig, log: Log, component: string) {
+  constructor(
+    kc: KubeConfig,
+    log: Log,
+    component: string,
+    options: KubeControllerStoreOptions = {},
+  ) {
     this.#kc = kc;
+    this.#options = options;
     this.#log = log;
     this.#custom = kc.makeApiClient(CustomObjectsApi);
     this.#poolApi = new ClusterObjects(this.#custom, Plural.ippool);
@@ -137,8 +196,16 @@ export class KubeControllerStore implements ControllerStore {
   start(onChange: (c: Change) => void): void {
     const custom = this.#custom;
     const core = this.#core;
-    const cluster = (plural: string) => async (): Promise<List> =>
-      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as List;
+    const cluster =
+      (plural: string) =>
+      async (page: ListPage): Promise<List> =>
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural,
+          ...page,
+        })) as List;
+    const opts = (what: string): WatchOptions => this.#options.watch?.(what) ?? {};
     const notify =
       (kind: Kind, key: (o: KubernetesObject) => string) =>
       (type: 'add' | 'update' | 'delete', o: KubernetesObject): void =>
@@ -173,25 +240,26 @@ export class KubeControllerStore implements ControllerStore {
           onEvent: remember(into, nameKey, notify(kind, nameKey)),
         },
         this.#log,
+        opts(what),
       );
     const workloadWatches = (Object.keys(WORKLOAD_KINDS) as WorkloadKind[]).map((kind) => {
       const { group, version } = WORKLOAD_KINDS[kind];
       const apps = this.#apps;
       const batch = this.#batch;
-      const list = async (): Promise<List> => {
+      const list = async (page: ListPage): Promise<List> => {
         switch (kind) {
           case 'Deployment':
-            return await apps.listDeploymentForAllNamespaces();
+            return await apps.listDeploymentForAllNamespaces(page);
           case 'ReplicaSet':
-            return await apps.listReplicaSetForAllNamespaces();
+            return await apps.listReplicaSetForAllNamespaces(page);
           case 'StatefulSet':
-            return await apps.listStatefulSetForAllNamespaces();
+            return await apps.listStatefulSetForAllNamespaces(page);
           case 'DaemonSet':
-            return await apps.listDaemonSetForAllNamespaces();
+            return await apps.listDaemonSetForAllNamespaces(page);
           case 'Job':
-            return await batch.listJobForAllNamespaces();
+            return await batch.listJobForAllNamespaces(page);
           case 'CronJob':
-            return await batch.listCronJobForAllNamespaces();
+            return await batch.listCronJobForAllNamespaces(page);
         }
       };
       return watchInto(
@@ -206,6 +274,7 @@ export class KubeControllerStore implements ControllerStore {
           onEvent: notify('workload', (o) => `${kind}/${objectKey(o)}`),
         },
         this.#log,
+        opts(PLURAL[kind]),
       );
     });
     this.#watches = [
@@ -217,46 +286,47 @@ export class KubeControllerStore implements ControllerStore {
         {
           what: 'endpoints',
           path: `/apis/${GROUP}/${VERSION}/${Plural.endpoint}`,
-          list: async () =>
+          list: async (page) =>
             (await custom.listCustomObjectForAllNamespaces({
               group: GROUP,
               version: VERSION,
               resourcePlural: Plural.endpoint,
+              ...page,
             })) as List,
           into: this.#endpoints,
-          map: (o) => o as unknown as SpiderEndpoint,
+          map: (o) => endpointView(o as unknown as SpiderEndpoint),
           key: objectKey,
           onEvent: remember(this.#endpoints, objectKey, notify('endpoint', objectKey)),
         },
         this.#log,
+        opts('endpoints'),
       ),
       watchInto(
         this.#kc,
         {
           what: 'pods',
           path: '/api/v1/pods',
-          list: async () => (await core.listPodForAllNamespaces()) as List,
+          list: async (page) => (await core.listPodForAllNamespaces(page)) as List,
           into: this.#pods,
           map: (o) => podState(o as RawPod),
           key: objectKey,
           onEvent: (type, o) => {
             if (type === 'delete') {
-              const now = Date.now();
               const raw = o as RawPod;
-              this.#tombstones.set(objectKey(o), {
-                grace:
-                  raw.spec?.terminationGracePeriodSeconds ??
+              // O(1): no scan of the hour's tombstones per delete (review #8).
+              this.#tombstones.set(
+                objectKey(o),
+                raw.spec?.terminationGracePeriodSeconds ??
                   raw.metadata?.deletionGracePeriodSeconds ??
                   DEFAULT_GRACE_SECONDS,
-                at: now,
-              });
-              for (const [k, t] of this.#tombstones)
-                if (now - t.at > TOMBSTONE_MS) this.#tombstones.delete(k);
+                Date.now(),
+              );
             }
             notify('pod', objectKey)(type, o);
           },
         },
         this.#log,
+        opts('pods'),
       ),
       ...workloadWatches,
     ];
@@ -285,10 +355,10 @@ export class KubeControllerStore implements ControllerStore {
   reservedIPs(): readonly SpiderReservedIP[] {
     return [...this.#reserved.values()];
   }
-  endpoints(): readonly SpiderEndpoint[] {
+  endpoints(): readonly EndpointView[] {
     return [...this.#endpoints.values()];
   }
-  endpoint(namespace: string, name: string): SpiderEndpoint | undefined {
+  endpoint(namespace: string, name: string): EndpointView | undefined {
     return this.#endpoints.get(`${namespace}/${name}`);
   }
   workloads(kind?: WorkloadKind, namespace?: string): readonly Workload[] {
@@ -303,7 +373,7 @@ export class KubeControllerStore implements ControllerStore {
     return this.#pods.get(`${namespace}/${name}`);
   }
   lastGrace(namespace: string, name: string): number | undefined {
-    return this.#tombstones.get(`${namespace}/${name}`)?.grace;
+    return this.#tombstones.get(`${namespace}/${name}`, Date.now());
   }
 
   async #read<T>(get: () => Promise<unknown>): Promise<T | undefined> {
@@ -375,7 +445,7 @@ export class KubeControllerStore implements ControllerStore {
       name: e.metadata.name,
       body: e,
     })) as SpiderEndpoint;
-    this.#endpoints.set(`${out.metadata.namespace}/${out.metadata.name}`, out);
+    this.#endpoints.set(`${out.metadata.namespace}/${out.metadata.name}`, endpointView(out));
     return out;
   }
   async deleteEndpoint(

@@ -16,6 +16,24 @@ export interface Change {
 }
 
 /**
+ * What the controller keeps of a SpiderEndpoint (one per pod of the cluster): enough for
+ * GC to judge it; a delete re-reads the whole object first.
+ */
+export interface EndpointView {
+  readonly metadata: {
+    readonly name: string;
+    readonly namespace?: string;
+    readonly uid?: string;
+    readonly resourceVersion?: string;
+  };
+  readonly status?: {
+    readonly current?: { readonly uid: string };
+    readonly ownerControllerType?: string;
+    readonly ownerControllerName?: string;
+  };
+}
+
+/**
  * The controller's port to the state of record: watch-fed caches (with our writes
  * written through) and the writes. Failed calls throw errors carrying the HTTP status.
  */
@@ -26,8 +44,8 @@ export interface ControllerStore {
   subnets(): readonly SpiderSubnet[];
   subnet(name: string): SpiderSubnet | undefined;
   reservedIPs(): readonly SpiderReservedIP[];
-  endpoints(): readonly SpiderEndpoint[];
-  endpoint(namespace: string, name: string): SpiderEndpoint | undefined;
+  endpoints(): readonly EndpointView[];
+  endpoint(namespace: string, name: string): EndpointView | undefined;
   workloads(kind?: WorkloadKind, namespace?: string): readonly Workload[];
   pod(namespace: string, name: string): PodState | undefined;
   /** Grace period of a pod seen deleted (kept for an hour). */

@@ -37,9 +37,23 @@ describe('replicas by kind', () => {
   it('reads the CronJob pod template', () => {
     const w = toWorkload(
       'CronJob',
-      raw({ jobTemplate: { spec: { template: template({ a: 'b' }) } } }),
+      raw({ jobTemplate: { spec: { template: template({ 'ipam.spidernet.io/subnet': 's' }) } } }),
     );
-    expect(w.annotations).toEqual({ a: 'b' });
+    expect(w.annotations).toEqual({ 'ipam.spidernet.io/subnet': 's' });
+  });
+
+  it('keeps only the ipam.spidernet.io annotations of the template (the cache holds every workload)', () => {
+    const w = toWorkload(
+      'Deployment',
+      raw({
+        template: template({
+          'ipam.spidernet.io/subnets': SUBNETS,
+          'kubectl.kubernetes.io/restartedAt': '2026-12-01T00:00:00Z',
+          'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-ens224',
+        }),
+      }),
+    );
+    expect(w.annotations).toEqual({ 'ipam.spidernet.io/subnets': SUBNETS });
   });
 
   it('leaves pools of a Deployment ReplicaSet and a CronJob Job to their parents', () => {

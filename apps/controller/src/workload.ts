@@ -7,6 +7,7 @@ import {
   firstSubnet,
   isWorkloadKind,
   jobPodsAtOnce,
+  KNOWN_POD_KEYS,
   parseIPNumber,
   parseReclaim,
   parseSubnet,
@@ -71,6 +72,24 @@ export interface Workload {
 /** Replicas per kind (controllers.md): Job and CronJob count the pods that run at once. */
 const jobReplicas = jobPodsAtOnce;
 
+/**
+ * Only the nicpool (`ipam.spidernet.io/*`) annotations of a pod template: the cache holds one entry
+ * per workload of the cluster (ReplicaSets of every rollout included), and nothing else
+ * of a template's annotations is read. Shares no object with the API answer.
+ */
+function ipamAnnotations(
+  all: Readonly<Record<string, string>> | undefined,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (all === undefined) return out;
+  for (const k of KNOWN_POD_KEYS) {
+    const v = all[k];
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+/** The projection of a workload the controller keeps (see {@link Workload}). */
 export function toWorkload(kind: WorkloadKind, o: RawWorkload): Workload {
   const m = o.metadata ?? {};
   const owner = m.ownerReferences?.find((r) => r.controller === true);
@@ -105,7 +124,7 @@ export function toWorkload(kind: WorkloadKind, o: RawWorkload): Workload {
     app: { kind, namespace: m.namespace ?? '', name: m.name ?? '' },
     uid: m.uid ?? '',
     replicas,
-    annotations: template?.metadata?.annotations ?? {},
+    annotations: ipamAnnotations(template?.metadata?.annotations),
     hostNetwork: template?.spec?.hostNetwork === true,
     ...(parent === undefined ? {} : { managedBy: parent }),
   };
