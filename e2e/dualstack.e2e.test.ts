@@ -110,6 +110,8 @@ describe('dual stack: the tutorial’s custom-dual-ippool-deploy.yaml, unchanged
       return c.every((x) => x.split(' ')[2] === '3') ? c : undefined;
     });
     expect(await counts()).toEqual(['4 10.8.0.0/16 3 11', '6 fd00:8::/64 3 17']);
+    // Issue #12: with its pods Running, records, endpoints, pods and claims agree (no settling).
+    await expectInvariants(undefined, { allowSettling: false, settleMs: 10_000 });
     await k(['delete', '-f', DEPLOY]);
     await eventually(
       'all released',

@@ -108,6 +108,8 @@ describe('the tutorial through deploy/examples/, as make demo runs it', () => {
       seen.add(eth0!).add(net1!);
     }
     expect(seen.size).toBe(4); // no address twice
+    // Issue #12: with its pods Running, records, endpoints, pods and claims agree (no settling).
+    await expectInvariants(undefined, { allowSettling: false, settleMs: 10_000 });
     await k(['delete', ...f('11-subnet-test-deploy.yaml')]);
     await eventually(
       'auto-pools gone, subnets empty',
@@ -154,6 +156,8 @@ describe('the tutorial through deploy/examples/, as make demo runs it', () => {
     expect(await inNetns(netns, 'ip', '-4', 'route', 'show', 'table', '100')).toContain(
       'default via 10.7.0.1 dev net1',
     );
+    // Issue #12: with its pods Running, records, endpoints, pods and claims agree (no settling).
+    await expectInvariants(undefined, { allowSettling: false, settleMs: 10_000 });
     await k(['delete', ...f('21-ippool-test-deploy.yaml')]);
     await eventually(
       'pod gone, addresses back',
