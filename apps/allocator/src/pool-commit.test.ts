@@ -113,6 +113,71 @@ describe('applyOps', () => {
   });
 });
 
+describe('#14 a fresh snapshot is judged again before a new address is taken', () => {
+  const p = () =>
+    pool('p', {
+      subnet: '10.6.0.0/16',
+      ips: ['10.6.168.171-10.6.168.173'],
+      excludeIPs: ['10.6.168.172'],
+    });
+  const ctx = { namespace: 'ns', namespaceLabels: {}, podLabels: { app: 'a' } };
+  const judged = (uid: string): PoolOp => ({
+    ...(alloc(uid) as Extract<PoolOp, { kind: 'allocate' }>),
+    eligibility: { family: 4, ctx },
+  });
+
+  it('after a 409 the pool is disabled: exhausted with the reason, nothing written', async () => {
+    const store = new MemoryStore();
+    const enabled = pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] });
+    store.addPool({ ...enabled, spec: { ...enabled.spec, disable: true } });
+    const cached = { ...enabled, metadata: { ...enabled.metadata, resourceVersion: '0' } };
+    const c = new GroupCommitter(
+      {
+        // The cache still has the enabled pool; the API server (fresh) the disabled one.
+        readPool: (n, fresh) => (fresh ? store.readPool(n) : Promise.resolve(cached)),
+        writePoolStatus: (x) => store.writePoolStatus(x),
+      },
+      { retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 1 }, maxRecords: 100, reserved: none },
+    );
+    expect(await c.submit('p', judged('a'))).toEqual({
+      kind: 'exhausted',
+      reason: 'pool "p" is disabled (spec.disable: true)',
+    });
+    expect(store.writes).toBe(0);
+  });
+
+  it('a pod whose namespace the pool no longer serves gets nothing new from it; its own record is still answered', () => {
+    const a = applyOps(p(), [judged('a')], none, 100).next!;
+    const narrowed = { ...a, spec: { ...a.spec, namespaceName: ['other'] } };
+    const r = applyOps(narrowed, [judged('a'), judged('b')], none, 100);
+    expect(r.results).toEqual([
+      { kind: 'allocated', ip: '10.6.168.171', reused: true },
+      {
+        kind: 'exhausted',
+        reason: 'pool "p" is limited to namespaces ["other"] (pod is in ns)',
+      },
+    ]);
+  });
+
+  it('sticky reuse skips an address since excluded: the old record goes, a valid one is taken', () => {
+    const web0 = (uid: string): PoolOp => ({
+      kind: 'allocate',
+      podUid: uid,
+      pod: 'ns/web-0',
+      ifName: 'net1',
+      sticky: true,
+    });
+    const a = applyOps(p(), [web0('old')], none, 100).next!;
+    const excluded = { ...a, spec: { ...a.spec, excludeIPs: ['10.6.168.171', '10.6.168.172'] } };
+    const r = applyOps(excluded, [web0('new')], none, 100);
+    expect(r.results).toEqual([{ kind: 'allocated', ip: '10.6.168.173', reused: false }]);
+    const d = decodeAllocatedIPs(r.next!.status!.allocatedIPs);
+    expect(d.ok && Object.fromEntries([...d.value].map(([ip, x]) => [ip, x.podUid]))).toEqual({
+      '10.6.168.173': 'new',
+    });
+  });
+});
+
 describe('GroupCommitter', () => {
   it('commits concurrent ADDs to one pool in one write, and resolves 409s', async () => {
     const store = new MemoryStore();

@@ -12,6 +12,7 @@ import {
   type PoolIPAllocation,
   type SpiderIPPool,
 } from '@nicpool/crds';
+import { poolProblem, type EligibilityContext } from '@nicpool/eligibility';
 import { formatIP, parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
 import { retryOnConflict, type RetryOptions } from '@nicpool/kube';
 
@@ -30,6 +31,12 @@ export type PoolOp =
        * says before it tries the pools in order.
        */
       readonly reuseOnly?: boolean;
+      /**
+       * Who asks, as the planner judged the pool from its cached copy: a new address is
+       * taken only if the snapshot it is taken from (fresh after a 409) still passes the
+       * same shared check — not terminating, not disabled, affinities (review #14).
+       */
+      readonly eligibility?: { readonly family: IPFamily; readonly ctx: EligibilityContext };
     }
   | { readonly kind: 'release'; readonly podUid: string };
 
@@ -88,6 +95,14 @@ export function applyOps(
     return free;
   };
 
+  /** Still `ips − excludeIPs − reserved` (whoever holds it now). */
+  const usable = (ip: string): boolean => {
+    const a = parseIP(ip);
+    if (!addresses.ok || family === undefined || !a.ok || a.value.family !== family) return false;
+    const one = RangeSet.fromIntervals(family, [{ start: a.value.value, end: a.value.value }]);
+    return one.subtract(addresses.value.subtract(reserved(family))).count() === 0n;
+  };
+
   for (const op of ops) {
     if (op.kind === 'release') {
       const ips = [...records.entries()]
@@ -112,15 +127,30 @@ export function applyOps(
       const previous = [...records.entries()].find(
         ([, r]) => r.pod === op.pod && r.interface === op.ifName,
       );
-      if (previous !== undefined) {
+      if (previous !== undefined && usable(previous[0])) {
         records.set(previous[0], { pod: op.pod, podUid: op.podUid, interface: op.ifName });
         changed = true;
         results.push({ kind: 'allocated', ip: previous[0], reused: true });
         continue;
       }
+      if (previous !== undefined && !op.reuseOnly) {
+        // The predecessor's address was excluded or reserved since: it is not handed on,
+        // and the record of a pod that no longer exists goes (else it is held forever).
+        records.delete(previous[0]);
+        changed = true;
+        free = undefined;
+      }
     }
     if (op.reuseOnly === true) {
       results.push({ kind: 'notHeld' });
+      continue;
+    }
+    const problem =
+      op.eligibility === undefined
+        ? undefined
+        : poolProblem(pool, op.eligibility.family, op.eligibility.ctx);
+    if (problem !== undefined) {
+      results.push({ kind: 'exhausted', reason: `pool "${name}" ${problem}` });
       continue;
     }
     if (!addresses.ok || family === undefined) {

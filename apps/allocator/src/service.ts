@@ -17,6 +17,7 @@ import {
   validateNetconfDefaultPools,
   type ApplicationRef,
 } from '@nicpool/annotations';
+import type { EligibilityContext } from '@nicpool/eligibility';
 import { parseIP, RangeSet, type IPFamily } from '@nicpool/ip';
 import { apiStatus, RetriesExhaustedError, type RetryOptions } from '@nicpool/kube';
 import {
@@ -287,7 +288,18 @@ export class AllocatorService {
     const owner = topController(pod);
     const sticky = owner.type === 'StatefulSet';
     // Every NIC (and family) in parallel; within one, pools in the order given.
-    const entries = await Promise.all(plan.value.map((nic) => this.#allocateNic(nic, pod, sticky)));
+    // The planner's judgement of each pool, again on the snapshot each write is computed
+    // from (review #14). multusName is the planner's alone: a NAD is not re-resolved here.
+    const ctx: EligibilityContext = {
+      namespace: ns,
+      namespaceLabels: nsObj?.labels ?? {},
+      podLabels: pod.metadata.labels ?? {},
+      ...(application === undefined ? {} : { application }),
+      node: { name: this.#opts.nodeName, labels: node?.labels ?? {} },
+    };
+    const entries = await Promise.all(
+      plan.value.map((nic) => this.#allocateNic(nic, pod, sticky, ctx)),
+    );
     await recordEndpoint(
       this.#store,
       this.#opts.nodeName,
@@ -304,7 +316,12 @@ export class AllocatorService {
     return answer(mine);
   }
 
-  async #allocateNic(nic: NicPlan, pod: PodObject, sticky: boolean): Promise<EndpointIP> {
+  async #allocateNic(
+    nic: NicPlan,
+    pod: PodObject,
+    sticky: boolean,
+    ctx: EligibilityContext,
+  ): Promise<EndpointIP> {
     const entry: EndpointIP = { interface: nic.ifName, cleanGateway: nic.cleanGateway, routes: [] };
     const podRef = `${pod.metadata.namespace}/${pod.metadata.name}`;
     await Promise.all(
@@ -328,6 +345,7 @@ export class AllocatorService {
               ifName: nic.ifName,
               sticky,
               ...(reuseOnly ? { reuseOnly } : {}),
+              eligibility: { family: fam.family, ctx },
             })
             .catch((e: unknown) => {
               // Deleted since the plan was made: like an exhausted pool, go on to the next.
