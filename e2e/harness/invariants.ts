@@ -68,14 +68,20 @@ async function paginate<T>(page: (cont: string | undefined) => Promise<unknown>)
   const out: T[] = [];
   let cont: string | undefined;
   do {
-    const r = (await page(cont)) as { items: T[]; metadata?: { _continue?: string } };
+    // Typed lists (pods, StatefulSets) name the token `_continue`; custom objects come as
+    // the raw JSON, where it is `continue`.
+    const r = (await page(cont)) as {
+      items: T[];
+      metadata?: { _continue?: string; continue?: string };
+    };
     out.push(...r.items);
-    cont = r.metadata?._continue || undefined;
+    cont = r.metadata?._continue || r.metadata?.continue || undefined;
   } while (cont !== undefined);
   return out;
 }
 
-const LIMIT = 500;
+/** Objects per list page. */
+const PAGE = 500;
 
 function podView(p: V1Pod): PodView {
   const phase = p.status?.phase;
@@ -104,14 +110,17 @@ function podView(p: V1Pod): PodView {
  * an ADD or DEL in between then shows as a finding about a pod that is new or going, which
  * `allowSettling` and {@link expectInvariants}' re-reads absorb.
  */
-export async function readSnapshot(client: InvariantClient): Promise<ClusterSnapshot> {
+export async function readSnapshot(
+  client: InvariantClient,
+  pageSize = PAGE,
+): Promise<ClusterSnapshot> {
   const cluster = <T>(plural: Plural): Promise<T[]> =>
     paginate<T>((cont) =>
       client.custom.listClusterCustomObject({
         group: GROUP,
         version: VERSION,
         plural,
-        limit: LIMIT,
+        limit: pageSize,
         ...(cont === undefined ? {} : { _continue: cont }),
       }),
     );
@@ -120,7 +129,7 @@ export async function readSnapshot(client: InvariantClient): Promise<ClusterSnap
       group: GROUP,
       version: VERSION,
       resourcePlural: Plural.endpoint,
-      limit: LIMIT,
+      limit: pageSize,
       ...(cont === undefined ? {} : { _continue: cont }),
     }),
   );
@@ -133,7 +142,7 @@ export async function readSnapshot(client: InvariantClient): Promise<ClusterSnap
       spec?: { replicas?: number };
     }>((cont) =>
       client.apps.listStatefulSetForAllNamespaces({
-        limit: LIMIT,
+        limit: pageSize,
         ...(cont === undefined ? {} : { _continue: cont }),
       }),
     )
@@ -145,7 +154,7 @@ export async function readSnapshot(client: InvariantClient): Promise<ClusterSnap
   const pods = (
     await paginate<V1Pod>((cont) =>
       client.core.listPodForAllNamespaces({
-        limit: LIMIT,
+        limit: pageSize,
         ...(cont === undefined ? {} : { _continue: cont }),
       }),
     )
