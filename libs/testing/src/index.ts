@@ -2,3 +2,4 @@
 export * from './fuzz.ts';
 export * from './arbitraries.ts';
 export * from './budget.ts';
+export * from './pools.ts';
