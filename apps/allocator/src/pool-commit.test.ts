@@ -175,6 +175,10 @@ describe('#14 a fresh snapshot is judged again before a new address is taken', (
     expect(d.ok && Object.fromEntries([...d.value].map(([ip, x]) => [ip, x.podUid]))).toEqual({
       '10.6.168.173': 'new',
     });
+    // The reuse probe (the record's pool is not the first candidate) drops it the same way.
+    const probe = applyOps(excluded, [{ ...web0('new'), reuseOnly: true } as PoolOp], none, 100);
+    expect(probe.results).toEqual([{ kind: 'notHeld' }]);
+    expect(probe.next?.status?.allocatedIPCount).toBe(0);
   });
 });
 

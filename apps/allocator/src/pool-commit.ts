@@ -133,7 +133,9 @@ export function applyOps(
         results.push({ kind: 'allocated', ip: previous[0], reused: true });
         continue;
       }
-      if (previous !== undefined && !op.reuseOnly) {
+      // Also in a reuseOnly probe: the caller then allocates elsewhere, and nobody else
+      // would ever release this record.
+      if (previous !== undefined) {
         // The predecessor's address was excluded or reserved since: it is not handed on,
         // and the record of a pod that no longer exists goes (else it is held forever).
         records.delete(previous[0]);
