@@ -352,7 +352,8 @@ async function child(mode: Mode, n: number): Promise<void> {
     });
     store.start(() => undefined);
     while (!store.ready()) await new Promise((r) => setTimeout(r, 10));
-    if (store.pod('team-0', JSON.parse(podJSON(0)).metadata.name) === undefined)
+    const first = JSON.parse(podJSON(0)) as { metadata: { name: string } };
+    if (store.pod('team-0', first.metadata.name) === undefined)
       throw new Error('the store did not take the pods');
     keep.push(store);
   }
