@@ -72,17 +72,44 @@ const CLASS = -2;
 interface CharClass {
   readonly negate: boolean;
   readonly ranges: readonly number[];
+  /** Membership of the ASCII code units (pool names are ASCII), looked up per comparison. */
+  readonly ascii: Uint8Array;
+  /** How many of the characters a pool name may hold the class accepts. */
+  readonly breadth: number;
+  /** Every code unit a small set (`[cd]`, at most 4) accepts, to search for each natively. */
+  readonly members: readonly string[] | undefined;
 }
 
-function classHas(c: CharClass, code: number): boolean {
+/** The characters of pool names (DNS-1123 subdomains), for ordering classes. */
+const NAME_CHARS = 'abcdefghijklmnopqrstuvwxyz0123456789-.';
+
+function inRanges(ranges: readonly number[], negate: boolean, code: number): boolean {
   let inside = false;
-  for (let i = 0; i < c.ranges.length; i += 2) {
-    if (code >= c.ranges[i]! && code <= c.ranges[i + 1]!) {
+  for (let i = 0; i < ranges.length; i += 2) {
+    if (code >= ranges[i]! && code <= ranges[i + 1]!) {
       inside = true;
       break;
     }
   }
-  return inside !== c.negate;
+  return inside !== negate;
+}
+
+function charClass(negate: boolean, ranges: readonly number[]): CharClass {
+  const ascii = new Uint8Array(128);
+  for (let c = 0; c < 128; c++) ascii[c] = inRanges(ranges, negate, c) ? 1 : 0;
+  let breadth = 0;
+  for (let i = 0; i < NAME_CHARS.length; i++) breadth += ascii[NAME_CHARS.charCodeAt(i)]!;
+  let size = 0;
+  for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]! + 1;
+  const members: string[] = [];
+  if (!negate && size <= 4)
+    for (let i = 0; i < ranges.length; i += 2)
+      for (let c = ranges[i]!; c <= ranges[i + 1]!; c++) members.push(String.fromCharCode(c));
+  return { negate, ranges, ascii, breadth, members: members.length > 0 ? members : undefined };
+}
+
+function classHas(c: CharClass, code: number): boolean {
+  return code < 128 ? c.ascii[code] === 1 : inRanges(c.ranges, c.negate, code);
 }
 
 /**
@@ -141,8 +168,13 @@ export function compileGlob(pattern: string): GlobMatcher | undefined {
       if (body === '') return undefined;
       const ranges = parseClass(body);
       if (ranges === undefined) return undefined;
-      classes.push({ negate, ranges });
-      segments[segments.length - 1]!.push(CLASS - (classes.length - 1));
+      // A one-character set is that character (and can then anchor the search below).
+      if (!negate && ranges.length === 2 && ranges[0] === ranges[1])
+        segments[segments.length - 1]!.push(ranges[0]!);
+      else {
+        classes.push(charClass(negate, ranges));
+        segments[segments.length - 1]!.push(CLASS - (classes.length - 1));
+      }
       i = close;
     } else if (c === ']') return undefined;
     else {
@@ -153,42 +185,122 @@ export function compileGlob(pattern: string): GlobMatcher | undefined {
   return globMatcher(segments, classes, stars, literals);
 }
 
+/**
+ * The order in which a segment's positions are compared: literals first, the rarest in the
+ * segment first (a run of `a` around one `b`: the `b`), then classes, the narrowest over
+ * pool-name characters first (`[xz]` before `[!z]`); `?` never (it takes any code unit).
+ * A segment that fits a name at most offsets but one (`?…?z`, `[!z]…[xz]`, `a…ab`) then
+ * fails at most offsets on the first comparison.
+ */
+function compareOrder(seg: readonly number[], classes: readonly CharClass[]): number[] {
+  const count = new Map<number, number>();
+  for (const t of seg) if (t >= 0) count.set(t, (count.get(t) ?? 0) + 1);
+  const literals: number[] = [];
+  const sets: number[] = [];
+  seg.forEach((t, k) => {
+    if (t >= 0) literals.push(k);
+    else if (t !== ANY) sets.push(k);
+  });
+  const breadth = (k: number): number => classes[CLASS - seg[k]!]!.breadth;
+  literals.sort((a, b) => count.get(seg[a]!)! - count.get(seg[b]!)! || b - a);
+  sets.sort((a, b) => breadth(a) - breadth(b) || b - a);
+  return [...literals, ...sets];
+}
+
+/**
+ * How many recently failing positions of a segment are compared before the static order:
+ * on a name that repeats with a short period the same few positions fail again and again,
+ * whatever order was chosen up front (`[cd][ab]…[ab]` against `abab…`).
+ */
+const RECENT = 4;
+
 function globMatcher(
   segments: readonly (readonly number[])[],
   classes: readonly CharClass[],
   stars: number,
   literals: string,
 ): GlobMatcher {
-  const at = (seg: readonly number[], name: string, start: number): boolean => {
-    for (let k = 0; k < seg.length; k++) {
-      const want = seg[k]!;
-      const got = name.charCodeAt(start + k);
-      if (want === got || want === ANY) continue;
-      if (want >= 0 || !classHas(classes[CLASS - want]!, got)) return false;
+  const orders = segments.map((seg) => compareOrder(seg, classes));
+  const recent = segments.map(() => new Int32Array(RECENT).fill(-1));
+  // The rarest literal of each segment (compared first), to jump between candidates.
+  const anchors = segments.map((seg, s) => {
+    const k = orders[s]![0];
+    return k !== undefined && seg[k]! >= 0
+      ? { char: String.fromCharCode(seg[k]!), offset: k }
+      : undefined;
+  });
+  const fits = (want: number, got: number): boolean =>
+    want === got || (want < 0 && classHas(classes[CLASS - want]!, got));
+  // Whether segment `s` fits `name` at `start` (the caller keeps it inside the name).
+  const at = (s: number, name: string, start: number): boolean => {
+    const seg = segments[s]!;
+    const seen = recent[s]!;
+    for (let r = 0; r < RECENT; r++) {
+      const k = seen[r]!;
+      if (k >= 0 && !fits(seg[k]!, name.charCodeAt(start + k))) return false;
+    }
+    for (const k of orders[s]!) {
+      if (fits(seg[k]!, name.charCodeAt(start + k))) continue;
+      seen.copyWithin(1, 0, RECENT - 1);
+      seen[0] = k;
+      return false;
     }
     return true;
   };
-  const head = segments[0]!;
+  /**
+   * The leftmost offset in [from, final] where segment `s` fits, or -1. Candidates come
+   * from the native search for the segment's rarest literal, so offsets without it cost
+   * nothing (a long native substring search would cost name × run on periodic names).
+   * A segment of classes and `?` skips ahead to where its last failing class fits.
+   */
+  const find = (s: number, name: string, from: number, final: number): number => {
+    const anchor = anchors[s];
+    const seg = segments[s]!;
+    for (let p = from; p <= final; p++) {
+      if (anchor !== undefined) {
+        const hit = name.indexOf(anchor.char, p + anchor.offset);
+        if (hit < 0 || hit - anchor.offset > final) return -1;
+        p = hit - anchor.offset;
+      } else {
+        const k = recent[s]![0]!;
+        const members = k >= 0 ? classes[CLASS - seg[k]!]!.members : undefined;
+        if (members !== undefined) {
+          let next = -1;
+          for (const m of members) {
+            const hit = name.indexOf(m, p + k);
+            if (hit >= 0 && (next < 0 || hit < next)) next = hit;
+          }
+          if (next < 0 || next - k > final) return -1;
+          p = next - k;
+        } else if (k >= 0) {
+          const want = seg[k]!;
+          while (p <= final && !fits(want, name.charCodeAt(p + k))) p++;
+          if (p > final) return -1;
+        }
+      }
+      if (at(s, name, p)) return p;
+    }
+    return -1;
+  };
   // segments = [head, ...middle, tail] when there is a star; just [head] when there is none.
-  const starred = segments.length > 1;
-  const tail = starred ? segments[segments.length - 1]! : [];
-  const middle = segments.slice(1, -1);
+  const last = segments.length - 1;
+  const headLength = segments[0]!.length;
+  const tailLength = last > 0 ? segments[last]!.length : 0;
   let minLength = 0;
-  for (const s of segments) minLength += s.length;
+  for (const seg of segments) minLength += seg.length;
   return {
     stars,
     literals,
     test(name: string): boolean {
-      if (!starred) return name.length === head.length && at(head, name, 0);
+      if (last === 0) return name.length === headLength && at(0, name, 0);
       if (name.length < minLength) return false;
-      const end = name.length - tail.length;
-      if (!at(head, name, 0) || !at(tail, name, end)) return false;
-      let pos = head.length;
-      for (const seg of middle) {
-        const last = end - seg.length;
-        while (pos <= last && !at(seg, name, pos)) pos++;
-        if (pos > last) return false;
-        pos += seg.length;
+      const end = name.length - tailLength;
+      if (!at(0, name, 0) || !at(last, name, end)) return false;
+      let pos = headLength;
+      for (let s = 1; s < last; s++) {
+        const fit = find(s, name, pos, end - segments[s]!.length);
+        if (fit < 0) return false;
+        pos = fit + segments[s]!.length;
       }
       return true;
     },
