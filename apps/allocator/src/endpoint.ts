@@ -88,7 +88,16 @@ export async function recordEndpoint(
     async (ep) =>
       ep.metadata.resourceVersion === undefined
         ? store.createEndpoint(ep)
-        : store.replaceEndpoint(ep),
+        : store.replaceEndpoint(ep).catch((e: unknown) => {
+            // Gone since the read (a predecessor's Terminating endpoint lost its last
+            // finalizer): as stale as a 409, so read again and create it.
+            if (apiStatus(e) === 404)
+              throw Object.assign(new Error(`SpiderEndpoint ${ns}/${name} vanished`), {
+                code: 409,
+                cause: e,
+              });
+            throw e;
+          }),
     retry,
   );
 }

@@ -125,6 +125,24 @@ describe('#2 a late DEL never drops the endpoint of the pod that replaced it', (
     await expect(b.check(req('db', 'u2'))).resolves.toBeUndefined();
   });
 
+  it('the endpoint vanishes between B’s read and B’s replace (A’s last finalizer): B re-reads and creates it', async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    const b = service(store, 'node-b');
+    store.podsByKey.set('default/db', podOf('db', 'u1', 'node-a'));
+    await a.add(req('db', 'u1'));
+    store.podsByKey.set('default/db', podOf('db', 'u2', 'node-b'));
+    const replace = store.replaceEndpoint.bind(store);
+    store.replaceEndpoint = async (ep) => {
+      store.replaceEndpoint = replace;
+      store.endpoints.delete('default/db'); // a Terminating object losing its last finalizer
+      return replace(ep);
+    };
+    await b.add(req('db', 'u2'));
+    expect(store.endpoints.get('default/db')?.status?.current?.uid).toBe('u2');
+  });
+
   it('MemoryStore refuses a delete whose uid or resourceVersion precondition is stale (409)', async () => {
     const store = new MemoryStore();
     const ep = await store.createEndpoint({
