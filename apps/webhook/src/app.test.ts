@@ -4,9 +4,64 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { decide } from './admission.ts';
 import { buildApp, createMetrics } from './app.ts';
 import { readWebhookConfig } from './config.ts';
 import { deployment, MULTUS, pool, snapshot } from '../test/fixtures.ts';
+
+describe('review #1 through decide(): a wildcard cannot freeze the webhook', () => {
+  const redos = '*[a-y0-9-]'.repeat(10) + '*z';
+  const snap = () => {
+    const s = snapshot();
+    return {
+      ...s,
+      pools: [
+        ...s.pools,
+        pool('auto-web-frontend-v4-eth0-5f1c2a9d7e3b', {
+          subnet: '10.20.0.0/16',
+          ips: ['10.20.0.10'],
+        }),
+      ],
+    };
+  };
+  const podReview = (annotations: Record<string, string>) => ({
+    apiVersion: 'admission.k8s.io/v1' as const,
+    kind: 'AdmissionReview' as const,
+    request: {
+      uid: 'u',
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      operation: 'CREATE',
+      namespace: 'default',
+      name: 'p',
+      object: { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', annotations } },
+    },
+  });
+
+  it("refuses the review's 11-star pattern in a Pod annotation within 50 ms", () => {
+    const t0 = performance.now();
+    const d = decide(
+      podReview({ 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: [redos] }) }),
+      false,
+      snap(),
+    );
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toContain('has 11 "*" (at most 8 per pattern)');
+  });
+
+  it('decides an 8-star near-miss pattern (the most the limits allow) within 50 ms', () => {
+    const near = '*[a-y0-9-]'.repeat(7) + '*z';
+    const t0 = performance.now();
+    const d = decide(
+      podReview({ 'ipam.spidernet.io/ippool': JSON.stringify({ ipv4: [near] }) }),
+      false,
+      snap(),
+    );
+    expect(performance.now() - t0).toBeLessThan(50);
+    expect(d.allowed).toBe(false);
+    expect(d.reason).toContain(`pattern "${near}" matches no IPv4 SpiderIPPool`);
+  });
+});
 
 describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
   let dir: string;
