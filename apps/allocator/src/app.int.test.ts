@@ -255,7 +255,9 @@ describe('allocator over a real Unix socket, in-memory store', () => {
     expect(Date.now() - started).toBeLessThan(1000);
     expect(r.status).toBe(400);
     expect(r.json).toMatchObject({ code: 'BAD_REQUEST', retryable: false });
-    expect((r.json as { message: string }).message).toMatch(/ipam\.default_ipv4_ippool\[1\]/);
+    expect((r.json as { message: string }).message).toMatch(
+      /^invalid request body: \/defaultIPv4IPPool: ipam\.default_ipv4_ippool\[1\]: pool name/,
+    );
     expect(store.writes).toBe(before);
     expect(store.endpoints.size).toBe(0);
   });

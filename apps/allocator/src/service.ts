@@ -180,12 +180,18 @@ export class AllocatorService {
   async #add(req: AddRequest): Promise<AddResponse> {
     // Any socket client, not only the shim, may send these: the rule the webhook applies to
     // annotations (a name, or a pattern with a bounded number of '*') holds here too.
-    const problems = validateNetconfDefaultPools({
-      ipv4: req.defaultIPv4IPPool ?? [],
-      ipv6: req.defaultIPv6IPPool ?? [],
-    });
+    // Per family, so the answer names the body field as schema errors do (and the netconf
+    // field the shim took it from, which the lib's line starts with).
+    const problems = [
+      ...validateNetconfDefaultPools({ ipv4: req.defaultIPv4IPPool ?? [], ipv6: [] }).map(
+        (p) => `/defaultIPv4IPPool: ${p}`,
+      ),
+      ...validateNetconfDefaultPools({ ipv4: [], ipv6: req.defaultIPv6IPPool ?? [] }).map(
+        (p) => `/defaultIPv6IPPool: ${p}`,
+      ),
+    ];
     if (problems.length > 0)
-      throw new AllocatorError(Code.badRequest, `invalid request: ${problems.join('; ')}`);
+      throw new AllocatorError(Code.badRequest, `invalid request body: ${problems.join('; ')}`);
     const deadline = Date.now() + (this.#opts.autoPoolWaitMs ?? DEFAULT_AUTO_POOL_WAIT_MS);
     let awaited: ((pool: SpiderIPPool) => boolean) | undefined;
     for (;;) {
