@@ -93,6 +93,24 @@ describe('matchPoolNames sorts once per names array (review #21)', () => {
     expect(performance.now() - t0).toBeLessThan(100);
   });
 
+  it("looks at only the names sharing a pattern's literal prefix", () => {
+    const many = Array.from({ length: 5000 }, (_, i) => `team-${i % 50}-pool-${i}`);
+    const seen: string[] = [];
+    const spy = jest.spyOn(String.prototype, 'charCodeAt');
+    let out: string[] = [];
+    try {
+      out = matchPoolNames(['team-7-pool-*9'], many);
+      for (const c of spy.mock.contexts) seen.push(String(c));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(out).toEqual(many.filter((n) => n.startsWith('team-7-pool-') && n.endsWith('9')).sort());
+    // 100 names start with `team-7-pool-`; a scan of all 5000 would read every one.
+    expect(new Set(seen.filter((n) => n !== 'team-7-pool-*9')).size).toBeLessThanOrEqual(100);
+    expect(matchPoolNames(['zzz*', 'a*'], ['a', 'b', 'ab', 'zz'])).toEqual(['a', 'ab']);
+    expect(matchPoolNames(['ab?'], ['ab', 'abc', 'abd', 'abcd', 'b'])).toEqual(['abc', 'abd']);
+  });
+
   it('keeps the order contract: patterns as written, name order within one, each name once', () => {
     expect(matchPoolNames(['pool-1?-x', 'pool-10-x', 'pool-9?9-x'], names)).toEqual([
       ...Array.from({ length: 10 }, (_, i) => `pool-1${i}-x`),
@@ -177,6 +195,41 @@ describe('same meaning on many names per pattern', () => {
         for (const n of names) expect([p, n, now.test(n)]).toEqual([p, n, old.test(n)]);
       }),
       { seed: 1201, numRuns: 1000 },
+    );
+  });
+});
+
+describe('matchPoolNames against the reference expansion', () => {
+  /** The expansion as it was written before (sort every call, RegExp per pattern). */
+  function reference(patterns: readonly string[], names: readonly string[]): string[] {
+    const out: string[] = [];
+    const sorted = [...names].sort();
+    for (const p of patterns) {
+      const re = /[*?[\]]/.test(p) ? oldCompileGlob(p) : undefined;
+      const hits = /[*?[\]]/.test(p)
+        ? re === undefined
+          ? []
+          : sorted.filter((n) => re.test(n))
+        : [p];
+      for (const n of hits) if (!out.includes(n)) out.push(n);
+    }
+    return out;
+  }
+  it('gives the same list in the same order (fast-check, fixed seed)', () => {
+    const piece = fc.constantFrom('a', 'b', 'ab', 'ba', '-', '.', '0', '*', '?', '[ab]', '[!a]');
+    const pattern = fc.array(piece, { maxLength: 5 }).map((a) => a.join(''));
+    const name = fc
+      .array(fc.constantFrom('a', 'b', '-', '.', '0'), { minLength: 1, maxLength: 6 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(
+        fc.array(pattern, { maxLength: 4 }),
+        fc.uniqueArray(name, { maxLength: 30 }),
+        (patterns, names) => {
+          expect(matchPoolNames(patterns, names)).toEqual(reference(patterns, names));
+        },
+      ),
+      { seed: 42, numRuns: 3000 },
     );
   });
 });

@@ -62,6 +62,8 @@ export interface GlobMatcher {
   readonly stars: number;
   /** The pattern's literal characters (outside classes, without `*` and `?`). */
   readonly literals: string;
+  /** What every matching name starts with (the literal characters before any wildcard). */
+  readonly prefix: string;
 }
 
 // One pattern position: a UTF-16 code unit (>= 0), ANY (`?`), or a class: CLASS - index.
@@ -288,9 +290,13 @@ function globMatcher(
   const tailLength = last > 0 ? segments[last]!.length : 0;
   let minLength = 0;
   for (const seg of segments) minLength += seg.length;
+  const head = segments[0]!;
+  let prefixLength = 0;
+  while (prefixLength < head.length && head[prefixLength]! >= 0) prefixLength++;
   return {
     stars,
     literals,
+    prefix: String.fromCharCode(...head.slice(0, prefixLength)),
     test(name: string): boolean {
       if (last === 0) return name.length === headLength && at(0, name, 0);
       if (name.length < minLength) return false;
@@ -313,6 +319,18 @@ function globMatcher(
 // Keyed weakly by the array, so a snapshot's copy goes with the snapshot; the length check
 // catches an array grown since, but the contract is `readonly`: do not edit it in place.
 const sortedNames = new WeakMap<readonly string[], readonly string[]>();
+
+/** The first index whose name is not below `prefix` (the order `sort()` gives: code units). */
+function lowerBound(sorted: readonly string[], prefix: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (sorted[mid]! < prefix) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 function sortedOnce(names: readonly string[]): readonly string[] {
   const memo = sortedNames.get(names);
@@ -343,7 +361,12 @@ export function matchPoolNames(patterns: readonly string[], names: readonly stri
     const glob = compileGlob(p);
     if (glob === undefined) continue;
     sorted ??= sortedOnce(names);
-    for (const n of sorted) {
+    // Names sharing the literal prefix are one run of the sorted array (`team-*`: only
+    // the team's pools are looked at, not every pool of the cluster).
+    const { prefix } = glob;
+    for (let i = prefix === '' ? 0 : lowerBound(sorted, prefix); i < sorted.length; i++) {
+      const n = sorted[i]!;
+      if (!n.startsWith(prefix)) break;
       if (!seen.has(n) && glob.test(n)) {
         seen.add(n);
         out.push(n);
