@@ -276,14 +276,20 @@ describe('class edge cases', () => {
     expect(oldCompileGlob(p)?.test(n)).toBe(want);
   });
 
-  it.each(['[]', '[!]', '[^]', 'x]', '[a', 'x[z-a]', 'x[a--]', 'x[!]a]'])(
-    '%s is malformed',
-    (p) => {
-      expect(compileGlob(p)).toBeUndefined();
-      expect(oldCompileGlob(p)).toBeUndefined();
-      expect(poolPatternProblem(p)).toMatch(/not a valid pattern/);
-    },
-  );
+  it.each([
+    ['[]', 'unbalanced "[" or "]"'],
+    ['[a', 'unbalanced "[" or "]"'],
+    ['x]', 'unbalanced "[" or "]"'],
+    ['[!]', 'the set "[!]" is empty'],
+    ['[^]', 'the set "[^]" is empty'],
+    ['x[!]a]', 'the set "[!]" is empty'],
+    ['x[z-a]', 'the range "z-a" is out of order'],
+    ['x[a--]', 'the range "a--" is out of order'],
+  ])('%s is malformed: %s', (p, why) => {
+    expect(compileGlob(p)).toBeUndefined();
+    expect(oldCompileGlob(p)).toBeUndefined();
+    expect(poolPatternProblem(p)).toBe(`is not a valid pattern (${why})`);
+  });
 
   it('counts only stars outside classes toward the cap', () => {
     expect(compileGlob('a[*]*')?.stars).toBe(1);

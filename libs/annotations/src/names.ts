@@ -42,8 +42,8 @@ export const MAX_PATTERN_STARS = 8;
 export function poolPatternProblem(pattern: string): string | undefined {
   if (!hasWildcard(pattern)) return objectNameProblem(pattern);
   if (pattern.length > 253) return 'is longer than 253 characters';
-  const compiled = compileGlob(pattern);
-  if (compiled === undefined) return 'is not a valid pattern (unbalanced "[" or "]")';
+  const compiled = compile(pattern);
+  if (typeof compiled === 'string') return `is not a valid pattern (${compiled})`;
   if (compiled.stars > MAX_PATTERN_STARS) {
     return `has ${compiled.stars} "*" (at most ${MAX_PATTERN_STARS} per pattern)`;
   }
@@ -119,13 +119,13 @@ function classHas(c: CharClass, code: number): boolean {
  * patterns keep their meaning: `a-z` is a range (out of order: invalid), a `-` first, last
  * or right after a range is literal, everything else (also `[`, `\`, `^` inside) literal.
  */
-function parseClass(body: string): number[] | undefined {
+function parseClass(body: string): number[] | string {
   const ranges: number[] = [];
   for (let j = 0; j < body.length;) {
     const lo = body.charCodeAt(j);
     if (body[j + 1] === '-' && j + 2 < body.length) {
       const hi = body.charCodeAt(j + 2);
-      if (hi < lo) return undefined;
+      if (hi < lo) return `the range "${body.slice(j, j + 3)}" is out of order`;
       ranges.push(lo, hi);
       j += 3;
     } else {
@@ -146,6 +146,14 @@ function parseClass(body: string): number[] | undefined {
  * finding #1: the RegExp translation took 24 s for one 92-character pattern).
  */
 export function compileGlob(pattern: string): GlobMatcher | undefined {
+  const compiled = compile(pattern);
+  return typeof compiled === 'string' ? undefined : compiled;
+}
+
+const UNBALANCED = 'unbalanced "[" or "]"';
+
+/** {@link compileGlob}, or why the pattern is malformed. */
+function compile(pattern: string): GlobMatcher | string {
   const classes: CharClass[] = [];
   const segments: number[][] = [[]];
   let literals = '';
@@ -160,16 +168,16 @@ export function compileGlob(pattern: string): GlobMatcher | undefined {
     else if (c === '[') {
       // The search starts past the first body character, so `[]` opens a class holding `]`.
       const close = pattern.indexOf(']', i + 2);
-      if (close < 0) return undefined;
+      if (close < 0) return UNBALANCED;
       let body = pattern.slice(i + 1, close);
       let negate = false;
       if (body.startsWith('!') || body.startsWith('^')) {
         negate = true;
         body = body.slice(1);
       }
-      if (body === '') return undefined;
+      if (body === '') return `the set "${pattern.slice(i, close + 1)}" is empty`;
       const ranges = parseClass(body);
-      if (ranges === undefined) return undefined;
+      if (typeof ranges === 'string') return ranges;
       // A one-character set is that character (and can then anchor the search below).
       if (!negate && ranges.length === 2 && ranges[0] === ranges[1])
         segments[segments.length - 1]!.push(ranges[0]!);
@@ -178,7 +186,7 @@ export function compileGlob(pattern: string): GlobMatcher | undefined {
         segments[segments.length - 1]!.push(CLASS - (classes.length - 1));
       }
       i = close;
-    } else if (c === ']') return undefined;
+    } else if (c === ']') return UNBALANCED;
     else {
       segments[segments.length - 1]!.push(pattern.charCodeAt(i));
       literals += c;
