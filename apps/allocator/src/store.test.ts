@@ -1,5 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
-import type { SpiderIPPool } from '@nicpool/crds';
+import fc from 'fast-check';
+import { decodeAllocatedIPs, type SpiderIPPool } from '@nicpool/crds';
 import { PoolCache } from './store.ts';
 import { pool } from '../test/fixtures.ts';
 
@@ -56,6 +57,63 @@ describe('PoolCache index (review #7)', () => {
     c.set('a', withRecords('a', '3', { '10.6.0.1': { pod: 'ns/x', podUid: 'u1' } }));
     expect(c.unreadable().size).toBe(0);
     expect(ips(c.heldBy('u1'))).toEqual(['a:10.6.0.1']);
+  });
+});
+
+describe('PoolCache index, property', () => {
+  const holder = fc.record({
+    pod: fc.constantFrom('ns/a', 'ns/b', 'ns/c'),
+    podUid: fc.constantFrom('u1', 'u2', 'u3', 'u4'),
+    interface: fc.constantFrom('eth0', 'net1'),
+  });
+  const step = fc.oneof(
+    fc.record({
+      kind: fc.constant('set' as const),
+      name: fc.constantFrom('p', 'q', 'r'),
+      records: fc.dictionary(
+        fc.constantFrom('10.6.0.1', '10.6.0.2', '10.6.0.3', '10.6.0.4'),
+        holder,
+      ),
+      corrupt: fc.boolean(),
+    }),
+    fc.record({ kind: fc.constant('delete' as const), name: fc.constantFrom('p', 'q', 'r') }),
+  );
+  /** What the index must say: every record of every cached pool, decoded from scratch. */
+  const expected = (c: PoolCache, pick: (r: { pod: string; podUid: string }) => boolean) =>
+    [...c.values()]
+      .flatMap((p) => {
+        const d = decodeAllocatedIPs(p.status?.allocatedIPs);
+        return d.ok
+          ? [...d.value].filter(([, r]) => pick(r)).map(([ip]) => `${p.metadata.name}:${ip}`)
+          : [];
+      })
+      .sort();
+
+  it('after any sequence of sets and deletes, the index equals a decode of the cache', () => {
+    fc.assert(
+      fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
+        const c = new PoolCache();
+        let rv = 1;
+        for (const st of steps) {
+          if (st.kind === 'delete') c.delete(st.name);
+          else {
+            const p = withRecords(st.name, String(rv++), st.records);
+            c.set(st.name, st.corrupt ? { ...p, status: { allocatedIPs: '{' } } : p);
+          }
+          for (const uid of ['u1', 'u2', 'u3', 'u4'])
+            expect(ips(c.heldBy(uid))).toEqual(expected(c, (r) => r.podUid === uid));
+          for (const pod of ['ns/a', 'ns/b', 'ns/c'])
+            expect(ips(c.heldByName(pod))).toEqual(expected(c, (r) => r.pod === pod));
+          expect([...c.unreadable().keys()].sort()).toEqual(
+            [...c.values()]
+              .filter((p) => p.status?.allocatedIPs === '{')
+              .map((p) => p.metadata.name)
+              .sort(),
+          );
+        }
+      }),
+      { seed: 20261201, numRuns: 300 },
+    );
   });
 });
 
