@@ -107,6 +107,26 @@ describe('planAdd budgets', () => {
   );
 
   it(
+    'review #1: netconf default "*[a-y0-9-]"×10 + "*z" against an auto-pool name and 5000 pools: under 50 ms',
+    () => {
+      // The wire schema does not count "*"; the matcher must be linear whatever it gets.
+      const redos = `${'*[a-y0-9-]'.repeat(10)}*z`;
+      const auto = manyPools(1)[0]!;
+      const pools = [
+        ...manyPools(POOLS),
+        { ...auto, metadata: { ...auto.metadata, name: 'auto-web-frontend-v4-eth0-5f1c2a9d7e3b' } },
+      ];
+      const i = input({
+        annotations: {},
+        pools,
+        netconf: { defaultIPv4IPPool: [redos], defaultIPv6IPPool: [], cleanGateway: false },
+      });
+      expect(bestOfMs(() => planAdd(i))).toBeLessThan(50);
+    },
+    BUDGET_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'one wildcard matching all 5000 pools, each refusing the pod: under 50 ms',
     () => {
       const pools = manyPools(POOLS).map((p) => ({

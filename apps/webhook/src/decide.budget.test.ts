@@ -92,6 +92,21 @@ describe('webhook decision budgets', () => {
   );
 
   it(
+    'review #1: the 92-char pattern "*[a-y0-9-]"×10 + "*z" against 5000 pools and an auto-pool name: under 50 ms',
+    () => {
+      // Refused since (at most 8 "*"), but the refusal itself must be quick, and so must a
+      // matcher handed it by any other path.
+      const snap = snapshotOf([
+        ...manyPools(POOLS),
+        { ...manyPools(1)[0]!, metadata: { name: 'auto-web-frontend-v4-eth0-5f1c2a9d7e3b' } },
+      ]);
+      const a = { [P.ippool]: JSON.stringify({ ipv4: [`${'*[a-y0-9-]'.repeat(10)}*z`] }) };
+      expect(bestOfMs(() => decidePodLike('Pod', pod(a), 'default', snap))).toBeLessThan(50);
+    },
+    BUDGET_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'decidePodLike: one wildcard matching all 5000 pools, every one disabled: under 50 ms',
     () => {
       const pools = manyPools(POOLS).map((p) => ({ ...p, spec: { ...p.spec, disable: true } }));
