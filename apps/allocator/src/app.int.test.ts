@@ -307,6 +307,17 @@ describe('allocator over a real Unix socket, in-memory store', () => {
     ready = true;
   });
 
+  it('GC takes the valid-attachment list of a busy node (2000 attachments, ~150 KB) — not a 413', async () => {
+    const validAttachments = Array.from({ length: 2000 }, (_, i) => ({
+      containerID: `${'c'.repeat(60)}${i}`,
+      ifname: i % 2 === 0 ? 'eth0' : 'net1',
+    }));
+    const body = JSON.stringify({ validAttachments });
+    expect(body.length).toBeGreaterThan(128 * 1024);
+    const r = await call(sock, 'POST', '/v1/nicpool/gc', body);
+    expect(r).toEqual({ status: 200, json: { released: [] } });
+  });
+
   it('CHECK confirms a recorded attachment and refuses an unknown one', async () => {
     await call(sock, 'POST', '/v1/ipam/ip', addBody('eth0'));
     expect((await call(sock, 'POST', '/v1/nicpool/check', addBody('net1'))).status).toBe(200);

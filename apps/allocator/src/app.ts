@@ -21,6 +21,8 @@ export interface AllocatorDeps {
 
 /** Request bodies are a few hundred bytes; anything near this limit is not from the shim. */
 const BODY_LIMIT = 64 * 1024;
+/** GC bodies list attachments: room for ~100 000 (the schema's maxItems). */
+const GC_BODY_LIMIT = 8 * 1024 * 1024;
 
 function badRequest(message: string): ErrorBody {
   return { code: Code.badRequest, message, retryable: false };
@@ -34,7 +36,7 @@ function badRequest(message: string): ErrorBody {
 export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyInstance {
   const app = Fastify({ logger: { level: config.logLevel }, bodyLimit: BODY_LIMIT });
 
-  app.setErrorHandler((error: FastifyError, _req, reply) => {
+  app.setErrorHandler((error: FastifyError, req, reply) => {
     if (error instanceof AllocatorError) return reply.code(error.status).send(error.toBody());
     if (error.validation !== undefined) {
       const v = error.validation[0];
@@ -47,7 +49,11 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
         );
     }
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
-      return reply.code(413).send(badRequest(`request body larger than ${BODY_LIMIT} bytes`));
+      return reply
+        .code(413)
+        .send(
+          badRequest(`request body larger than ${req.routeOptions.bodyLimit ?? BODY_LIMIT} bytes`),
+        );
     if (error.statusCode !== undefined && error.statusCode < 500)
       return reply.code(error.statusCode).send(badRequest(error.message));
     app.log.error({ err: error }, 'internal error');
@@ -114,7 +120,9 @@ export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyI
   );
   app.post<{ Body: GCRequest }>(
     Paths.gc,
-    { schema: { body: GCRequest } },
+    // The runtime's list of every valid attachment of the node: ~70 bytes each, so 64 KiB
+    // would refuse a node with ~700 NICs in use (review #19).
+    { schema: { body: GCRequest }, bodyLimit: GC_BODY_LIMIT },
     async (req): Promise<GCResponse> => {
       if (!deps.ready())
         throw new AllocatorError(

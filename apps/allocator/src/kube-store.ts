@@ -289,11 +289,13 @@ export class KubeStore implements AllocatorStore {
     }
   }
 
-  async listEndpoints(): Promise<SpiderEndpoint[]> {
+  async listEndpoints(node: string): Promise<SpiderEndpoint[]> {
+    // This node's only (review #19): a cluster-wide list grows with the cluster, per GC call.
     const r = (await this.#custom.listCustomObjectForAllNamespaces({
       group: GROUP,
       version: VERSION,
       resourcePlural: Plural.endpoint,
+      labelSelector: `${Label.endpointNode}=${node}`,
     })) as { items: SpiderEndpoint[] };
     return r.items;
   }

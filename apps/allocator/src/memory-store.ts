@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Label } from '@nicpool/annotations';
 import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
 import {
   ChangeSignal,
@@ -138,8 +139,10 @@ export class MemoryStore implements AllocatorStore {
     return e === undefined ? undefined : clone(e);
   }
 
-  async listEndpoints(): Promise<SpiderEndpoint[]> {
-    return [...this.endpoints.values()].map(clone);
+  async listEndpoints(node: string): Promise<SpiderEndpoint[]> {
+    return [...this.endpoints.values()]
+      .filter((e) => e.metadata.labels?.[Label.endpointNode] === node)
+      .map(clone);
   }
 
   async createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint> {

@@ -396,3 +396,33 @@ describe('#10 reuse looks in every candidate pool before allocating anywhere', (
     expect(holders(store.poolsByName.get('b'))).toEqual({ '10.7.0.1': 'u1' });
   });
 });
+
+describe('GC reads (review #19)', () => {
+  it('two API reads per endpoint of this node, and other nodes’ endpoints are not listed', async () => {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    const b = service(store, 'node-b');
+    store.podsByKey.set('default/db', podOf('db', 'u1', 'node-a'));
+    store.podsByKey.set('default/web', podOf('web', 'u2', 'node-b'));
+    await a.add(req('db', 'u1'));
+    await b.add(req('web', 'u2'));
+    store.podsByKey.clear();
+    let reads = 0;
+    const [getPod, getEndpoint] = [store.getPod.bind(store), store.getEndpoint.bind(store)];
+    store.getPod = (ns, name) => (reads++, getPod(ns, name));
+    store.getEndpoint = (ns, name, fresh) => (reads++, getEndpoint(ns, name, fresh));
+    const listed: string[] = [];
+    const list = store.listEndpoints.bind(store);
+    store.listEndpoints = async (node) => {
+      const eps = await list(node);
+      listed.push(...eps.map((e) => e.metadata.name));
+      return eps;
+    };
+
+    expect((await a.gc()).released).toEqual(['default/db']);
+    expect(listed).toEqual(['db']);
+    expect(reads).toBe(2);
+    expect(store.endpoints.has('default/web')).toBe(true);
+  });
+});

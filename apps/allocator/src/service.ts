@@ -33,9 +33,11 @@ import { planAdd, type NicPlan } from './planner.ts';
 import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
 import type { AllocatorStore, PodObject } from './store.ts';
 
-/** What a DEL did not do on purpose, for the log line of the request. */
+/** What a DEL did, and did not do on purpose (for the log line of the request). */
 export interface DelOutcome {
   readonly warnings: readonly string[];
+  /** The pod's addresses were released and its SpiderEndpoint dropped. */
+  readonly dropped?: boolean;
 }
 
 export interface ServiceOptions {
@@ -489,9 +491,9 @@ export class AllocatorService {
       this.#metrics.unreadablePoolSkips.inc({ pool: p });
       warnings.push(`pool ${p}: ${reason}; not searched for records of ${who}`);
     }
-    if (ep !== undefined && ep.status?.current?.uid === uid)
-      await dropEndpoint(this.#store, this.#opts.retry, ep, uid);
-    return { warnings };
+    if (ep === undefined || ep.status?.current?.uid !== uid) return { warnings };
+    await dropEndpoint(this.#store, this.#opts.retry, ep, uid);
+    return { warnings, dropped: true };
   }
 
   /**
@@ -501,7 +503,7 @@ export class AllocatorService {
    * released; it only ever narrows: nothing of a pod is released while the pod lives.
    */
   async gc(): Promise<{ released: string[]; warnings: string[] }> {
-    const eps = await this.#store.listEndpoints().catch((e: unknown) => {
+    const eps = await this.#store.listEndpoints(this.#opts.nodeName).catch((e: unknown) => {
       throw classify(e, 'listing SpiderEndpoints');
     });
     const released: string[] = [];
@@ -514,7 +516,7 @@ export class AllocatorService {
         ep.metadata.namespace === undefined
       )
         continue;
-      const before = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
+      // #del reads the pod and the endpoint fresh itself: two API reads per endpoint.
       const outcome = await this.#del({
         containerID: 'gc',
         ifName: cur.ips[0]?.interface ?? 'eth0',
@@ -523,9 +525,7 @@ export class AllocatorService {
         podUID: cur.uid,
       });
       warnings.push(...outcome.warnings);
-      const after = await this.#store.getEndpoint(ep.metadata.namespace, ep.metadata.name, true);
-      if (before !== undefined && after === undefined)
-        released.push(`${ep.metadata.namespace}/${ep.metadata.name}`);
+      if (outcome.dropped) released.push(`${ep.metadata.namespace}/${ep.metadata.name}`);
     }
     return { released, warnings };
   }

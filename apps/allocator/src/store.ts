@@ -66,8 +66,8 @@ export interface AllocatorStore extends PoolPort {
     name: string,
     fresh?: boolean,
   ): Promise<SpiderEndpoint | undefined>;
-  /** This node's SpiderEndpoints (GC). */
-  listEndpoints(): Promise<SpiderEndpoint[]>;
+  /** The SpiderEndpoints labelled with this node (GC), selected by the API server. */
+  listEndpoints(node: string): Promise<SpiderEndpoint[]>;
   createEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   replaceEndpoint(ep: SpiderEndpoint): Promise<SpiderEndpoint>;
   /**
