@@ -4,6 +4,7 @@ import {
   DueTracker,
   endpointCandidates,
   leakReason,
+  RecordIndex,
   recordCandidates,
   type GCView,
   type PodState,
@@ -105,5 +106,63 @@ describe('DueTracker', () => {
     expect(t.due(c, 3000)).toEqual(c);
     t.due([], 3001);
     expect(t.due(c, 3002)).toEqual([]);
+  });
+});
+
+describe('RecordIndex', () => {
+  /** A pool whose allocatedIPs counts its reads (each read is a decode). */
+  const counted = (name: string, records: Record<string, { pod: string; podUid: string }>) => {
+    const p = pool(name, records);
+    const text = p.status!.allocatedIPs;
+    let reads = 0;
+    Object.defineProperty(p.status!, 'allocatedIPs', {
+      get: () => {
+        reads++;
+        return text;
+      },
+    });
+    return { p, reads: () => reads };
+  };
+
+  it('decodes a pool again only when its object changed', () => {
+    const a = counted('a', { '10.6.0.2': { pod: 'd/x', podUid: 'u1' } });
+    const b = counted('b', { '10.6.0.3': { pod: 'd/y', podUid: 'u2' } });
+    const index = new RecordIndex();
+    index.sync([a.p, b.p]);
+    index.sync([a.p, b.p]);
+    const b2 = counted('b', { '10.6.0.4': { pod: 'd/x', podUid: 'u3' } });
+    index.sync([a.p, b2.p]);
+    expect([a.reads(), b.reads(), b2.reads()]).toEqual([1, 1, 1]);
+    expect([...index.ofPod('d/x')].map((r) => `${r.pool}/${r.ip}`).sort()).toEqual([
+      'a/10.6.0.2',
+      'b/10.6.0.4',
+    ]);
+    expect([...index.ofPod('d/y')]).toEqual([]);
+    expect(index.holds('u2')).toBe(false);
+    expect(index.holds('u3')).toBe(true);
+    index.sync([b2.p]);
+    expect(index.holds('u1')).toBe(false);
+  });
+
+  it('knows when a pool cannot be read', () => {
+    const index = new RecordIndex().sync([{ ...pool('bad', {}), status: { allocatedIPs: 'x' } }]);
+    expect(index.anyUnreadable).toBe(true);
+    expect(index.sync([]).anyUnreadable).toBe(false);
+  });
+});
+
+describe('DueTracker scoped to one pod', () => {
+  it('forgets only that pod’s keys', () => {
+    const t = new DueTracker(0);
+    t.due(
+      [
+        { key: 'a1', graceSeconds: 10, pod: 'd/a' },
+        { key: 'b1', graceSeconds: 10, pod: 'd/b' },
+      ],
+      0,
+    );
+    t.due([], 1000, 'd/a');
+    expect(t.waiting()).toEqual({ record: 1, endpoint: 0 });
+    expect(t.nextDue([{ key: 'b1', graceSeconds: 10 }])).toBe(10_000);
   });
 });

@@ -87,31 +87,113 @@ export interface RecordCandidate extends Leak {
   readonly podUid: string;
 }
 
-/** Every pool record that looks leaked now. Unreadable pools are skipped, never guessed at. */
-export function recordCandidates(pools: readonly SpiderIPPool[], view: GCView): RecordCandidate[] {
-  const out: RecordCandidate[] = [];
-  for (const pool of pools) {
-    const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
-    if (!records.ok) continue;
-    for (const [ip, rec] of records.value) {
-      const [ns, name] = rec.pod.split('/') as [string, string];
-      const leak = leakReason(ns, name, rec.podUid, view);
-      if (leak === undefined) continue;
-      out.push({
-        key: `${pool.metadata.name}/${ip}/${rec.podUid}`,
-        pool: pool.metadata.name,
-        ip,
-        pod: rec.pod,
-        podUid: rec.podUid,
-        ...leak,
-      });
+/** One pool record, as the index holds it. */
+export interface IndexedRecord {
+  readonly pool: string;
+  readonly ip: string;
+  /** `namespace/name` of the holder. */
+  readonly pod: string;
+  readonly podUid: string;
+}
+
+/**
+ * The records of every pool, by pod and by pod UID, kept in step with the pool cache by
+ * {@link RecordIndex.sync}: a pool is decoded again only when its cached object changed
+ * (the caches replace objects on every event and write, so identity says "changed").
+ * A GC pass, full or for one pod, then decodes nothing it decoded before.
+ */
+export class RecordIndex {
+  readonly #pools = new Map<string, { object: SpiderIPPool; records: readonly IndexedRecord[] }>();
+  readonly #byPod = new Map<string, Set<IndexedRecord>>();
+  readonly #uids = new Map<string, number>();
+  readonly #unreadable = new Set<string>();
+
+  /** Brings the index in line with `pools` (the whole current cache). */
+  sync(pools: readonly SpiderIPPool[]): this {
+    const names = new Set<string>();
+    for (const p of pools) {
+      names.add(p.metadata.name);
+      if (this.#pools.get(p.metadata.name)?.object !== p) this.#put(p);
     }
+    for (const name of [...this.#pools.keys()]) if (!names.has(name)) this.#drop(name);
+    return this;
+  }
+
+  #drop(name: string): void {
+    const had = this.#pools.get(name);
+    if (had === undefined) return;
+    for (const r of had.records) {
+      const set = this.#byPod.get(r.pod);
+      set?.delete(r);
+      if (set?.size === 0) this.#byPod.delete(r.pod);
+      const n = (this.#uids.get(r.podUid) ?? 1) - 1;
+      if (n === 0) this.#uids.delete(r.podUid);
+      else this.#uids.set(r.podUid, n);
+    }
+    this.#pools.delete(name);
+    this.#unreadable.delete(name);
+  }
+
+  #put(p: SpiderIPPool): void {
+    const name = p.metadata.name;
+    this.#drop(name);
+    const decoded = decodeAllocatedIPs(p.status?.allocatedIPs);
+    const records: IndexedRecord[] = [];
+    if (!decoded.ok) this.#unreadable.add(name);
+    else
+      for (const [ip, rec] of decoded.value) {
+        const r = { pool: name, ip, pod: rec.pod, podUid: rec.podUid };
+        records.push(r);
+        let set = this.#byPod.get(r.pod);
+        if (set === undefined) this.#byPod.set(r.pod, (set = new Set()));
+        set.add(r);
+        this.#uids.set(r.podUid, (this.#uids.get(r.podUid) ?? 0) + 1);
+      }
+    this.#pools.set(name, { object: p, records });
+  }
+
+  /** Every record of every readable pool. */
+  *records(): Iterable<IndexedRecord> {
+    for (const { records } of this.#pools.values()) yield* records;
+  }
+
+  /** The records held under the pod name `namespace/name` (any UID). */
+  ofPod(pod: string): Iterable<IndexedRecord> {
+    return this.#byPod.get(pod) ?? [];
+  }
+
+  /** Does any record hold this pod UID? */
+  holds(podUid: string): boolean {
+    return this.#uids.has(podUid);
+  }
+
+  /** Some pool's records cannot be read: who it holds is unknown. */
+  get anyUnreadable(): boolean {
+    return this.#unreadable.size > 0;
+  }
+}
+
+/** The records among `records` that look leaked now. */
+export function judgeRecords(records: Iterable<IndexedRecord>, view: GCView): RecordCandidate[] {
+  const out: RecordCandidate[] = [];
+  for (const rec of records) {
+    const [ns, name] = rec.pod.split('/') as [string, string];
+    const leak = leakReason(ns, name, rec.podUid, view);
+    if (leak === undefined) continue;
+    out.push({ key: `${rec.pool}/${rec.ip}/${rec.podUid}`, ...rec, ...leak });
   }
   return out;
 }
 
+/** Every pool record that looks leaked now. Unreadable pools are skipped, never guessed at. */
+export function recordCandidates(pools: readonly SpiderIPPool[], view: GCView): RecordCandidate[] {
+  return judgeRecords(new RecordIndex().sync(pools).records(), view);
+}
+
 export interface EndpointCandidate extends Leak {
   readonly key: string;
+  /** `namespace/name` of its pod. */
+  readonly pod: string;
   readonly namespace: string;
   readonly name: string;
   readonly uid: string;
@@ -123,25 +205,22 @@ export interface EndpointCandidate extends Leak {
  */
 export function endpointCandidates(
   endpoints: readonly EndpointView[],
-  pools: readonly SpiderIPPool[],
+  pools: readonly SpiderIPPool[] | RecordIndex,
   view: GCView,
 ): EndpointCandidate[] {
-  const held = new Set<string>();
-  for (const pool of pools) {
-    const records = decodeAllocatedIPs(pool.status?.allocatedIPs);
-    // Unreadable: treat every endpoint as held rather than delete one that is not orphaned.
-    if (!records.ok) return [];
-    for (const rec of records.value.values()) held.add(rec.podUid);
-  }
+  const index = pools instanceof RecordIndex ? pools : new RecordIndex().sync(pools);
+  // Unreadable: treat every endpoint as held rather than delete one that is not orphaned.
+  if (index.anyUnreadable) return [];
   const out: EndpointCandidate[] = [];
   for (const ep of endpoints) {
     const ns = ep.metadata.namespace ?? '';
     const uid = ep.status?.current?.uid ?? '';
-    if (held.has(uid) || view.pod(ns, ep.metadata.name) !== undefined) continue;
+    if (index.holds(uid) || view.pod(ns, ep.metadata.name) !== undefined) continue;
     const leak = leakReason(ns, ep.metadata.name, uid, view);
     if (leak === undefined) continue;
     out.push({
       key: `endpoint/${ns}/${ep.metadata.name}/${uid}`,
+      pod: `${ns}/${ep.metadata.name}`,
       namespace: ns,
       name: ep.metadata.name,
       uid,
@@ -156,21 +235,29 @@ export function endpointCandidates(
  * than their grace period plus `delayMs`. Keys that stop being candidates are forgotten.
  */
 export class DueTracker {
-  readonly #firstSeen = new Map<string, number>();
+  readonly #firstSeen = new Map<string, { at: number; pod: string | undefined }>();
   readonly #delayMs: number;
 
   constructor(delayMs: number) {
     this.#delayMs = delayMs;
   }
 
-  /** Call with every current candidate: keys missing from the list are forgotten. */
-  due<T extends { key: string; graceSeconds: number }>(candidates: readonly T[], now: number): T[] {
+  /**
+   * Call with every current candidate (or, with `pod`, every current candidate of that
+   * pod): keys missing from the list are forgotten (within that pod only).
+   */
+  due<T extends { key: string; graceSeconds: number; pod?: string }>(
+    candidates: readonly T[],
+    now: number,
+    pod?: string,
+  ): T[] {
     const seen = new Set(candidates.map((c) => c.key));
-    for (const k of this.#firstSeen.keys()) if (!seen.has(k)) this.#firstSeen.delete(k);
+    for (const [k, v] of this.#firstSeen)
+      if (!seen.has(k) && (pod === undefined || v.pod === pod)) this.#firstSeen.delete(k);
     const out: T[] = [];
     for (const c of candidates) {
-      const first = this.#firstSeen.get(c.key) ?? now;
-      this.#firstSeen.set(c.key, first);
+      const first = this.#firstSeen.get(c.key)?.at ?? now;
+      this.#firstSeen.set(c.key, { at: first, pod: c.pod });
       if (now - first >= c.graceSeconds * 1000 + this.#delayMs) out.push(c);
     }
     return out;
@@ -180,11 +267,18 @@ export class DueTracker {
   nextDue(candidates: readonly { key: string; graceSeconds: number }[]): number | undefined {
     let next: number | undefined;
     for (const c of candidates) {
-      const first = this.#firstSeen.get(c.key);
+      const first = this.#firstSeen.get(c.key)?.at;
       if (first === undefined) continue;
       const at = first + c.graceSeconds * 1000 + this.#delayMs;
       if (next === undefined || at < next) next = at;
     }
     return next;
+  }
+
+  /** Candidates waiting out their grace, by type (endpoint keys start with `endpoint/`). */
+  waiting(): { record: number; endpoint: number } {
+    let endpoint = 0;
+    for (const k of this.#firstSeen.keys()) if (k.startsWith('endpoint/')) endpoint++;
+    return { record: this.#firstSeen.size - endpoint, endpoint };
   }
 }

@@ -133,3 +133,214 @@ describe('a new leader', () => {
     expect(store.deleted).toEqual([]);
   });
 });
+
+/** A synced store whose state the test sets, counting what the reconciler writes. */
+class SteadyStore extends FillingStore {
+  override synced = true;
+  gone = new Set<string>();
+  statusWrites: SpiderIPPool[] = [];
+  override async replacePoolStatus(p: SpiderIPPool): Promise<SpiderIPPool> {
+    this.statusWrites.push(p);
+    this.poolList = this.poolList.map((q) => (q.metadata.name === p.metadata.name ? p : q));
+    return p;
+  }
+  /** Pods seen deleted: grace 0 (force-deleted). */
+  override lastGrace(): undefined {
+    return undefined;
+  }
+  async readPod(): Promise<undefined> {
+    return undefined;
+  }
+}
+
+const OPTS = {
+  retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 1 },
+  resyncMs: 600_000,
+  gcIntervalMs: 600_000,
+  gcDelayMs: 0,
+};
+
+function subject(store: FillingStore) {
+  const metrics = createMetrics(new Registry(), false);
+  const r = new Reconciler(store as unknown as ControllerStore, OPTS, metrics, {
+    info: () => undefined,
+    warn: () => undefined,
+  });
+  /** Reconciles handled so far, by kind. */
+  const handled = async (): Promise<Record<string, number>> => {
+    const out: Record<string, number> = {};
+    for (const v of (await metrics.reconciles.get()).values)
+      if (v.labels.result === 'ok') out[String(v.labels.kind)] = v.value;
+    return out;
+  };
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 100 && r.pending > 0; i++) await new Promise((res) => setTimeout(res, 5));
+    await new Promise((res) => setTimeout(res, 20));
+  };
+  const delta = async (act: () => void): Promise<Record<string, number>> => {
+    await settle();
+    const before = await handled();
+    act();
+    await settle();
+    const after = await handled();
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(after))
+      if (v - (before[k] ?? 0) > 0) out[k] = v - (before[k] ?? 0);
+    return out;
+  };
+  return { r, delta, settle, handled };
+}
+
+const withRecords = (
+  p: SpiderIPPool,
+  rv: string,
+  records: Record<string, { pod: string; podUid: string }>,
+): SpiderIPPool => ({
+  ...p,
+  metadata: { ...p.metadata, resourceVersion: rv },
+  status: {
+    ...p.status,
+    allocatedIPs: JSON.stringify(records),
+    allocatedIPCount: Object.keys(records).length,
+  },
+});
+
+const subnetLabelled = (): SpiderIPPool => {
+  const p = autoPool();
+  return {
+    ...p,
+    metadata: {
+      ...p.metadata,
+      labels: { ...p.metadata.labels, 'ipam.spidernet.io/owner-spider-subnet': 'subnet-a' },
+    },
+  };
+};
+
+const deployment = (name: string, uid: string, subnet: string): Workload =>
+  toWorkload('Deployment', {
+    metadata: { name, namespace: 'default', uid },
+    spec: {
+      replicas: 1,
+      template: {
+        metadata: {
+          annotations: {
+            'ipam.spidernet.io/subnet': JSON.stringify({ interface: 'eth0', ipv4: [subnet] }),
+          },
+        },
+      },
+    },
+  });
+
+describe('what an event queues (review #8)', () => {
+  it('a pool status write queues that pool’s counters only: no GC, workload or subnet pass', async () => {
+    const store = new SteadyStore();
+    store.poolList = [subnetLabelled()];
+    store.workloadList = [deployment('web', UID, 'subnet-a')];
+    const { r, delta } = subject(store);
+    await r.start();
+    // An allocator writes a record into the pool: status only.
+    const d = await delta(() => {
+      store.poolList = [
+        withRecords(subnetLabelled(), '6', {
+          '10.6.168.171': { pod: 'default/web-1', podUid: 'p1' },
+        }),
+      ];
+      r.onChange({
+        kind: 'pool',
+        key: autoPool().metadata.name,
+        type: 'update',
+        labels: subnetLabelled().metadata.labels!,
+      });
+    });
+    await r.stop();
+    expect(d).toEqual({ pool: 1 });
+  });
+
+  it('a pool spec or label change does queue its subnet and its workload', async () => {
+    const store = new SteadyStore();
+    store.poolList = [subnetLabelled()];
+    store.workloadList = [deployment('web', UID, 'subnet-a')];
+    const { r, delta } = subject(store);
+    await r.start();
+    const d = await delta(() => {
+      const p = subnetLabelled();
+      store.poolList = [
+        {
+          ...p,
+          metadata: { ...p.metadata, resourceVersion: '7' },
+          spec: { ...p.spec, ips: ['10.6.168.171-10.6.168.174'] },
+        },
+      ];
+      r.onChange({
+        kind: 'pool',
+        key: p.metadata.name,
+        type: 'update',
+        labels: p.metadata.labels!,
+      });
+    });
+    await r.stop();
+    expect(d).toEqual({ pool: 1, subnet: 1, workload: 1 });
+  });
+
+  it('a subnet event brings back only the workloads waiting for that subnet', async () => {
+    const store = new SteadyStore();
+    // Neither subnet exists yet: both workloads wait, each for its own.
+    store.workloadList = [
+      deployment('a', '11111111-2222-4333-8444-00000000000a', 's1'),
+      deployment('b', '11111111-2222-4333-8444-00000000000b', 's2'),
+    ];
+    const { r, delta } = subject(store);
+    await r.start();
+    const d = await delta(() => r.onChange({ kind: 'subnet', key: 's1', type: 'add' }));
+    await r.stop();
+    expect(d).toEqual({ subnet: 1, workload: 1 });
+  });
+
+  it('a pod delete runs GC over that pod’s records only, and releases them', async () => {
+    const store = new SteadyStore();
+    store.lastGrace = (() => 0) as unknown as () => undefined;
+    const p = withRecords(autoPool(), '6', {
+      '10.6.168.171': { pod: 'default/gone', podUid: 'u1' },
+      '10.6.168.172': { pod: 'default/other-gone', podUid: 'u2' },
+    });
+    store.poolList = [p];
+    store.workloadList = [deployment('web', UID, 's1')];
+    const { r, delta, settle } = subject(store);
+    await r.start();
+    // Grace 0 and delay 0: the start-up scan releases both at once. Let it, then put both
+    // records back, as if a late write had brought them after the scan.
+    await settle();
+    store.statusWrites = [];
+    store.poolList = [
+      withRecords(p, '8', {
+        '10.6.168.171': { pod: 'default/gone', podUid: 'u1' },
+        '10.6.168.172': { pod: 'default/other-gone', podUid: 'u2' },
+      }),
+    ];
+    const d = await delta(() => r.onChange({ kind: 'pod', key: 'default/gone', type: 'delete' }));
+    await r.stop();
+    expect(d).toMatchObject({ gc: 1 });
+    // Only the deleted pod's record goes; the other waits for the periodic scan.
+    expect(
+      store.statusWrites.map((w) => JSON.parse(w.status?.allocatedIPs ?? '{}') as unknown),
+    ).toEqual([{ '10.6.168.172': { pod: 'default/other-gone', podUid: 'u2' } }]);
+  });
+
+  it('holds work while a cache is not synced (a watch down too long), and does it once synced', async () => {
+    const store = new SteadyStore();
+    store.workloadList = [deployment('a', '11111111-2222-4333-8444-00000000000a', 's1')];
+    const { r, delta, handled } = subject(store);
+    await r.start();
+    store.synced = false;
+    const d = await delta(() =>
+      r.onChange({ kind: 'workload', key: 'Deployment/default/a', type: 'update' }),
+    );
+    expect(d).toEqual({});
+    const before = (await handled()).workload ?? 0;
+    store.synced = true;
+    await new Promise((res) => setTimeout(res, 700));
+    const after = (await handled()).workload ?? 0;
+    await r.stop();
+    expect(after - before).toBe(1);
+  });
+});

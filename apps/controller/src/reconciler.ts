@@ -4,6 +4,7 @@
  * triggered: every handler reads the current state and converges it, so a repeated or
  * missed event does no harm; a periodic resync catches anything else.
  */
+import { createHash } from 'node:crypto';
 import {
   applicationString,
   autoPoolApplication,
@@ -44,7 +45,15 @@ import {
   withFinalizer,
 } from './bookkeeping.ts';
 import { Reason, type EventTarget } from './events.ts';
-import { DueTracker, endpointCandidates, leakReason, recordCandidates, type GCView } from './gc.ts';
+import {
+  DueTracker,
+  endpointCandidates,
+  judgeRecords,
+  leakReason,
+  RecordIndex,
+  type GCView,
+  type RecordCandidate,
+} from './gc.ts';
 import type { ControllerMetrics } from './metrics.ts';
 import { WorkQueue } from './queue.ts';
 import type { Change, ControllerStore } from './store.ts';
@@ -60,6 +69,30 @@ export interface ReconcilerOptions {
 type Log = { info(msg: string): void; warn(msg: string, err?: unknown): void };
 
 const GC = 'gc';
+const gcOf = (pod: string): string => `gc:${pod}`;
+
+/**
+ * What the subnet and workload reconcilers read of a pool: its addresses, labels,
+ * owners and whether it is being deleted — not its status. Subnet claims and counts
+ * come from pool specs (bookkeeping.ts `subnetStatus`, autopool.ts `withControlled`), so
+ * a status write (an allocation, a release) changes neither. A hash, so that 10k pools
+ * cost 10k short strings.
+ */
+function claimSignature(p: SpiderIPPool): string {
+  return createHash('sha1')
+    .update(
+      JSON.stringify([
+        p.spec.ipVersion,
+        p.spec.subnet,
+        p.spec.ips,
+        p.spec.excludeIPs,
+        p.metadata.labels,
+        p.metadata.ownerReferences?.map((o) => o.uid),
+        p.metadata.deletionTimestamp !== undefined,
+      ]),
+    )
+    .digest('base64');
+}
 
 function workloadTarget(w: Workload): EventTarget {
   const version = w.app.kind === 'Job' || w.app.kind === 'CronJob' ? 'batch/v1' : 'apps/v1';
@@ -93,7 +126,20 @@ export class Reconciler {
   readonly #due: DueTracker;
   #timers: NodeJS.Timeout[] = [];
   #gcTimer: NodeJS.Timeout | undefined;
+  /** One timer per pod whose GC candidates wait out their grace. */
+  readonly #podTimers = new Map<string, NodeJS.Timeout>();
   #synced = false;
+  /** Records of every pool, decoded once per pool version (GC reads them from here). */
+  readonly #records = new RecordIndex();
+  /** claimSignature of each pool as last seen: a pool event that leaves it alone is status only. */
+  readonly #poolSigs = new Map<string, string>();
+  /** Auto-pools that could not shrink for addresses in use: their releases are worth a workload pass. */
+  readonly #shrinkPending = new Set<string>();
+  /** Workloads (queue keys) waiting for a subnet: to appear, to stop terminating, to have room. */
+  readonly #waiting = new Map<string, Set<string>>();
+  /** Keys held back while a cache is not synced (a watch down too long): never act on a frozen cache. */
+  readonly #held = new Set<string>();
+  #heldTimer: NodeJS.Timeout | undefined;
 
   constructor(
     store: ControllerStore,
@@ -120,6 +166,7 @@ export class Reconciler {
     while (!this.#store.ready()) await new Promise((r) => setTimeout(r, 100));
     this.#synced = true;
     this.resyncAll();
+    this.#queue.add(GC);
     this.#timers = [
       setInterval(() => this.resyncAll(), this.#opts.resyncMs),
       setInterval(() => this.#queue.add(GC), this.#opts.gcIntervalMs),
@@ -129,21 +176,26 @@ export class Reconciler {
   async stop(): Promise<void> {
     for (const t of this.#timers) clearInterval(t);
     if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
+    if (this.#heldTimer !== undefined) clearInterval(this.#heldTimer);
+    for (const t of this.#podTimers.values()) clearTimeout(t);
     await this.#queue.stop();
   }
 
-  /** Queues everything: every subnet-annotated workload, every pool and subnet, and a GC pass. */
+  /**
+   * Queues every subnet-annotated workload, every pool and subnet (the level-triggered
+   * safety net). The full GC pass has its own timer.
+   */
   resyncAll(): void {
     for (const s of this.#store.subnets()) this.#queue.add(`subnet:${s.metadata.name}`);
     for (const p of this.#store.pools()) {
       this.#queue.add(`pool:${p.metadata.name}`);
+      this.#poolSigs.set(p.metadata.name, claimSignature(p));
       const app = autoPoolApplication(p.metadata.labels);
       if (app !== undefined)
         this.#queue.add(`workload:${app.kind}/${app.namespace}/${app.nameLabel}`);
     }
     for (const w of this.#store.workloads())
       if (this.#wantsPools(w)) this.#queue.add(workloadKey(w.app));
-    this.#queue.add(GC);
   }
 
   #wantsPools(w: Workload): boolean {
@@ -151,7 +203,10 @@ export class Reconciler {
     return !r.ok || r.value.length > 0;
   }
 
-  /** Watch events → queued keys. */
+  /**
+   * Watch events → queued keys: only what the event can affect (review #8). Under churn
+   * of 10–50k pods the one worker must not spend itself on passes that find nothing.
+   */
   onChange(c: Change): void {
     // Until every watch has listed, a missing workload or pool means "not seen yet", not
     // "gone": acting on it would reclaim live pools. The first resync covers these events.
@@ -162,29 +217,23 @@ export class Reconciler {
         if (isWorkloadKind(kind)) this.#queue.add(workloadKey({ kind, namespace: ns, name }));
         break;
       }
-      case 'pool': {
-        this.#queue.add(`pool:${c.key}`);
-        const subnet = c.labels?.[Label.ownerSpiderSubnet];
-        if (subnet !== undefined) this.#queue.add(`subnet:${subnet}`);
-        const app = autoPoolApplication(c.labels);
-        if (app !== undefined)
-          this.#queue.add(`workload:${app.kind}/${app.namespace}/${app.nameLabel}`);
-        if (c.type !== 'delete') this.#queue.add(GC);
+      case 'pool':
+        this.#onPool(c);
+        break;
+      case 'subnet': {
+        this.#queue.add(`subnet:${c.key}`);
+        // Only the workloads that wait for this subnet try again, not every workload.
+        const waiting = this.#waiting.get(c.key);
+        if (waiting !== undefined && c.type !== 'delete')
+          for (const k of waiting) this.#queue.add(k);
         break;
       }
-      case 'subnet':
-        this.#queue.add(`subnet:${c.key}`);
-        // Workloads waiting for this subnet (or for room in it) try again.
-        if (c.type !== 'delete')
-          for (const w of this.#store.workloads())
-            if (this.#wantsPools(w)) this.#queue.add(workloadKey(w.app));
-        break;
       case 'pod': {
-        // Only what can leak: a pod gone, or one that has finished. Other pod updates
-        // (status churn) would run a full GC pass each for nothing.
+        // Only what can leak: a pod gone, or one that has finished, and only its own
+        // records. Other pod updates (status churn) queue nothing.
         const [ns, name] = c.key.split('/') as [string, string];
         if (c.type === 'delete' || this.#store.pod(ns, name)?.finished === true)
-          this.#queue.add(GC);
+          this.#queue.add(gcOf(c.key));
         break;
       }
       case 'endpoint':
@@ -193,14 +242,70 @@ export class Reconciler {
     }
   }
 
+  #onPool(c: Change): void {
+    // Its own counters and finalizer: one pool, whatever changed.
+    this.#queue.add(`pool:${c.key}`);
+    const pool = c.type === 'delete' ? undefined : this.#store.pool(c.key);
+    const sig = pool === undefined ? undefined : claimSignature(pool);
+    const before = this.#poolSigs.get(c.key);
+    if (sig === undefined) {
+      this.#poolSigs.delete(c.key);
+      this.#shrinkPending.delete(c.key);
+    } else this.#poolSigs.set(c.key, sig);
+    const app = autoPoolApplication(c.labels);
+    const workload =
+      app === undefined ? undefined : `workload:${app.kind}/${app.namespace}/${app.nameLabel}`;
+    if (sig !== undefined && sig === before) {
+      // A status write (allocation or release): no claim and no pool size changes. Only
+      // a pool waiting to shrink may now give addresses back.
+      if (workload !== undefined && this.#shrinkPending.has(c.key)) this.#queue.add(workload);
+      return;
+    }
+    const subnet = c.labels?.[Label.ownerSpiderSubnet];
+    if (subnet !== undefined) this.#queue.add(`subnet:${subnet}`);
+    if (workload !== undefined) this.#queue.add(workload);
+  }
+
+  /** Holds `key` until the caches are synced again; checks twice a second. */
+  #hold(key: string): void {
+    this.#held.add(key);
+    this.#heldTimer ??= setInterval(() => {
+      if (!this.#store.ready()) return;
+      clearInterval(this.#heldTimer);
+      this.#heldTimer = undefined;
+      const keys = [...this.#held];
+      this.#held.clear();
+      for (const k of keys) this.#queue.add(k);
+    }, 500);
+    this.#heldTimer.unref();
+  }
+
+  /** Records that `workload` waits for `subnet` (until its next pass). */
+  #wait(subnet: string, workload: string): void {
+    let set = this.#waiting.get(subnet);
+    if (set === undefined) this.#waiting.set(subnet, (set = new Set()));
+    set.add(workload);
+  }
+
+  #unwait(workload: string): void {
+    for (const [subnet, set] of this.#waiting) {
+      set.delete(workload);
+      if (set.size === 0) this.#waiting.delete(subnet);
+    }
+  }
+
   async #handle(key: string): Promise<void> {
+    if (!this.#store.ready()) {
+      this.#hold(key);
+      return;
+    }
     const colon = key.indexOf(':');
     const kind = colon < 0 ? key : key.slice(0, colon);
-    const rest = key.slice(colon + 1);
-    if (kind === 'workload') await this.#reconcileWorkload(rest);
-    else if (kind === 'pool') await this.#reconcilePool(rest);
-    else if (kind === 'subnet') await this.#reconcileSubnet(rest);
-    else if (kind === GC) await this.#collect();
+    const rest = colon < 0 ? undefined : key.slice(colon + 1);
+    if (kind === 'workload' && rest !== undefined) await this.#reconcileWorkload(rest);
+    else if (kind === 'pool' && rest !== undefined) await this.#reconcilePool(rest);
+    else if (kind === 'subnet' && rest !== undefined) await this.#reconcileSubnet(rest);
+    else if (kind === GC) await this.#collect(rest);
     this.#metrics.reconciles.inc({ kind, result: 'ok' });
   }
 
@@ -216,6 +321,8 @@ export class Reconciler {
   async #reconcileWorkload(key: string): Promise<void> {
     const [kind, ns, nameLabel] = key.split('/') as [string, string, string];
     if (!isWorkloadKind(kind)) return;
+    // This pass records afresh what it still waits for.
+    this.#unwait(`workload:${key}`);
     const w = this.#findWorkload(kind, ns, nameLabel);
     let intents: PoolIntent[] = [];
     if (w !== undefined) {
@@ -285,7 +392,11 @@ export class Reconciler {
   async #ensurePool(w: Workload, intent: PoolIntent): Promise<void> {
     const target = workloadTarget(w);
     const subnet = this.#store.subnet(intent.subnet);
+    // Each way this intent can go unmet below is the subnet's (missing, deleting, wrong
+    // family, full): the workload waits for the subnet's next change.
+    const wait = (): void => this.#wait(intent.subnet, workloadKey(w.app));
     if (subnet === undefined) {
+      wait();
       this.#store.events.emit(
         target,
         'Warning',
@@ -295,6 +406,7 @@ export class Reconciler {
       return;
     }
     if (subnet.metadata.deletionTimestamp !== undefined) {
+      wait();
       this.#store.events.emit(
         target,
         'Warning',
@@ -304,6 +416,7 @@ export class Reconciler {
       return;
     }
     if (specFamily(subnet.spec) !== intent.family) {
+      wait();
       this.#store.events.emit(
         target,
         'Warning',
@@ -314,7 +427,7 @@ export class Reconciler {
     }
     const existing = this.#poolFor(w, intent);
     if (existing === undefined) {
-      await this.#createPool(w, intent, subnet);
+      if (!(await this.#createPool(w, intent, subnet))) wait();
       return;
     }
     const from = existing.metadata.labels?.[Label.ownerSpiderSubnet];
@@ -338,9 +451,14 @@ export class Reconciler {
     }
     const have = poolAddresses(existing).count();
     const want = BigInt(intent.size);
-    if (have < want) await this.#grow(w, intent, existing, want - have);
-    else if (have > want) await this.#shrink(w, intent, existing);
-    else await this.#relabel(w, intent, existing.metadata.name);
+    if (have > want) {
+      await this.#shrink(w, intent, existing);
+      return;
+    }
+    this.#shrinkPending.delete(existing.metadata.name);
+    if (have < want) {
+      if (!(await this.#grow(w, intent, existing, want - have))) wait();
+    } else await this.#relabel(w, intent, existing.metadata.name);
   }
 
   /** Promises `n` lowest free subnet addresses to `pool` (on top of `keep`), subnet first. */
@@ -383,7 +501,8 @@ export class Reconciler {
     return result;
   }
 
-  async #createPool(w: Workload, wanted: PoolIntent, subnet: SpiderSubnet): Promise<void> {
+  /** Creates the pool; false when the subnet had too few addresses for it (it waits for room). */
+  async #createPool(w: Workload, wanted: PoolIntent, subnet: SpiderSubnet): Promise<boolean> {
     // The name may still be held by a Terminating pool of this very workload (its pods
     // keep addresses there, e.g. after a rollback): then the pool gets another name,
     // rather than every new pod waiting for the old ones to go.
@@ -413,8 +532,9 @@ export class Reconciler {
         Reason.subnetExhausted,
         `SpiderSubnet ${subnet.metadata.name} has no free address for pool ${intent.poolName} (${intent.ifName}, needs ${intent.size}); pods of this workload wait until addresses are freed or added`,
       );
-      return;
+      return false;
     }
+    const full = ips.count() >= BigInt(intent.size);
     if (ips.count() < BigInt(intent.size))
       this.#store.events.emit(
         target,
@@ -426,7 +546,7 @@ export class Reconciler {
       await this.#store.createPool(newAutoPool(intent, w, subnet, ips));
     } catch (e) {
       // Made by an earlier pass whose create answer was lost: the next pass resizes it.
-      if ((e as { code?: number }).code === 409) return;
+      if ((e as { code?: number }).code === 409) return full;
       throw e;
     }
     this.#metrics.autoPools.inc({ action: 'created' });
@@ -436,9 +556,11 @@ export class Reconciler {
       Reason.poolCreated,
       `created SpiderIPPool ${intent.poolName} for ${intent.ifName} with ${ips.toStrings().join(',')} from SpiderSubnet ${subnet.metadata.name}`,
     );
+    return full;
   }
 
-  async #grow(w: Workload, intent: PoolIntent, pool: SpiderIPPool, n: bigint): Promise<void> {
+  /** Grows the pool by `n`; false when the subnet had fewer free addresses (it waits for room). */
+  async #grow(w: Workload, intent: PoolIntent, pool: SpiderIPPool, n: bigint): Promise<boolean> {
     const current = poolAddresses(pool);
     const ips = await this.#claim(
       intent.subnet,
@@ -465,6 +587,7 @@ export class Reconciler {
         `grew to ${intent.size} addresses for ${w.app.kind} ${w.app.namespace}/${w.app.name} (${w.replicas} replicas, ippool-ip-number ${intent.ipNumber})`,
       );
     }
+    return added.count() >= n;
   }
 
   async #shrink(w: Workload, intent: PoolIntent, pool: SpiderIPPool): Promise<void> {
@@ -476,6 +599,9 @@ export class Reconciler {
       short = r.short;
       return r.keep;
     });
+    // Releases in this pool (status writes) bring the workload back until it has shrunk.
+    if (short > 0) this.#shrinkPending.add(pool.metadata.name);
+    else this.#shrinkPending.delete(pool.metadata.name);
     if (short > 0)
       this.#store.events.emit(
         poolTarget(pool),
@@ -631,30 +757,56 @@ export class Reconciler {
     };
   }
 
-  async #collect(): Promise<void> {
+  /**
+   * One GC pass: over every record and endpoint (`pod` undefined: the periodic scan), or
+   * over those of one pod name (a pod deleted or finished). Records come from the index,
+   * which decodes only pools changed since the last pass.
+   */
+  async #collect(pod?: string): Promise<void> {
     const now = Date.now();
-    const records = recordCandidates(this.#store.pools(), this.#view());
-    const endpoints = endpointCandidates(
-      this.#store.endpoints(),
-      this.#store.pools(),
-      this.#view(),
-    );
-    this.#metrics.gcCandidates.set({ type: 'record' }, records.length);
-    this.#metrics.gcCandidates.set({ type: 'endpoint' }, endpoints.length);
+    const view = this.#view();
+    const index = this.#records.sync(this.#store.pools());
+    let records: RecordCandidate[];
+    let endpoints: ReturnType<typeof endpointCandidates>;
+    if (pod === undefined) {
+      records = judgeRecords(index.records(), view);
+      endpoints = endpointCandidates(this.#store.endpoints(), index, view);
+    } else {
+      const [ns, name] = pod.split('/') as [string, string];
+      const ep = this.#store.endpoint(ns, name);
+      records = judgeRecords(index.ofPod(pod), view);
+      endpoints = endpointCandidates(ep === undefined ? [] : [ep], index, view);
+    }
     const all = [...records, ...endpoints];
-    const due = new Set(this.#due.due(all, now).map((c) => c.key));
+    const due = new Set(this.#due.due(all, now, pod).map((c) => c.key));
+    const waiting = this.#due.waiting();
+    this.#metrics.gcCandidates.set({ type: 'record' }, waiting.record);
+    this.#metrics.gcCandidates.set({ type: 'endpoint' }, waiting.endpoint);
     for (const c of records) if (due.has(c.key)) await this.#release(c);
     for (const c of endpoints) if (due.has(c.key)) await this.#dropEndpoint(c);
     const next = this.#due.nextDue(all.filter((c) => !due.has(c.key)));
-    if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
-    if (next !== undefined) {
-      this.#gcTimer = setTimeout(() => this.#queue.add(GC), Math.max(next - Date.now(), 0) + 50);
-      this.#gcTimer.unref();
+    const later = (): void => this.#queue.add(pod === undefined ? GC : gcOf(pod));
+    const delay = next === undefined ? undefined : Math.max(next - Date.now(), 0) + 50;
+    if (pod === undefined) {
+      if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
+      this.#gcTimer = delay === undefined ? undefined : setTimeout(later, delay);
+      this.#gcTimer?.unref();
+    } else {
+      clearTimeout(this.#podTimers.get(pod));
+      this.#podTimers.delete(pod);
+      if (delay !== undefined) {
+        const t = setTimeout(() => {
+          this.#podTimers.delete(pod);
+          later();
+        }, delay);
+        t.unref();
+        this.#podTimers.set(pod, t);
+      }
     }
   }
 
   /** Re-checks against a fresh read of the pod, then releases only the record still held by that UID. */
-  async #release(c: ReturnType<typeof recordCandidates>[number]): Promise<void> {
+  async #release(c: RecordCandidate): Promise<void> {
     const [ns, name] = c.pod.split('/') as [string, string];
     try {
       const pod = await this.#store.readPod(ns, name);
@@ -702,7 +854,8 @@ export class Reconciler {
       if ((await this.#store.readPod(c.namespace, c.name)) !== undefined) return;
       const ep = await this.#store.readEndpoint(c.namespace, c.name);
       if (ep === undefined || (ep.status?.current?.uid ?? '') !== c.uid) return;
-      if (endpointCandidates([ep], this.#store.pools(), this.#view()).length === 0) return;
+      const index = this.#records.sync(this.#store.pools());
+      if (endpointCandidates([ep], index, this.#view()).length === 0) return;
       // The very object judged: a same-name pod's endpoint written meanwhile is not touched
       // (the writes carry its resourceVersion and fail with 409 instead).
       const last =
