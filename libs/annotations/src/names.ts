@@ -78,8 +78,11 @@ interface CharClass {
   readonly ascii: Uint8Array;
   /** How many of the characters a pool name may hold the class accepts. */
   readonly breadth: number;
-  /** Every code unit a small set (`[cd]`, at most 4) accepts, to search for each natively. */
-  readonly members: readonly string[] | undefined;
+  /**
+   * The class alone as a global RegExp, to find the next code unit it accepts natively.
+   * One character class and no quantifier: nothing to backtrack over.
+   */
+  readonly search: RegExp;
 }
 
 /** The characters of pool names (DNS-1123 subdomains), for ordering classes. */
@@ -101,13 +104,12 @@ function charClass(negate: boolean, ranges: readonly number[]): CharClass {
   for (let c = 0; c < 128; c++) ascii[c] = inRanges(ranges, negate, c) ? 1 : 0;
   let breadth = 0;
   for (let i = 0; i < NAME_CHARS.length; i++) breadth += ascii[NAME_CHARS.charCodeAt(i)]!;
-  let size = 0;
-  for (let i = 0; i < ranges.length; i += 2) size += ranges[i + 1]! - ranges[i]! + 1;
-  const members: string[] = [];
-  if (!negate && size <= 4)
-    for (let i = 0; i < ranges.length; i += 2)
-      for (let c = ranges[i]!; c <= ranges[i + 1]!; c++) members.push(String.fromCharCode(c));
-  return { negate, ranges, ascii, breadth, members: members.length > 0 ? members : undefined };
+  const unit = (c: number): string => `\\u${c.toString(16).padStart(4, '0')}`;
+  let body = '';
+  for (let i = 0; i < ranges.length; i += 2) body += `${unit(ranges[i]!)}-${unit(ranges[i + 1]!)}`;
+  // No `u` flag: code units, as everywhere in this matcher.
+  const search = new RegExp(`[${negate ? '^' : ''}${body}]`, 'g');
+  return { negate, ranges, ascii, breadth, search };
 }
 
 function classHas(c: CharClass, code: number): boolean {
@@ -261,7 +263,8 @@ function globMatcher(
    * The leftmost offset in [from, final] where segment `s` fits, or -1. Candidates come
    * from the native search for the segment's rarest literal, so offsets without it cost
    * nothing (a long native substring search would cost name × run on periodic names).
-   * A segment of classes and `?` skips ahead to where its last failing class fits.
+   * A segment of classes and `?` skips ahead, by its class's native search, to where its
+   * last failing class fits.
    */
   const find = (s: number, name: string, from: number, final: number): number => {
     const anchor = anchors[s];
@@ -273,19 +276,12 @@ function globMatcher(
         p = hit - anchor.offset;
       } else {
         const k = recent[s]![0]!;
-        const members = k >= 0 ? classes[CLASS - seg[k]!]!.members : undefined;
-        if (members !== undefined) {
-          let next = -1;
-          for (const m of members) {
-            const hit = name.indexOf(m, p + k);
-            if (hit >= 0 && (next < 0 || hit < next)) next = hit;
-          }
-          if (next < 0 || next - k > final) return -1;
-          p = next - k;
-        } else if (k >= 0) {
-          const want = seg[k]!;
-          while (p <= final && !fits(want, name.charCodeAt(p + k))) p++;
-          if (p > final) return -1;
+        if (k >= 0) {
+          const search = classes[CLASS - seg[k]!]!.search;
+          search.lastIndex = p + k;
+          const hit = search.exec(name);
+          if (hit === null || hit.index - k > final) return -1;
+          p = hit.index - k;
         }
       }
       if (at(s, name, p)) return p;
@@ -310,6 +306,13 @@ function globMatcher(
       if (name.length < minLength) return false;
       const end = name.length - tailLength;
       if (!at(0, name, 0) || !at(last, name, end)) return false;
+      // A segment whose rarest literal the name lacks cannot fit: say so before placing
+      // the segments in front of it (`*[a-y]…*[a-y]…*z*` against a name without `z`).
+      for (let s = 1; s < last; s++) {
+        const anchor = anchors[s];
+        if (anchor !== undefined && name.indexOf(anchor.char, headLength + anchor.offset) < 0)
+          return false;
+      }
       let pos = headLength;
       for (let s = 1; s < last; s++) {
         const fit = find(s, name, pos, end - segments[s]!.length);
