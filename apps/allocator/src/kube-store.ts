@@ -24,6 +24,7 @@ import {
   type HeldRecord,
   type Labelled,
   type PodObject,
+  type StatefulSetView,
 } from './store.ts';
 
 type Log = (msg: string, err?: unknown) => void;
@@ -256,9 +257,14 @@ export class KubeStore implements AllocatorStore {
     }
   }
 
-  async getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined> {
+  async getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined> {
     try {
-      return (await this.#apps.readNamespacedStatefulSet({ name, namespace })).spec?.replicas ?? 1;
+      const sts = await this.#apps.readNamespacedStatefulSet({ name, namespace });
+      return {
+        replicas: sts.spec?.replicas ?? 1,
+        ordinalsStart: sts.spec?.ordinals?.start ?? 0,
+        deleting: sts.metadata?.deletionTimestamp !== undefined,
+      };
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;

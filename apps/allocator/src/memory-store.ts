@@ -9,6 +9,7 @@ import {
   type HeldRecord,
   type Labelled,
   type PodObject,
+  type StatefulSetView,
 } from './store.ts';
 
 const apiError = (code: number, message: string): Error =>
@@ -29,7 +30,7 @@ export class MemoryStore implements AllocatorStore {
   readonly podsByKey = new Map<string, PodObject>();
   readonly namespaces = new Map<string, Labelled>();
   readonly nodes = new Map<string, Labelled>();
-  readonly statefulSets = new Map<string, number>();
+  readonly statefulSets = new Map<string, StatefulSetView>();
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
   readonly jobOwners = new Map<string, { kind: string; name: string }>();
@@ -125,7 +126,7 @@ export class MemoryStore implements AllocatorStore {
     return this.nodes.get(name) ?? { labels: {}, annotations: {} };
   }
 
-  async getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined> {
+  async getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined> {
     return this.statefulSets.get(`${namespace}/${name}`);
   }
 

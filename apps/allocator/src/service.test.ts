@@ -359,7 +359,7 @@ describe('#10 reuse looks in every candidate pool before allocating anywhere', (
   it('a StatefulSet pod that first got pool b (a was full) gets b again after re-creation', async () => {
     const { store, a } = setup();
     await a.add(req('filler', 'u0'));
-    store.statefulSets.set('default/web', 1);
+    store.statefulSets.set('default/web', { replicas: 1, ordinalsStart: 0, deleting: false });
     store.podsByKey.set(
       'default/web-0',
       podOf('web-0', 'u1', 'node-a', { annotations, statefulSet: 'web' }),
@@ -424,5 +424,35 @@ describe('GC reads (review #19)', () => {
     expect(listed).toEqual(['db']);
     expect(reads).toBe(2);
     expect(store.endpoints.has('default/web')).toBe(true);
+  });
+});
+
+describe('StatefulSet DEL (review #20)', () => {
+  async function added(
+    name: string,
+    sts: { replicas: number; ordinalsStart: number; deleting: boolean },
+  ): Promise<{ store: MemoryStore; a: AllocatorService }> {
+    const store = new MemoryStore();
+    store.addPool(pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.9'] }));
+    const a = service(store, 'node-a');
+    store.statefulSets.set('default/web', sts);
+    store.podsByKey.set(`default/${name}`, podOf(name, 'u1', 'node-a', { statefulSet: 'web' }));
+    await a.add(req(name, 'u1'));
+    store.podsByKey.delete(`default/${name}`);
+    await a.del(req(name, 'u1'));
+    return { store, a };
+  }
+
+  it('spec.ordinals.start: web-6 of start 5 × 2 replicas keeps its address; web-1 does not', async () => {
+    const kept = await added('web-6', { replicas: 2, ordinalsStart: 5, deleting: false });
+    expect(Object.values(holders(kept.store.poolsByName.get('p')))).toEqual(['u1']);
+    const gone = await added('web-1', { replicas: 2, ordinalsStart: 5, deleting: false });
+    expect(holders(gone.store.poolsByName.get('p'))).toEqual({});
+  });
+
+  it('a StatefulSet being deleted (foreground) re-creates nothing: its pods’ addresses go', async () => {
+    const { store } = await added('web-0', { replicas: 3, ordinalsStart: 0, deleting: true });
+    expect(holders(store.poolsByName.get('p'))).toEqual({});
+    expect(store.endpoints.size).toBe(0);
   });
 });

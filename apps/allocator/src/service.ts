@@ -451,12 +451,16 @@ export class AllocatorService {
     const ep = await this.#store.getEndpoint(ns, name, true);
     if (ep?.status?.ownerControllerType === 'StatefulSet' && ep.status.current?.uid === uid) {
       const ordinal = Number(/-(\d+)$/.exec(name)?.[1] ?? NaN);
-      const replicas = await this.#store.getStatefulSetReplicas(
-        ns,
-        ep.status.ownerControllerName ?? '',
-      );
-      // The StatefulSet will re-create this pod: keep its addresses for it.
-      if (replicas !== undefined && Number.isInteger(ordinal) && ordinal < replicas)
+      const sts = await this.#store.getStatefulSet(ns, ep.status.ownerControllerName ?? '');
+      // The StatefulSet will re-create this pod: keep its addresses for it. Not while it is
+      // being deleted, and only for ordinals it runs (from spec.ordinals.start; review #20).
+      if (
+        sts !== undefined &&
+        !sts.deleting &&
+        Number.isInteger(ordinal) &&
+        ordinal >= sts.ordinalsStart &&
+        ordinal < sts.ordinalsStart + sts.replicas
+      )
         return { warnings };
     }
     // The cache's index by pod UID: O(records of this pod), not of every pool (review #7).

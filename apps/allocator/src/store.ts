@@ -58,8 +58,8 @@ export interface AllocatorStore extends PoolPort {
   waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean>;
   /** The controller owning a Job (a CronJob), undefined for none or when the Job is gone. */
   getJobOwner(namespace: string, name: string): Promise<{ kind: string; name: string } | undefined>;
-  /** Replicas of a StatefulSet, undefined when it does not exist. */
-  getStatefulSetReplicas(namespace: string, name: string): Promise<number | undefined>;
+  /** What DEL needs of a StatefulSet; undefined when it does not exist. */
+  getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined>;
   /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */
   getEndpoint(
     namespace: string,
@@ -80,6 +80,15 @@ export interface AllocatorStore extends PoolPort {
     name: string,
     preconditions: DeletePreconditions,
   ): Promise<void>;
+}
+
+/** The parts of a StatefulSet that decide whether it re-creates a pod of a given ordinal. */
+export interface StatefulSetView {
+  readonly replicas: number;
+  /** `spec.ordinals.start` (default 0): ordinals run from it to start + replicas − 1. */
+  readonly ordinalsStart: number;
+  /** It has a deletionTimestamp (foreground deletion): it re-creates nothing. */
+  readonly deleting: boolean;
 }
 
 /** Kubernetes DeleteOptions.preconditions: both of the object's metadata. */
