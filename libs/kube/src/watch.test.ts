@@ -131,6 +131,22 @@ describe('watchInto', () => {
     await w.stop();
   });
 
+  it('follows `continue` of plain-JSON (custom object) lists too', async () => {
+    const api = new FakeApi();
+    // CustomObjectsApi answers are not deserialized: the field is `continue`, not `_continue`.
+    api.pages = (p) =>
+      p._continue === undefined
+        ? ({
+            ...list([pod('a', '5')], '10'),
+            metadata: { resourceVersion: '10', continue: 'tok' },
+          } as List)
+        : list([pod('b', '6')], '10');
+    const { w, into } = start(api);
+    await until('the watch', () => api.watches.length === 1);
+    expect([...into.keys()].sort()).toEqual(['ns/a', 'ns/b']);
+    await w.stop();
+  });
+
   it('is not synced until the last page has been applied', async () => {
     const api = new FakeApi();
     let release: () => void = () => undefined;

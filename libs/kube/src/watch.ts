@@ -109,6 +109,16 @@ function olderThan(value: unknown, at: string): boolean {
   return BigInt(rv) < BigInt(at);
 }
 
+/**
+ * The next page's token. Typed client lists (pods, workloads) are deserialized with the
+ * field renamed `_continue`; custom-object lists are plain JSON and keep `continue`.
+ */
+function continueOf(page: KubernetesListObject<KubernetesObject>): string | undefined {
+  const meta = page.metadata as { _continue?: unknown; continue?: unknown } | undefined;
+  const token = meta?._continue ?? meta?.continue;
+  return typeof token === 'string' && token !== '' ? token : undefined;
+}
+
 /** Statuses that mean "your resourceVersion (or continue token) is too old: list again". */
 const isGone = (e: unknown): boolean =>
   apiStatus(e) === 410 ||
@@ -237,7 +247,7 @@ export function watchInto<V>(
         inList.add(spec.key(o));
         apply('add', o);
       }
-      token = page.metadata?._continue || undefined;
+      token = continueOf(page);
     } while (token !== undefined);
     for (const key of [...spec.into.keys()]) {
       // A value written through after the list's snapshot is newer than the list: keep it.
