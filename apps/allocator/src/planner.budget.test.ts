@@ -14,6 +14,7 @@ import {
   BUDGET_TEST_TIMEOUT_MS,
   bestOfMs,
   fullPool,
+  onceMs,
   longPoolName,
   manyPools,
 } from '@nicpool/testing';
@@ -23,12 +24,6 @@ import { applyOps, type PoolOp } from './pool-commit.ts';
 
 const POOLS = 5000;
 
-/** One timed run: for the `it.failing` budgets, which take seconds today. */
-function onceMs(fn: () => unknown): number {
-  const start = performance.now();
-  fn();
-  return performance.now() - start;
-}
 const KIB64 = 64 * 1024;
 
 /** Items from `item(i)` joined into a JSON array, as many as fit in 64 KiB. */
