@@ -291,6 +291,12 @@ describe('class edge cases', () => {
     expect(poolPatternProblem(p)).toBe(`is not a valid pattern (${why})`);
   });
 
+  it('differs from the RegExp only on line terminators, which no pool name holds', () => {
+    expect(compileGlob('a?b')?.test('a\nb')).toBe(true);
+    expect(oldCompileGlob('a?b')?.test('a\nb')).toBe(false);
+    expect(compileGlob('a*')?.test('a\u2028')).toBe(true);
+  });
+
   it('counts only stars outside classes toward the cap', () => {
     expect(compileGlob('a[*]*')?.stars).toBe(1);
     expect(poolPatternProblem(`${'[*]'.repeat(9)}a*`)).toBeUndefined();
