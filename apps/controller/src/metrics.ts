@@ -55,6 +55,22 @@ export function createMetrics(registry = new Registry(), defaults = true): Contr
     }),
     pools: () => [],
   };
+  // Sizes per pool object, decoded once: the caches replace an object on every change, so
+  // a scrape decodes only pools changed since the last one (not 100k records each time).
+  const sizes = new WeakMap<SpiderIPPool, { total: number; allocated: number } | null>();
+  const sizeOf = (p: SpiderIPPool): { total: number; allocated: number } | null => {
+    let s = sizes.get(p);
+    if (s === undefined) {
+      const total = specAddresses(p.spec);
+      const records = decodeAllocatedIPs(p.status?.allocatedIPs);
+      s =
+        total.ok && records.ok
+          ? { total: Number(total.value.count()), allocated: records.value.size }
+          : null;
+      sizes.set(p, s);
+    }
+    return s;
+  };
   // Per-pool sizes, from the one active replica: every allocator exporting the same
   // cluster-wide numbers would multiply them by the node count in a sum.
   const perPool = (
@@ -70,13 +86,8 @@ export function createMetrics(registry = new Registry(), defaults = true): Contr
       collect() {
         this.reset();
         for (const p of metrics.pools()) {
-          const total = specAddresses(p.spec);
-          const records = decodeAllocatedIPs(p.status?.allocatedIPs);
-          if (!total.ok || !records.ok) continue;
-          this.set(
-            { pool: p.metadata.name },
-            value(Number(total.value.count()), records.value.size),
-          );
+          const size = sizeOf(p);
+          if (size !== null) this.set({ pool: p.metadata.name }, value(size.total, size.allocated));
         }
       },
     });
