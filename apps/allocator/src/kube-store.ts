@@ -246,11 +246,13 @@ export class KubeStore implements AllocatorStore {
   async getJobOwner(
     namespace: string,
     name: string,
-  ): Promise<{ kind: string; name: string } | undefined> {
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
     try {
       const job = await this.#batch.readNamespacedJob({ name, namespace });
       const owner = job.metadata?.ownerReferences?.find((o) => o.controller === true);
-      return owner === undefined ? undefined : { kind: owner.kind, name: owner.name };
+      return owner === undefined
+        ? undefined
+        : { kind: owner.kind, name: owner.name, uid: owner.uid };
     } catch (e) {
       if (isNotFound(e)) return undefined;
       throw e;

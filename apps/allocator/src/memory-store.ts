@@ -33,7 +33,7 @@ export class MemoryStore implements AllocatorStore {
   readonly statefulSets = new Map<string, StatefulSetView>();
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
-  readonly jobOwners = new Map<string, { kind: string; name: string }>();
+  readonly jobOwners = new Map<string, { kind: string; name: string; uid?: string }>();
   readonly #poolChanges = new ChangeSignal<SpiderIPPool>();
   /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
   injectConflicts = 0;
@@ -58,7 +58,7 @@ export class MemoryStore implements AllocatorStore {
   async getJobOwner(
     namespace: string,
     name: string,
-  ): Promise<{ kind: string; name: string } | undefined> {
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
     return this.jobOwners.get(`${namespace}/${name}`);
   }
 

@@ -456,3 +456,49 @@ describe('StatefulSet DEL (review #20)', () => {
     expect(store.endpoints.size).toBe(0);
   });
 });
+
+describe('auto-pools by workload UID (review #17, allocator side)', () => {
+  const autoPool = (name: string, uid: string, ips: string): SpiderIPPool => {
+    const p = pool(name, {
+      subnet: '10.6.0.0/16',
+      ips: [ips],
+      podAffinity: {
+        matchLabels: {
+          'ipam.spidernet.io/app-api-group': 'apps',
+          'ipam.spidernet.io/app-api-version': 'v1',
+          'ipam.spidernet.io/app-kind': 'StatefulSet',
+          'ipam.spidernet.io/app-namespace': 'default',
+          'ipam.spidernet.io/app-name': 'web',
+        },
+      },
+    });
+    p.metadata.labels = {
+      'ipam.spidernet.io/owner-application-kind': 'StatefulSet',
+      'ipam.spidernet.io/owner-application-namespace': 'default',
+      'ipam.spidernet.io/owner-application-name': 'web',
+      'ipam.spidernet.io/owner-application-uid': uid,
+      'ipam.spidernet.io/interface': 'eth0',
+      'ipam.spidernet.io/ip-version': 'IPv4',
+    };
+    return p;
+  };
+
+  it('a StatefulSet pod is served by the pool of its own StatefulSet object, not a forged namesake', async () => {
+    const store = new MemoryStore();
+    // Sorted first, same kind/namespace/name labels, another owner UID.
+    store.addPool(autoPool('auto-a-forged', 'someone-else', '10.6.9.1'));
+    store.addPool(autoPool('auto-web-v4-eth0-1234', 'sts-web', '10.6.0.1'));
+    const a = service(store, 'node-a');
+    store.podsByKey.set(
+      'default/web-0',
+      podOf('web-0', 'u1', 'node-a', {
+        statefulSet: 'web',
+        annotations: { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' },
+      }),
+    );
+    const r = await a.add(req('web-0', 'u1'));
+    expect(r.ips.map((i) => `${i.ipPool} ${i.address}`)).toEqual([
+      'auto-web-v4-eth0-1234 10.6.0.1/16',
+    ]);
+  });
+});

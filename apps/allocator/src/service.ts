@@ -227,20 +227,32 @@ export class AllocatorService {
     };
   }
 
-  /** The workload that owns a pod, as auto-pools name it; undefined for a bare pod. */
+  /**
+   * The workload that owns a pod, as auto-pools name it; undefined for a bare pod. With the
+   * workload's UID where it is known without extra reads (the pod's own controller reference:
+   * StatefulSet, DaemonSet, Job; a CronJob through its Job), so only the auto-pool made for
+   * that very object serves the pod, not a forged or namesake one (review #17). A Deployment
+   * sits behind a ReplicaSet the allocator is not allowed to read: its pods match by kind,
+   * namespace and name only.
+   */
   async #application(pod: PodObject): Promise<ApplicationRef | undefined> {
     let owner = topController(pod);
+    const ref = pod.metadata.ownerReferences?.find((o) => o.controller === true);
+    let uid = ref?.kind === owner.type && ref.name === owner.name ? ref.uid : undefined;
     if (owner.type === 'Job') {
       const parent = await this.#store
         .getJobOwner(pod.metadata.namespace, owner.name)
         .catch((e: unknown) => {
           throw classify(e, `reading Job ${pod.metadata.namespace}/${owner.name}`);
         });
-      if (parent?.kind === 'CronJob') owner = { type: 'CronJob', name: parent.name };
+      if (parent?.kind === 'CronJob') {
+        owner = { type: 'CronJob', name: parent.name };
+        uid = parent.uid;
+      }
     }
-    return isWorkloadKind(owner.type)
-      ? { kind: owner.type, namespace: pod.metadata.namespace, name: owner.name }
-      : undefined;
+    if (!isWorkloadKind(owner.type)) return undefined;
+    const app = { kind: owner.type, namespace: pod.metadata.namespace, name: owner.name };
+    return uid === undefined || uid === '' ? app : { ...app, uid };
   }
 
   async #addOnce(req: AddRequest): Promise<AddResponse> {

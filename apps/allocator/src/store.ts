@@ -57,7 +57,10 @@ export interface AllocatorStore extends PoolPort {
    */
   waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean>;
   /** The controller owning a Job (a CronJob), undefined for none or when the Job is gone. */
-  getJobOwner(namespace: string, name: string): Promise<{ kind: string; name: string } | undefined>;
+  getJobOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined>;
   /** What DEL needs of a StatefulSet; undefined when it does not exist. */
   getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined>;
   /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */
