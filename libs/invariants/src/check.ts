@@ -77,11 +77,17 @@ export function checkSnapshot(snapshot: ClusterSnapshot, opts: CheckOptions = {}
     const settling = settlingOf(podKey);
     findings.push(settling === undefined ? f : { ...f, settling });
   };
-  /** A StatefulSet pod that is gone keeps its addresses while its ordinal is within replicas. */
-  const stickyStatefulSet = (key: string): boolean => {
+  /**
+   * A StatefulSet pod's record waits for the next pod of its ordinal while the ordinal is
+   * within replicas: the pod is gone, or its successor has not been through ADD yet (the
+   * endpoint is still the holder's). Once an ADD of the successor wrote the endpoint, the
+   * record should have been adopted.
+   */
+  const stickyStatefulSet = (key: string, holderUid: string): boolean => {
     const ep = endpoints.get(key);
     const m = /^(.+)\/(.+)-(\d+)$/.exec(key);
     if (ep?.status?.ownerControllerType !== 'StatefulSet' || m === null) return false;
+    if (ep.status.current !== undefined && ep.status.current.uid !== holderUid) return false;
     const replicas = statefulSets.get(`${m[1]!}/${ep.status.ownerControllerName ?? m[2]!}`);
     return replicas !== undefined && Number(m[3]) < replicas;
   };
@@ -122,7 +128,7 @@ export function checkSnapshot(snapshot: ClusterSnapshot, opts: CheckOptions = {}
             object,
             message: `${text}: its pod is Terminating`,
           });
-      } else if (pod === undefined && stickyStatefulSet(rec.pod)) {
+      } else if (stickyStatefulSet(rec.pod, rec.podUid)) {
         // Kept for the StatefulSet's next pod of this ordinal: not a leak.
       } else if (pod !== undefined) {
         podFinding(rec.pod, {

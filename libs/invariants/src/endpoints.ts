@@ -35,7 +35,7 @@ export function checkEndpoints(
   items: readonly SpiderEndpoint[],
   pools: ReadonlyMap<string, PoolView>,
   pods: ReadonlyMap<string, PodView>,
-  sticky: (key: string) => boolean,
+  sticky: (key: string, holderUid: string) => boolean,
   podFinding: (podKey: string, f: Omit<Finding, 'settling'>) => void,
   findings: Finding[],
 ): void {
@@ -48,7 +48,7 @@ export function checkEndpoints(
       continue;
     }
     const entries = endpointEntries(ep);
-    if (entries.length === 0 && !pods.has(key) && !sticky(key))
+    if (entries.length === 0 && !pods.has(key) && !sticky(key, current.uid))
       podFinding(key, {
         kind: Kind.endpointOrphan,
         object,

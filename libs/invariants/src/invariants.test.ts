@@ -219,6 +219,30 @@ describe('records ⇔ live pods', () => {
     c.statefulSets = [{ namespace: 'default', name: 'db', replicas: 1 }];
     expect(kinds(check(c))).toEqual([Kind.recordPodGone]);
   });
+
+  it('a re-created StatefulSet pod not yet through ADD: the record waits for it; after ADD it must have been adopted', () => {
+    const c = consistent();
+    const ep = endpointOf(c, 'b');
+    ep.metadata.name = 'db-1';
+    ep.status!.ownerControllerType = 'StatefulSet';
+    ep.status!.ownerControllerName = 'db';
+    withPool(c, AUTO, (p) => {
+      p.status!.allocatedIPs = JSON.stringify({
+        '10.6.200.1': { pod: 'default/db-1', podUid: 'u2', interface: 'eth0' },
+      });
+    });
+    c.statefulSets = [{ namespace: 'default', name: 'db', replicas: 2 }];
+    // The successor (u3) exists, Pending for a minute: its ADD will adopt the record.
+    c.pods = [
+      pod('default', 'a', 'u1'),
+      pod('default', 'db-1', 'u3', { creationTimestamp: ago(60) }),
+    ];
+    expect(check(c).violations).toEqual([]);
+    // Its ADD ran (the endpoint is u3's) but left u2's record behind.
+    ep.status!.current!.uid = 'u3';
+    ep.status!.current!.ips = [];
+    expect(kinds(check(c))).toEqual([Kind.recordEndpointMismatch, Kind.recordPodRecreated]);
+  });
 });
 
 describe('no address held twice', () => {
