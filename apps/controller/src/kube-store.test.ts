@@ -1,9 +1,8 @@
 import { describe, expect, it } from '@jest/globals';
-import type { KubernetesListObject, KubernetesObject } from '@kubernetes/client-node';
+import type { KubernetesObject } from '@kubernetes/client-node';
 import { loadKubeConfig, type ListPage, type WatchTransport } from '@nicpool/kube';
 import { KubeControllerStore } from './kube-store.ts';
 
-type List = KubernetesListObject<KubernetesObject>;
 const kc = loadKubeConfig({
   kind: 'inline',
   yaml: 'apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n',
