@@ -234,6 +234,38 @@ describe('matchPoolNames against the reference expansion', () => {
   });
 });
 
+describe('hostile input', () => {
+  it('never throws on arbitrary UTF-16 (lone surrogates too) and agrees with the RegExp (fast-check, fixed seed)', () => {
+    const text = fc.string({ unit: 'binary', maxLength: 40 });
+    const globby = fc
+      .array(fc.oneof(fc.constantFrom('*', '?', '[', ']', '!', '^', '-'), text), { maxLength: 12 })
+      .map((a) => a.join(''));
+    fc.assert(
+      fc.property(
+        fc.array(globby, { maxLength: 4 }),
+        fc.array(text, { maxLength: 8 }),
+        (ps, ns) => {
+          for (const p of ps) {
+            expect(typeof (poolPatternProblem(p) ?? '')).toBe('string');
+            const g = compileGlob(p);
+            const old = oldCompileGlob(p);
+            expect(g === undefined).toBe(old === undefined);
+            for (const n of ns) {
+              // Past 4 stars the backtracking oracle itself could take minutes.
+              if (g === undefined || old === undefined || p.split('*').length > 5) continue;
+              // The one deliberate difference: `?`/`*` take line terminators, `.` did not.
+              if (/[\n\r\u2028\u2029]/.test(n)) expect(typeof g.test(n)).toBe('boolean');
+              else expect([p, n, g.test(n)]).toEqual([p, n, old.test(n)]);
+            }
+          }
+          expect(Array.isArray(matchPoolNames(ps, ns))).toBe(true);
+        },
+      ),
+      { seed: 99, numRuns: 3000 },
+    );
+  });
+});
+
 describe('class edge cases', () => {
   const cases: [string, string, boolean][] = [
     ['pool-[ab]', 'pool-a', true],
