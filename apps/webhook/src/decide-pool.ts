@@ -31,6 +31,149 @@ import type { Snapshot } from './snapshot.ts';
 type Obj = SpiderIPPool | SpiderSubnet | SpiderReservedIP;
 type Op = 'CREATE' | 'UPDATE';
 
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A JSON value's type as messages name it. */
+function typeOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'an object';
+  return typeof v === 'undefined' ? 'undefined' : `a ${typeof v}`;
+}
+
+/** `field` absent, or a list whose items pass `item` (named `itemName` when one does not). */
+function checkList(
+  out: string[],
+  field: string,
+  v: unknown,
+  listName: string,
+  itemName: string,
+  item: (x: unknown) => boolean,
+): v is unknown[] | undefined {
+  if (v === undefined) return true;
+  if (!Array.isArray(v)) {
+    out.push(`${field}: must be ${listName}, not ${typeOf(v)}`);
+    return false;
+  }
+  const bad = v.findIndex((x) => !item(x));
+  if (bad >= 0) out.push(`${field}[${bad}]: must be ${itemName}, not ${typeOf(v[bad])}`);
+  return bad < 0;
+}
+
+const isString = (x: unknown): x is string => typeof x === 'string';
+
+/**
+ * Why the request's object lacks the shape mutation and validation read, one problem per
+ * entry; [] when it has it. The API server runs mutating webhooks before it checks the CRD
+ * schema (validating ones after), so the mutating webhook sees whatever JSON a client sent:
+ * a field of another type must be named, not thrown on (a 500 for every such request) nor
+ * mutated blindly (a string of finalizers spread into characters).
+ */
+function shapeProblems(v: unknown): string[] {
+  if (!isRecord(v)) return [`request.object: must be a JSON object, not ${typeOf(v)}`];
+  const kind = v['kind'];
+  if (kind !== 'SpiderIPPool' && kind !== 'SpiderSubnet' && kind !== 'SpiderReservedIP')
+    return [
+      `kind: ${typeof kind === 'string' ? JSON.stringify(kind) : typeOf(kind)} is not SpiderIPPool, SpiderSubnet or SpiderReservedIP`,
+    ];
+  const out: string[] = [];
+  const meta = v['metadata'];
+  if (!isRecord(meta))
+    out.push(
+      meta === undefined
+        ? 'metadata: required'
+        : `metadata: must be an object, not ${typeOf(meta)}`,
+    );
+  else {
+    const labels = meta['labels'];
+    if (labels !== undefined && !isRecord(labels))
+      out.push(`metadata.labels: must be an object of strings, not ${typeOf(labels)}`);
+    else
+      for (const [k, x] of Object.entries(labels ?? {}))
+        if (typeof x !== 'string')
+          out.push(`metadata.labels[${JSON.stringify(k)}]: must be a string, not ${typeOf(x)}`);
+    checkList(
+      out,
+      'metadata.finalizers',
+      meta['finalizers'],
+      'a list of strings',
+      'a string',
+      isString,
+    );
+    checkList(
+      out,
+      'metadata.ownerReferences',
+      meta['ownerReferences'],
+      'a list of objects',
+      'an object',
+      isRecord,
+    );
+  }
+  const spec = v['spec'];
+  if (!isRecord(spec)) {
+    out.push(
+      spec === undefined ? 'spec: required' : `spec: must be an object, not ${typeOf(spec)}`,
+    );
+    return out;
+  }
+  const ipVersion = spec['ipVersion'];
+  if (ipVersion !== undefined && ipVersion !== 4 && ipVersion !== 6)
+    out.push(
+      `spec.ipVersion: must be the number 4 or 6, not ${typeof ipVersion === 'number' ? ipVersion : typeOf(ipVersion)}`,
+    );
+  if (kind !== 'SpiderReservedIP') {
+    const subnet = spec['subnet'];
+    if (subnet === undefined) out.push('spec.subnet: required: a CIDR such as 10.6.0.0/16');
+    else if (typeof subnet !== 'string')
+      out.push(`spec.subnet: must be a string (a CIDR such as 10.6.0.0/16), not ${typeOf(subnet)}`);
+  }
+  const ranges = 'a list of strings (addresses or ranges)';
+  checkList(out, 'spec.ips', spec['ips'], ranges, 'a string', isString);
+  if (kind === 'SpiderReservedIP') return out;
+  checkList(out, 'spec.excludeIPs', spec['excludeIPs'], ranges, 'a string', isString);
+  const gateway = spec['gateway'];
+  if (gateway !== undefined && typeof gateway !== 'string')
+    out.push(`spec.gateway: must be a string (an IP address), not ${typeOf(gateway)}`);
+  const routes = spec['routes'];
+  if (routes !== undefined && !Array.isArray(routes))
+    out.push(`spec.routes: must be a list of objects {dst, gw}, not ${typeOf(routes)}`);
+  else
+    (routes ?? []).forEach((r: unknown, i) => {
+      if (!isRecord(r)) {
+        out.push(`spec.routes[${i}]: must be an object {dst, gw}, not ${typeOf(r)}`);
+        return;
+      }
+      for (const f of ['dst', 'gw'] as const) {
+        const x = r[f];
+        if (x === undefined) out.push(`spec.routes[${i}].${f}: required`);
+        else if (typeof x !== 'string')
+          out.push(`spec.routes[${i}].${f}: must be a string, not ${typeOf(x)}`);
+      }
+    });
+  return out;
+}
+
+// Line breaks and other control characters, escaped as JSON writes them.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/g;
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * A problem as one line of a denial (Decision.reason is one problem a line): messages of
+ * @nicpool/ip quote the value they could not read as written, line breaks included.
+ */
+function oneLine(problem: string): string {
+  return problem.replace(
+    CONTROL,
+    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+function denied(problems: readonly string[], warnings: string[] = []): Decision {
+  return { allowed: false, reason: problems.map(oneLine).join('\n'), warnings };
+}
+
 function canonical(family: IPFamily, list: string[] | undefined): string[] | undefined {
   if (list === undefined) return undefined;
   const r = RangeSet.parse(family, list);
@@ -52,8 +195,14 @@ function owningSubnet(pool: SpiderIPPool, snap: Snapshot): SpiderSubnet | undefi
   });
 }
 
-/** Mutates a copy (defaults, labels, canonical ranges, subnet ownership) and returns the diff. */
-export function mutate(obj: Obj, snap: Snapshot): Decision {
+/**
+ * Mutates a copy (defaults, labels, canonical ranges, subnet ownership) and returns the diff.
+ * `input` is the request's object as sent: any JSON (see shapeProblems).
+ */
+export function mutate(input: unknown, snap: Snapshot): Decision {
+  const shape = shapeProblems(input);
+  if (shape.length > 0) return denied(shape);
+  const obj = input as Obj; // its shape checked just above
   const next = structuredClone(obj);
   const labels = { ...(next.metadata.labels ?? {}) };
   if (next.kind === 'SpiderReservedIP') {
@@ -66,7 +215,7 @@ export function mutate(obj: Obj, snap: Snapshot): Decision {
   } else {
     const spec: AddressSpec = next.spec;
     const c = parseCIDR(spec.subnet);
-    if (!c.ok) return { allowed: false, reason: `spec.subnet: ${c.error.message}`, warnings: [] };
+    if (!c.ok) return denied([`spec.subnet: ${c.error.message}`]);
     spec.ipVersion ??= c.value.family;
     spec.ips = canonical(c.value.family, spec.ips);
     spec.excludeIPs = canonical(c.value.family, spec.excludeIPs);
@@ -144,7 +293,7 @@ function addressProblems(
   if (spec.gateway !== undefined) {
     const g = parseIP(spec.gateway);
     if (!g.ok || g.value.family !== family)
-      errors.push(`spec.gateway: "${spec.gateway}" is not an IPv${family} address`);
+      errors.push(`spec.gateway: ${JSON.stringify(spec.gateway)} is not an IPv${family} address`);
     else if (!net.contains(g.value.value))
       errors.push(`spec.gateway: ${spec.gateway} is outside subnet ${spec.subnet}`);
     else if (usable.contains(g.value.value))
@@ -157,13 +306,15 @@ function addressProblems(
     const d = parseCIDR(r.dst);
     const g = parseIP(r.gw);
     if (!d.ok || d.value.family !== family)
-      errors.push(`spec.routes[${i}].dst: "${r.dst}" is not an IPv${family} CIDR`);
+      errors.push(`spec.routes[${i}].dst: ${JSON.stringify(r.dst)} is not an IPv${family} CIDR`);
     else if (d.value.prefix === 0)
       errors.push(`spec.routes[${i}].dst: a default route belongs in spec.gateway`);
     else if (seen.has(formatCIDRNetwork(d.value)))
       errors.push(`spec.routes[${i}].dst: ${r.dst} is routed twice`);
     else seen.add(formatCIDRNetwork(d.value));
-    if (!g.ok || g.value.family !== family || !net.contains(g.value.value))
+    if (!g.ok || g.value.family !== family)
+      errors.push(`spec.routes[${i}].gw: ${JSON.stringify(r.gw)} is not an IPv${family} address`);
+    else if (!net.contains(g.value.value))
       errors.push(`spec.routes[${i}].gw: ${r.gw} is not inside subnet ${spec.subnet}`);
   });
   return { family, cidr: c.value, ips, usable };
@@ -330,19 +481,30 @@ function promisedElsewhere(
 
 /**
  * Validates CREATE and UPDATE of a pool, subnet or reserved IP against the others.
+ * `input` and `stored` are the request's object and oldObject as sent (any JSON; the
+ * schema has checked them by now, but a 500 is no answer if it ever did not).
  * `byController`: the request comes from the nicpool controller, the one writer of auto-pools.
  */
 export function validate(
   op: Op,
-  obj: Obj,
-  old: Obj | undefined,
+  input: unknown,
+  stored: unknown,
   snap: Snapshot,
   byController = false,
 ): Decision {
+  const shape = shapeProblems(input);
+  if (shape.length > 0) return denied(shape);
+  // Stored objects passed the schema when written; one that no longer does is refused
+  // rather than compared field by field with what it lacks.
+  const storedShape = stored === undefined ? [] : shapeProblems(stored);
+  if (storedShape.length > 0)
+    return denied(storedShape.map((p) => `${p} (in the stored object, request.oldObject)`));
+  const obj = input as Obj; // shapes checked just above
+  const old = stored as Obj | undefined;
   const errors: string[] = [];
   const warnings: string[] = [];
   const forged = byController ? undefined : forgedAutoPool(op, obj, old);
-  if (forged !== undefined) return { allowed: false, reason: forged, warnings: [] };
+  if (forged !== undefined) return denied([forged]);
   if (op === 'UPDATE' && old !== undefined && old.metadata.deletionTimestamp !== undefined) {
     // What an admin set, compared by value: the API server itself moves resourceVersion,
     // generation and managedFields on every write, so those never count as a change.
@@ -355,13 +517,12 @@ export function validate(
       });
     const onlyFinalizers = meaningful(old) === meaningful(obj);
     if (!onlyFinalizers)
-      return {
-        allowed: false,
-        reason: `${obj.kind} ${obj.metadata.name} is being deleted; only its finalizers may change`,
+      return denied(
+        [`${obj.kind} ${obj.metadata.name} is being deleted; only its finalizers may change`],
         warnings,
-      };
+      );
     const held = byController ? undefined : finalizerStillNeeded(obj, old, snap);
-    if (held !== undefined) return { allowed: false, reason: held, warnings };
+    if (held !== undefined) return denied([held], warnings);
     // Nothing else changed, and what others hold now must not keep a dying object alive:
     // an overlap that arose meanwhile (say, while the webhook was down) is no reason to
     // refuse its finalizers.
@@ -371,12 +532,10 @@ export function validate(
     const fam = obj.spec.ipVersion ?? (obj.spec.ips?.[0]?.includes(':') === true ? 6 : 4);
     const r = RangeSet.parse(fam, obj.spec.ips ?? []);
     if (!r.ok) errors.push(`spec.ips[${r.error.index}]: ${r.error.message}`);
-    return errors.length > 0
-      ? { allowed: false, reason: errors.join('\n'), warnings }
-      : { allowed: true, warnings };
+    return errors.length > 0 ? denied(errors, warnings) : { allowed: true, warnings };
   }
   const a = addressProblems(obj.spec, errors);
-  if (a === undefined) return { allowed: false, reason: errors.join('\n'), warnings };
+  if (a === undefined) return denied(errors, warnings);
   if (op === 'UPDATE' && old !== undefined && old.kind === obj.kind) {
     if (old.spec.subnet !== obj.spec.subnet)
       errors.push(`spec.subnet: immutable (was ${old.spec.subnet})`);
@@ -456,7 +615,5 @@ export function validate(
     }
   }
   if (specFamily(obj.spec) === undefined) errors.push('spec.subnet: unknown IP family');
-  return errors.length > 0
-    ? { allowed: false, reason: errors.join('\n'), warnings }
-    : { allowed: true, warnings };
+  return errors.length > 0 ? denied(errors, warnings) : { allowed: true, warnings };
 }
