@@ -286,6 +286,15 @@ describe('netconf default pools are checked like annotations (review #1)', () =>
     expect(f.calls).toEqual([]);
   });
 
+  it('DEL and CHECK still reach the allocator: a bad default must not strand a pod', async () => {
+    const stdin = netconf('1.0.0', { type: 'spiderpool', default_ipv4_ippool: ['a*'.repeat(9)] });
+    for (const command of ['DEL', 'CHECK']) {
+      const f = fake({ status: 200, json: {} });
+      const out = await run({ env: env(command), stdin, client: f.client });
+      expect([command, out.exitCode, f.calls.length]).toEqual([command, 0, 1]);
+    }
+  });
+
   it('passes valid names and patterns on unchanged', async () => {
     const f = fake(ADD_OK);
     const out = await run({
