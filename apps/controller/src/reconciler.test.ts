@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
-import type { SpiderIPPool } from '@nicpool/crds';
+import type { SpiderEndpoint, SpiderIPPool } from '@nicpool/crds';
 import type { EventSink } from './events.ts';
 import { createMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
@@ -150,6 +150,24 @@ class SteadyStore extends FillingStore {
   }
   async readPod(): Promise<undefined> {
     return undefined;
+  }
+  endpointList: SpiderEndpoint[] = [];
+  deletedEndpoints: string[] = [];
+  override endpoints(): [] {
+    return this.endpointList as unknown as [];
+  }
+  override endpoint = ((ns: string, name: string) =>
+    this.endpointList.find(
+      (e) => e.metadata.namespace === ns && e.metadata.name === name,
+    )) as unknown as () => undefined;
+  async readEndpoint(ns: string, name: string): Promise<SpiderEndpoint | undefined> {
+    return this.endpointList.find((e) => e.metadata.namespace === ns && e.metadata.name === name);
+  }
+  async deleteEndpoint(ns: string, name: string): Promise<void> {
+    this.deletedEndpoints.push(`${ns}/${name}`);
+    this.endpointList = this.endpointList.filter(
+      (e) => e.metadata.namespace !== ns || e.metadata.name !== name,
+    );
   }
 }
 
@@ -319,11 +337,37 @@ describe('what an event queues (review #8)', () => {
     ];
     const d = await delta(() => r.onChange({ kind: 'pod', key: 'default/gone', type: 'delete' }));
     await r.stop();
-    expect(d).toMatchObject({ gc: 1 });
+    // Its pass, and one more for its endpoint once the record is gone.
+    expect(d).toMatchObject({ gc: 2 });
     // Only the deleted pod's record goes; the other waits for the periodic scan.
     expect(
       store.statusWrites.map((w) => JSON.parse(w.status?.allocatedIPs ?? '{}') as unknown),
     ).toEqual([{ '10.6.168.172': { pod: 'default/other-gone', podUid: 'u2' } }]);
+  });
+
+  it('after releasing a gone pod’s records, deletes its orphaned endpoint without waiting for the full scan', async () => {
+    const store = new SteadyStore();
+    store.lastGrace = (() => 0) as unknown as () => undefined;
+    store.workloadList = [deployment('web', UID, 's1')];
+    const { r, delta, settle } = subject(store);
+    await r.start();
+    await settle();
+    // The pod is deleted (no CNI DEL): its record and its endpoint are left.
+    store.poolList = [
+      withRecords(autoPool(), '8', { '10.6.168.171': { pod: 'default/gone', podUid: 'u1' } }),
+    ];
+    store.endpointList = [
+      {
+        apiVersion: 'spiderpool.spidernet.io/v2beta1',
+        kind: 'SpiderEndpoint',
+        metadata: { name: 'gone', namespace: 'default', uid: 'e1', resourceVersion: '3' },
+        status: { current: { uid: 'u1', node: 'n', ips: [] } },
+      },
+    ];
+    await delta(() => r.onChange({ kind: 'pod', key: 'default/gone', type: 'delete' }));
+    await r.stop();
+    expect(store.statusWrites).toHaveLength(1);
+    expect(store.deletedEndpoints).toEqual(['default/gone']);
   });
 
   it('holds work while a cache is not synced (a watch down too long), and does it once synced', async () => {

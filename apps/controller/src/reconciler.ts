@@ -70,6 +70,8 @@ type Log = { info(msg: string): void; warn(msg: string, err?: unknown): void };
 
 const GC = 'gc';
 const gcOf = (pod: string): string => `gc:${pod}`;
+/** A GC pass whose release or delete failed runs again this soon. */
+const GC_RETRY_MS = 5000;
 
 /**
  * What the subnet and workload reconcilers read of a pool: its addresses, labels,
@@ -782,11 +784,21 @@ export class Reconciler {
     const waiting = this.#due.waiting();
     this.#metrics.gcCandidates.set({ type: 'record' }, waiting.record);
     this.#metrics.gcCandidates.set({ type: 'endpoint' }, waiting.endpoint);
-    for (const c of records) if (due.has(c.key)) await this.#release(c);
-    for (const c of endpoints) if (due.has(c.key)) await this.#dropEndpoint(c);
+    let failed = false;
+    for (const c of records) {
+      if (!due.has(c.key)) continue;
+      const r = await this.#release(c);
+      // Its endpoint is an orphan only once no record holds the pod: judge it again now
+      // (a release's own status write queues no GC).
+      if (r === 'released') this.#queue.add(gcOf(c.pod));
+      failed ||= r === 'failed';
+    }
+    for (const c of endpoints) if (due.has(c.key)) failed ||= !(await this.#dropEndpoint(c));
     const next = this.#due.nextDue(all.filter((c) => !due.has(c.key)));
     const later = (): void => this.#queue.add(pod === undefined ? GC : gcOf(pod));
-    const delay = next === undefined ? undefined : Math.max(next - Date.now(), 0) + 50;
+    let delay = next === undefined ? undefined : Math.max(next - Date.now(), 0) + 50;
+    // A failed release or delete is tried again soon, not only at the next full scan.
+    if (failed) delay = Math.min(delay ?? GC_RETRY_MS, GC_RETRY_MS);
     if (pod === undefined) {
       if (this.#gcTimer !== undefined) clearTimeout(this.#gcTimer);
       this.#gcTimer = delay === undefined ? undefined : setTimeout(later, delay);
@@ -806,12 +818,12 @@ export class Reconciler {
   }
 
   /** Re-checks against a fresh read of the pod, then releases only the record still held by that UID. */
-  async #release(c: RecordCandidate): Promise<void> {
+  async #release(c: RecordCandidate): Promise<'released' | 'kept' | 'failed'> {
     const [ns, name] = c.pod.split('/') as [string, string];
     try {
       const pod = await this.#store.readPod(ns, name);
       const leak = leakReason(ns, name, c.podUid, this.#view({ namespace: ns, name, pod }));
-      if (leak === undefined) return;
+      if (leak === undefined) return 'kept';
       const { result } = await retryOnConflict(
         `release ${c.ip} of SpiderIPPool ${c.pool}`,
         async (fresh) => (fresh ? await this.#store.readPool(c.pool) : this.#store.pool(c.pool)),
@@ -830,7 +842,7 @@ export class Reconciler {
         (p) => this.#store.replacePoolStatus(p),
         this.#opts.retry,
       );
-      if (!result) return;
+      if (!result) return 'kept';
       this.#metrics.gcReleases.inc({ type: 'record' });
       this.#log.info(
         `released leaked ${c.ip} of pool ${c.pool}: ${leak.reason} (pod ${c.pod}, UID ${c.podUid})`,
@@ -843,19 +855,22 @@ export class Reconciler {
           Reason.leakReleased,
           `released ${c.ip} of pod ${c.pod} (UID ${c.podUid}): ${leak.reason}`,
         );
+      return 'released';
     } catch (e) {
       this.#metrics.gcFailures.inc({ type: 'record' });
       this.#log.warn(`releasing ${c.ip} of pool ${c.pool} failed; next pass retries`, e);
+      return 'failed';
     }
   }
 
-  async #dropEndpoint(c: ReturnType<typeof endpointCandidates>[number]): Promise<void> {
+  /** Deletes the orphaned endpoint if it still is one; false when the attempt failed. */
+  async #dropEndpoint(c: ReturnType<typeof endpointCandidates>[number]): Promise<boolean> {
     try {
-      if ((await this.#store.readPod(c.namespace, c.name)) !== undefined) return;
+      if ((await this.#store.readPod(c.namespace, c.name)) !== undefined) return true;
       const ep = await this.#store.readEndpoint(c.namespace, c.name);
-      if (ep === undefined || (ep.status?.current?.uid ?? '') !== c.uid) return;
+      if (ep === undefined || (ep.status?.current?.uid ?? '') !== c.uid) return true;
       const index = this.#records.sync(this.#store.pools());
-      if (endpointCandidates([ep], index, this.#view()).length === 0) return;
+      if (endpointCandidates([ep], index, this.#view()).length === 0) return true;
       // The very object judged: a same-name pod's endpoint written meanwhile is not touched
       // (the writes carry its resourceVersion and fail with 409 instead).
       const last =
@@ -868,12 +883,14 @@ export class Reconciler {
       });
       this.#metrics.gcReleases.inc({ type: 'endpoint' });
       this.#log.info(`deleted orphaned SpiderEndpoint ${c.namespace}/${c.name}: ${c.reason}`);
+      return true;
     } catch (e) {
       this.#metrics.gcFailures.inc({ type: 'endpoint' });
       this.#log.warn(
         `deleting SpiderEndpoint ${c.namespace}/${c.name} failed; next pass retries`,
         e,
       );
+      return false;
     }
   }
 
