@@ -69,13 +69,13 @@ export function decide(
   if (req.subResource !== undefined && req.subResource !== '')
     return { allowed: true, warnings: [] };
   if (POOL_KINDS.includes(kind) && req.kind.group === 'spiderpool.spidernet.io') {
-    const obj = req.object as Parameters<typeof validate>[1];
+    // The decisions take the objects as unknown and check their shape themselves.
     return mutating
-      ? mutate(obj, snap)
+      ? mutate(req.object, snap)
       : validate(
           op,
-          obj,
-          req.oldObject as Parameters<typeof validate>[2],
+          req.object,
+          req.oldObject,
           snap,
           policy.controllerUsers.includes(req.userInfo?.username ?? ''),
         );
