@@ -85,7 +85,10 @@ async function until(what: string, ok: () => boolean, ms = 2000): Promise<void> 
   }
 }
 
-function start(api: FakeApi, opts: { graceMs?: number; now?: () => number } = {}) {
+function start(
+  api: FakeApi,
+  opts: { graceMs?: number; now?: () => number; retryBaseMs?: number } = {},
+) {
   const into = new Map<string, string>();
   const events: string[] = [];
   const w = watchInto(
@@ -104,7 +107,7 @@ function start(api: FakeApi, opts: { graceMs?: number; now?: () => number } = {}
     {
       transport: api,
       pageSize: 2,
-      retryBaseMs: 1,
+      retryBaseMs: opts.retryBaseMs ?? 1,
       disconnectGraceMs: opts.graceMs ?? 30_000,
       ...(opts.now === undefined ? {} : { now: opts.now }),
     },
@@ -228,6 +231,18 @@ describe('watchInto', () => {
     await until('a new watch', () => api.watches.length === 2, 40_000);
     expect(api.watches[1]!.request.resourceVersion).toBe('10');
     expect(w.synced()).toBe(true);
+    await w.stop();
+  });
+
+  it('reopens at once after client-node’s idle cut, but backs off after a failure', async () => {
+    const api = new FakeApi();
+    const { w } = start(api, { retryBaseMs: 10_000 });
+    await until('the watch', () => api.watches.length === 1);
+    api.watches[0]!.end(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
+    await until('the reopened watch', () => api.watches.length === 2, 500);
+    api.watches[1]!.end(new Error('ECONNRESET'));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(api.watches).toHaveLength(2);
     await w.stop();
   });
 

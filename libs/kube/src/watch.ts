@@ -119,6 +119,10 @@ function continueOf(page: KubernetesListObject<KubernetesObject>): string | unde
   return typeof token === 'string' && token !== '' ? token : undefined;
 }
 
+/** client-node's idle timeout: a watch nobody wrote to; reopen at once, it is no failure. */
+const isIdleCut = (e: unknown): boolean =>
+  typeof e === 'object' && e !== null && (e as { name?: unknown }).name === 'TimeoutError';
+
 /** Statuses that mean "your resourceVersion (or continue token) is too old: list again". */
 const isGone = (e: unknown): boolean =>
   apiStatus(e) === 410 ||
@@ -372,7 +376,7 @@ export function watchInto<V>(
         }
         continue;
       }
-      if (end.error !== undefined) {
+      if (end.error !== undefined && !isIdleCut(end.error)) {
         failures++;
         const ms = backoff();
         log(`watch of ${spec.what} failed; restarting in ${Math.round(ms / 1000)}s`, end.error);
