@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc, { type Arbitrary } from 'fast-check';
+import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { FastifyInstance } from 'fastify';
 import {
   annotationMap,
@@ -352,6 +353,51 @@ describe('webhook fuzzing', () => {
       console.info(
         `webhook/admission-review verdicts: ${[...seen].map(([k, n]) => `${k}×${n}`).join(', ')}`,
       );
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'mutate is idempotent: a pool, subnet or reserved IP as patched needs no second patch',
+    async () => {
+      // The API server may call a mutating webhook again (reinvocationPolicy) and re-applies
+      // what it answers; a patch that keeps changing its own result never settles.
+      const crdKinds = KINDS.filter((k) => k.kind.startsWith('Spider'));
+      const reviewOf = (kind: (typeof crdKinds)[number], object: unknown): string =>
+        JSON.stringify({
+          apiVersion: 'admission.k8s.io/v1',
+          kind: 'AdmissionReview',
+          request: { uid: 'm', kind, operation: 'CREATE', name: 'x', object },
+        });
+      const patchOf = (r: Reply): Operation[] | undefined => {
+        const patch = (JSON.parse(r.body) as { response?: { patch?: string } }).response?.patch;
+        return patch === undefined
+          ? undefined
+          : (JSON.parse(Buffer.from(patch, 'base64').toString()) as Operation[]);
+      };
+      let patched = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc
+            .constantFrom(...crdKinds)
+            .chain((kind) => objectFor(kind.kind).map((o) => ({ kind, o }))),
+          async ({ kind, o }) => {
+            const first = await post('/mutate', reviewOf(kind, o));
+            const ops = first.statusCode === 200 ? patchOf(first) : undefined;
+            if (ops === undefined) return;
+            patched++;
+            const next = fastJsonPatch.applyPatch(structuredClone(o), ops, true, false).newDocument;
+            const second = await post('/mutate', reviewOf(kind, next));
+            const again = patchOf(second);
+            if (second.statusCode !== 200 || again !== undefined)
+              throw new Error(
+                `second mutate: HTTP ${second.statusCode} ${JSON.stringify(again)}\nobject: ${JSON.stringify(next).slice(0, 600)}\nfirst patch: ${JSON.stringify(ops)}`,
+              );
+          },
+        ),
+        fuzzParams('webhook/mutate-idempotent', 4_000),
+      );
+      console.info(`webhook/mutate-idempotent: ${patched} objects were patched`);
     },
     FUZZ_TEST_TIMEOUT_MS,
   );
