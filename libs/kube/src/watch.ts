@@ -381,7 +381,7 @@ export function watchInto<V>(
         const ms = backoff();
         log(`watch of ${spec.what} failed; restarting in ${Math.round(ms / 1000)}s`, end.error);
         await sleep(ms);
-      } else if (end.events === 0 && now() - started < 1000) {
+      } else if (end.error === undefined && end.events === 0 && now() - started < 1000) {
         // A watch that closes at once, again and again, must not spin.
         failures++;
         await sleep(backoff());
