@@ -259,6 +259,22 @@ export class KubeStore implements AllocatorStore {
     }
   }
 
+  async getReplicaSetOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+    try {
+      const rs = await this.#apps.readNamespacedReplicaSet({ name, namespace });
+      const owner = rs.metadata?.ownerReferences?.find((o) => o.controller === true);
+      return owner === undefined
+        ? undefined
+        : { kind: owner.kind, name: owner.name, uid: owner.uid };
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
   async getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined> {
     try {
       const sts = await this.#apps.readNamespacedStatefulSet({ name, namespace });

@@ -34,6 +34,9 @@ export class MemoryStore implements AllocatorStore {
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
   readonly jobOwners = new Map<string, { kind: string; name: string; uid?: string }>();
+  readonly replicaSetOwners = new Map<string, { kind: string; name: string; uid?: string }>();
+  /** ReplicaSet reads, for tests of the owner cache. */
+  replicaSetReads = 0;
   readonly #poolChanges = new ChangeSignal<SpiderIPPool>();
   /** Makes the next N pool writes fail with 409, as a concurrent writer would. */
   injectConflicts = 0;
@@ -60,6 +63,14 @@ export class MemoryStore implements AllocatorStore {
     name: string,
   ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
     return this.jobOwners.get(`${namespace}/${name}`);
+  }
+
+  async getReplicaSetOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+    this.replicaSetReads++;
+    return this.replicaSetOwners.get(`${namespace}/${name}`);
   }
 
   pools(): readonly SpiderIPPool[] {

@@ -501,4 +501,56 @@ describe('auto-pools by workload UID (review #17, allocator side)', () => {
       'auto-web-v4-eth0-1234 10.6.0.1/16',
     ]);
   });
+  const deploymentPool = (name: string, uid: string, ips: string): SpiderIPPool => {
+    const p = autoPool(name, uid, ips);
+    p.spec.podAffinity!.matchLabels!['ipam.spidernet.io/app-kind'] = 'Deployment';
+    p.metadata.labels!['ipam.spidernet.io/owner-application-kind'] = 'Deployment';
+    return p;
+  };
+  const deploymentPod = (name: string, uid: string): PodObject => {
+    const p = podOf(name, uid, 'node-a', {
+      annotations: { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' },
+    });
+    p.metadata.labels = { 'pod-template-hash': '5f9c' };
+    p.metadata.ownerReferences = [
+      {
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        name: 'web-5f9c',
+        uid: 'rs-1',
+        controller: true,
+      },
+    ];
+    return p;
+  };
+
+  it('a Deployment pod learns its Deployment UID from the ReplicaSet (one read per ReplicaSet) and skips a forged namesake', async () => {
+    const store = new MemoryStore();
+    store.addPool(deploymentPool('auto-a-forged', 'someone-else', '10.6.9.1'));
+    store.addPool(deploymentPool('auto-web-v4-eth0-1234', 'deploy-web', '10.6.0.1-10.6.0.9'));
+    store.replicaSetOwners.set('default/web-5f9c', {
+      kind: 'Deployment',
+      name: 'web',
+      uid: 'deploy-web',
+    });
+    const a = service(store, 'node-a');
+    store.podsByKey.set('default/web-5f9c-aaaaa', deploymentPod('web-5f9c-aaaaa', 'u1'));
+    store.podsByKey.set('default/web-5f9c-bbbbb', deploymentPod('web-5f9c-bbbbb', 'u2'));
+    const r1 = await a.add(req('web-5f9c-aaaaa', 'u1'));
+    const r2 = await a.add(req('web-5f9c-bbbbb', 'u2'));
+    expect([...r1.ips, ...r2.ips].map((i) => i.ipPool)).toEqual([
+      'auto-web-v4-eth0-1234',
+      'auto-web-v4-eth0-1234',
+    ]);
+    expect(store.replicaSetReads).toBe(1);
+  });
+
+  it('a ReplicaSet that is gone leaves the pod matched by kind, namespace and name (no UID)', async () => {
+    const store = new MemoryStore();
+    store.addPool(deploymentPool('auto-web-v4-eth0-1234', 'deploy-web', '10.6.0.1'));
+    const a = service(store, 'node-a');
+    store.podsByKey.set('default/web-5f9c-aaaaa', deploymentPod('web-5f9c-aaaaa', 'u1'));
+    const r = await a.add(req('web-5f9c-aaaaa', 'u1'));
+    expect(r.ips.map((i) => i.ipPool)).toEqual(['auto-web-v4-eth0-1234']);
+  });
 });

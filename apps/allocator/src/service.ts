@@ -33,6 +33,9 @@ import { planAdd, type NicPlan } from './planner.ts';
 import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
 import type { AllocatorStore, PodObject } from './store.ts';
 
+/** ReplicaSets whose controller a node remembers (a few KiB; see Service.#rsOwners). */
+const RS_OWNER_CACHE = 4096;
+
 /** What a DEL did, and did not do on purpose (for the log line of the request). */
 export interface DelOutcome {
   readonly warnings: readonly string[];
@@ -232,13 +235,24 @@ export class AllocatorService {
    * workload's UID where it is known without extra reads (the pod's own controller reference:
    * StatefulSet, DaemonSet, Job; a CronJob through its Job), so only the auto-pool made for
    * that very object serves the pod, not a forged or namesake one (review #17). A Deployment
-   * sits behind a ReplicaSet the allocator is not allowed to read: its pods match by kind,
-   * namespace and name only.
+   * pod's UID comes from its ReplicaSet's controller reference (one GET per ReplicaSet,
+   * remembered: see #rsOwners); that read also confirms the Deployment `topController`
+   * inferred from `pod-template-hash` (review #20).
    */
   async #application(pod: PodObject): Promise<ApplicationRef | undefined> {
     let owner = topController(pod);
     const ref = pod.metadata.ownerReferences?.find((o) => o.controller === true);
     let uid = ref?.kind === owner.type && ref.name === owner.name ? ref.uid : undefined;
+    if (ref?.kind === 'ReplicaSet') {
+      const parent = await this.#replicaSetOwner(pod.metadata.namespace, ref.name, ref.uid);
+      if (parent !== undefined) {
+        owner = { type: parent.kind, name: parent.name };
+        uid = parent.uid;
+      } else if (owner.type === 'Deployment') {
+        // The ReplicaSet is gone (or owned by nothing): the pod's own labels are all there is.
+        uid = undefined;
+      }
+    }
     if (owner.type === 'Job') {
       const parent = await this.#store
         .getJobOwner(pod.metadata.namespace, owner.name)
@@ -253,6 +267,38 @@ export class AllocatorService {
     if (!isWorkloadKind(owner.type)) return undefined;
     const app = { kind: owner.type, namespace: pod.metadata.namespace, name: owner.name };
     return uid === undefined || uid === '' ? app : { ...app, uid };
+  }
+
+  /**
+   * ReplicaSet UID → its controller. Holds one entry per ReplicaSet whose subnet-annotated
+   * pods this node started, at most RS_OWNER_CACHE (oldest dropped first), so it stays
+   * bounded however long the allocator runs; an entry never goes stale, because a
+   * ReplicaSet's controller reference is fixed for its UID's lifetime (adoption by another
+   * Deployment keeps the entry wrong only until it falls out, and the auto-pool UID check then
+   * fails closed: AUTO_POOL_PENDING, retried).
+   */
+  readonly #rsOwners = new Map<string, { kind: string; name: string; uid?: string }>();
+
+  async #replicaSetOwner(
+    namespace: string,
+    name: string,
+    rsUid: string | undefined,
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+    const key = rsUid === undefined || rsUid === '' ? undefined : rsUid;
+    const cached = key === undefined ? undefined : this.#rsOwners.get(key);
+    if (cached !== undefined) return cached;
+    const parent = await this.#store.getReplicaSetOwner(namespace, name).catch((e: unknown) => {
+      throw classify(e, `reading ReplicaSet ${namespace}/${name}`);
+    });
+    if (key !== undefined) {
+      if (this.#rsOwners.size >= RS_OWNER_CACHE) {
+        const oldest = this.#rsOwners.keys().next();
+        if (oldest.done !== true) this.#rsOwners.delete(oldest.value);
+      }
+      // A missing ReplicaSet is not remembered: it may be a read before the cache saw it.
+      if (parent !== undefined) this.#rsOwners.set(key, parent);
+    }
+    return parent;
   }
 
   async #addOnce(req: AddRequest): Promise<AddResponse> {

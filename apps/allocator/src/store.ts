@@ -61,6 +61,14 @@ export interface AllocatorStore extends PoolPort {
     namespace: string,
     name: string,
   ): Promise<{ kind: string; name: string; uid?: string } | undefined>;
+  /**
+   * The controller owning a ReplicaSet (its Deployment), undefined for none or when the
+   * ReplicaSet is gone: how a Deployment pod learns its Deployment's UID (review #17).
+   */
+  getReplicaSetOwner(
+    namespace: string,
+    name: string,
+  ): Promise<{ kind: string; name: string; uid?: string } | undefined>;
   /** What DEL needs of a StatefulSet; undefined when it does not exist. */
   getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined>;
   /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */

@@ -83,8 +83,9 @@ export const CLUSTER_RULES: Readonly<Record<Component, readonly Rule[]>> = {
     },
     { apiGroups: [''], resources: ['pods', 'namespaces'], verbs: READ },
     { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
-    // StatefulSet stickiness (DEL) and the CronJob behind a Job's pods (auto-pools).
-    { apiGroups: ['apps'], resources: ['statefulsets'], verbs: ['get'] },
+    // StatefulSet stickiness (DEL); the Deployment behind a ReplicaSet's pods and the CronJob
+    // behind a Job's, with their UIDs (auto-pools made for that very object, review #17).
+    { apiGroups: ['apps'], resources: ['statefulsets', 'replicasets'], verbs: ['get'] },
     { apiGroups: ['batch'], resources: ['jobs'], verbs: ['get'] },
   ],
 };
