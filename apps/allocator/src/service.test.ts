@@ -511,17 +511,22 @@ describe('auto-pools by workload UID (review #17, allocator side)', () => {
     const p = podOf(name, uid, 'node-a', {
       annotations: { 'ipam.spidernet.io/subnet': '{"ipv4":["subnet-a"]}' },
     });
-    p.metadata.labels = { 'pod-template-hash': '5f9c' };
-    p.metadata.ownerReferences = [
-      {
-        apiVersion: 'apps/v1',
-        kind: 'ReplicaSet',
-        name: 'web-5f9c',
-        uid: 'rs-1',
-        controller: true,
+    return {
+      ...p,
+      metadata: {
+        ...p.metadata,
+        labels: { 'pod-template-hash': '5f9c' },
+        ownerReferences: [
+          {
+            apiVersion: 'apps/v1',
+            kind: 'ReplicaSet',
+            name: 'web-5f9c',
+            uid: 'rs-1',
+            controller: true,
+          },
+        ],
       },
-    ];
-    return p;
+    };
   };
 
   it('a Deployment pod learns its Deployment UID from the ReplicaSet (one read per ReplicaSet) and skips a forged namesake', async () => {
