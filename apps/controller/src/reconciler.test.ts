@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import { Registry } from 'prom-client';
 import type { SpiderEndpoint, SpiderIPPool } from '@nicpool/crds';
 import type { EventSink } from './events.ts';
+import type { PodState } from './gc.ts';
 import { createMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import type { Change, ControllerStore } from './store.ts';
@@ -151,6 +152,9 @@ class SteadyStore extends FillingStore {
   async readPod(): Promise<undefined> {
     return undefined;
   }
+  podList: Record<string, PodState> = {};
+  override pod = ((ns: string, name: string) =>
+    this.podList[`${ns}/${name}`]) as unknown as () => undefined;
   endpointList: SpiderEndpoint[] = [];
   deletedEndpoints: string[] = [];
   override endpoints(): [] {
@@ -368,6 +372,37 @@ describe('what an event queues (review #8)', () => {
     await r.stop();
     expect(store.statusWrites).toHaveLength(1);
     expect(store.deletedEndpoints).toEqual(['default/gone']);
+  });
+
+  it('a resync decodes no pool whose object has not changed', async () => {
+    const store = new SteadyStore();
+    const p = withRecords(autoPool(), '6', {
+      '10.6.168.171': { pod: 'default/web-1', podUid: 'p1' },
+    });
+    const text = p.status!.allocatedIPs;
+    let reads = 0;
+    const status = { ...p.status };
+    Object.defineProperty(status, 'allocatedIPs', {
+      get: () => {
+        reads++;
+        return text;
+      },
+      enumerable: true,
+    });
+    store.poolList = [{ ...p, status }];
+    store.workloadList = [deployment('web', UID, 's1')];
+    store.podList = { 'default/web-1': { uid: 'p1', finished: false, graceSeconds: 30 } };
+    const { r, settle } = subject(store);
+    await r.start();
+    await settle();
+    const afterStart = reads;
+    r.resyncAll();
+    await settle();
+    r.resyncAll();
+    await settle();
+    await r.stop();
+    expect(afterStart).toBeGreaterThan(0);
+    expect(reads).toBe(afterStart);
   });
 
   it('holds work while a cache is not synced (a watch down too long), and does it once synced', async () => {

@@ -131,6 +131,8 @@ export class Reconciler {
   /** One timer per pod whose GC candidates wait out their grace. */
   readonly #podTimers = new Map<string, NodeJS.Timeout>();
   #synced = false;
+  /** Pool objects whose counters were found right. */
+  readonly #countsOk = new WeakSet<SpiderIPPool>();
   /** Records of every pool, decoded once per pool version (GC reads them from here). */
   readonly #records = new RecordIndex();
   /** claimSignature of each pool as last seen: a pool event that leaves it alone is status only. */
@@ -673,16 +675,20 @@ export class Reconciler {
   async #reconcilePool(name: string): Promise<void> {
     const pool = this.#store.pool(name);
     if (pool === undefined) return;
-    await retryOnConflict(
-      `update counters of SpiderIPPool ${name}`,
-      async (fresh) => (fresh ? await this.#store.readPool(name) : this.#store.pool(name)),
-      (p: SpiderIPPool | undefined) => {
-        const next = p === undefined ? undefined : poolCounters(p);
-        return next === undefined ? { result: undefined } : { write: next, result: undefined };
-      },
-      (p) => this.#store.replacePoolStatus(p),
-      this.#opts.retry,
-    );
+    // Checking the counters decodes every record of the pool: once per pool version is
+    // enough (the cache replaces the object on every change), not once per resync.
+    if (!this.#countsOk.has(pool))
+      await retryOnConflict(
+        `update counters of SpiderIPPool ${name}`,
+        async (fresh) => (fresh ? await this.#store.readPool(name) : this.#store.pool(name)),
+        (p: SpiderIPPool | undefined) => {
+          const next = p === undefined ? undefined : poolCounters(p);
+          if (p !== undefined && next === undefined) this.#countsOk.add(p);
+          return next === undefined ? { result: undefined } : { write: next, result: undefined };
+        },
+        (p) => this.#store.replacePoolStatus(p),
+        this.#opts.retry,
+      );
     await retryOnConflict(
       `update finalizer of SpiderIPPool ${name}`,
       async (fresh) => (fresh ? await this.#store.readPool(name) : this.#store.pool(name)),
