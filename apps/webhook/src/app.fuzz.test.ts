@@ -212,6 +212,16 @@ const notAReview: Arbitrary<unknown> = fc.oneof(
 const NAMES_PATH =
   /ipam\.spidernet\.io\/|k8s\.v1\.cni\.cncf\.io\/|v1\.multus-cni\.io\/|(^|[\s(])(spec|metadata|status)(\.[A-Za-z]|:)|only its finalizers may change/;
 
+/**
+ * fastify refuses a body with a `__proto__` key, or a `constructor` holding `prototype`,
+ * anywhere (prototype poisoning) with a 400; the API server never sends one (typed objects,
+ * validated annotation keys).
+ */
+const poisoned = (text: string): boolean =>
+  // Over-approximated: any `constructor` and `prototype` key in the same body.
+  text.includes('"__proto__":') ||
+  (text.includes('"constructor":') && text.includes('"prototype":'));
+
 interface Reply {
   statusCode: number;
   body: string;
@@ -325,12 +335,8 @@ describe('webhook fuzzing', () => {
           async ({ uid, body }, url) => {
             const text = JSON.stringify(body);
             const r = await post(url, text);
-            // fastify refuses a `__proto__` key anywhere in a body (prototype poisoning) with a
-            // 400; the API server never sends one (typed objects, validated annotation keys).
             const p =
-              text.includes('"__proto__":') &&
-              r.statusCode === 400 &&
-              r.body.includes('not valid JSON')
+              poisoned(text) && r.statusCode === 400 && r.body.includes('not valid JSON')
                 ? undefined
                 : reviewProblem(uid, r);
             const verdict =
@@ -398,6 +404,86 @@ describe('webhook fuzzing', () => {
         fuzzParams('webhook/mutate-idempotent', 4_000),
       );
       console.info(`webhook/mutate-idempotent: ${patched} objects were patched`);
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'mutate sees pool CRDs before the schema check: any shape of spec, status and metadata fields gets an answer, never a 500',
+    async () => {
+      const crdKinds = KINDS.filter((k) => k.kind.startsWith('Spider'));
+      const wrong = anyTree.map(value);
+      const loose = fc.record(
+        {
+          apiVersion: fc.constant('spiderpool.spidernet.io/v2beta1'),
+          metadata: fc.record(
+            {
+              name: objectName,
+              labels: fc.oneof(stringMap, wrong),
+              annotations: fc.oneof(stringMap, wrong),
+              finalizers: fc.oneof(fc.constantFrom([], ['spiderpool.spidernet.io']), wrong),
+              ownerReferences: wrong,
+            },
+            { requiredKeys: ['name'] },
+          ),
+          spec: fc.oneof(
+            crdSpec,
+            fc.dictionary(
+              fc.constantFrom(
+                'subnet',
+                'ips',
+                'excludeIPs',
+                'gateway',
+                'ipVersion',
+                'vlan',
+                'routes',
+                'default',
+                'disable',
+                'namespaceName',
+                'podAffinity',
+                'nodeAffinity',
+                'multusName',
+              ),
+              wrong,
+              { maxKeys: 5 },
+            ),
+            wrong,
+          ),
+          status: wrong,
+        },
+        { requiredKeys: ['apiVersion', 'metadata'] },
+      );
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(...crdKinds),
+          loose,
+          fc.constantFrom('CREATE', 'UPDATE'),
+          async (kind, o, operation) => {
+            const body = JSON.stringify({
+              apiVersion: 'admission.k8s.io/v1',
+              kind: 'AdmissionReview',
+              request: {
+                uid: 'w',
+                kind,
+                operation,
+                name: 'x',
+                object: { ...o, kind: kind.kind },
+                ...(operation === 'UPDATE' ? { oldObject: { ...o, kind: kind.kind } } : {}),
+              },
+            });
+            const r = await post('/mutate', body);
+            const p =
+              poisoned(body) && r.statusCode === 400 && r.body.includes('not valid JSON')
+                ? undefined
+                : reviewProblem('w', r);
+            if (p !== undefined)
+              throw new Error(
+                `${p}\nrequest: ${body.slice(0, 600)}\nanswer: ${r.body.slice(0, 400)}`,
+              );
+          },
+        ),
+        fuzzParams('webhook/mutate-any-shape', 4_000),
+      );
     },
     FUZZ_TEST_TIMEOUT_MS,
   );
