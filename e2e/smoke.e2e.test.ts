@@ -15,7 +15,7 @@ import {
   loadKubeConfig,
   Plural,
 } from '@nicpool/kube';
-import { LINKS_FILE, NETNS_PREFIX, REPO, TUTORIAL } from './cluster/control-plane.ts';
+import { LINKS_FILE, NETNS_PREFIX, TUTORIAL } from './cluster/control-plane.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
 import {
   cluster,
