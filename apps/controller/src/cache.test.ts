@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { Tombstones, VersionedMap } from './cache.ts';
+import { GroupedMap, Tombstones, VersionedMap } from './cache.ts';
 
 const obj = (rv: string) => ({ metadata: { resourceVersion: rv } });
 
@@ -62,5 +62,32 @@ describe('Tombstones', () => {
     expect(t.size).toBe(3);
     expect(t.get('a', 0)).toBeUndefined();
     expect(t.get('d', 0)).toBe(1);
+  });
+});
+
+describe('GroupedMap', () => {
+  const item = (rv: string, group?: string) => ({ metadata: { resourceVersion: rv }, group });
+  type Item = ReturnType<typeof item>;
+  const names = (m: GroupedMap<Item>, g: string) =>
+    m.group(g).map((v) => v.metadata.resourceVersion);
+
+  it('keeps groups in step with writes, moves, deletes and refused older writes', () => {
+    const m = new GroupedMap<Item>((v) => v.group);
+    m.set('a', item('1', 'web'));
+    m.set('b', item('2', 'web'));
+    m.set('c', item('3'));
+    expect(names(m, 'web')).toEqual(['1', '2']);
+    m.set('a', item('5', 'db')); // relabelled
+    expect(names(m, 'web')).toEqual(['2']);
+    expect(names(m, 'db')).toEqual(['5']);
+    m.set('a', item('4', 'web')); // an older answer: refused, and the group stays
+    expect(names(m, 'db')).toEqual(['5']);
+    expect(names(m, 'web')).toEqual(['2']);
+    m.delete('b');
+    expect(m.group('web')).toEqual([]);
+    m.deleted('a', item('9'));
+    expect(m.group('db')).toEqual([]);
+    m.set('a', item('8', 'db')); // a late write of the deleted object: not revived
+    expect(m.group('db')).toEqual([]);
   });
 });

@@ -40,6 +40,67 @@ export class VersionedMap<V> extends Map<string, V> {
   }
 }
 
+/**
+ * A VersionedMap that also groups its values by `groupOf` (e.g. auto-pools by their
+ * workload), kept in step with every accepted write, watch event and deletion, so a
+ * reconcile finds its few values without scanning them all.
+ */
+export class GroupedMap<V> extends VersionedMap<V> {
+  readonly #groups = new Map<string, Map<string, V>>();
+  readonly #groupOf: (v: V) => string | undefined;
+
+  constructor(groupOf: (v: V) => string | undefined) {
+    super();
+    this.#groupOf = groupOf;
+  }
+
+  override set(key: string, value: V): this {
+    const before = this.get(key);
+    super.set(key, value);
+    this.#regroup(key, before, this.get(key));
+    return this;
+  }
+
+  override delete(key: string): boolean {
+    const before = this.get(key);
+    const had = super.delete(key);
+    this.#regroup(key, before, undefined);
+    return had;
+  }
+
+  override deleted(key: string, object: unknown): void {
+    const before = this.get(key);
+    super.deleted(key, object);
+    this.#regroup(key, before, this.get(key));
+  }
+
+  override clear(): void {
+    super.clear();
+    this.#groups.clear();
+  }
+
+  /** The values of one group (a fresh array). */
+  group(name: string): V[] {
+    return [...(this.#groups.get(name)?.values() ?? [])];
+  }
+
+  #regroup(key: string, before: V | undefined, after: V | undefined): void {
+    if (before === after) return;
+    const from = before === undefined ? undefined : this.#groupOf(before);
+    if (from !== undefined) {
+      const g = this.#groups.get(from);
+      g?.delete(key);
+      if (g?.size === 0) this.#groups.delete(from);
+    }
+    const to = after === undefined ? undefined : this.#groupOf(after);
+    if (to !== undefined && after !== undefined) {
+      let g = this.#groups.get(to);
+      if (g === undefined) this.#groups.set(to, (g = new Map<string, V>()));
+      g.set(key, after);
+    }
+  }
+}
+
 /** How many deletions a VersionedMap remembers (a late answer arrives within seconds). */
 const MAX_DELETED = 10_000;
 

@@ -17,6 +17,12 @@ const pod = (i: number): KubernetesObject =>
     status: { phase: i === 0 ? 'Succeeded' : 'Running' },
   }) as KubernetesObject;
 
+const owner = (name: string): Record<string, string> => ({
+  'ipam.spidernet.io/owner-application-kind': 'Deployment',
+  'ipam.spidernet.io/owner-application-namespace': 'd',
+  'ipam.spidernet.io/owner-application-name': name,
+});
+
 function setup(podCount: number) {
   const lists: Record<string, ListPage[]> = {};
   const send: Record<string, (type: string, o: KubernetesObject) => void> = {};
@@ -49,7 +55,19 @@ function setup(podCount: number) {
         },
       }) as KubernetesObject,
   };
-  const counts: Record<string, number> = { pods: podCount, endpoints: 1, deployments: 1 };
+  items.pools = (i) =>
+    ({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderIPPool',
+      metadata: { name: `auto-w${i}`, resourceVersion: '5', labels: owner(`w${i}`) },
+      spec: { subnet: '10.6.0.0/16' },
+    }) as KubernetesObject;
+  const counts: Record<string, number> = {
+    pods: podCount,
+    endpoints: 1,
+    deployments: 1,
+    pools: 2,
+  };
   const transport = (what: string): WatchTransport => ({
     list: async (p) => {
       (lists[what] ??= []).push(p);
@@ -109,6 +127,34 @@ describe('KubeControllerStore caches (review #6)', () => {
     expect(store.workloads('Deployment')[0]?.annotations).toEqual({
       'ipam.spidernet.io/subnet': '{"interface":"eth0","ipv4":["s"]}',
     });
+    await store.stop();
+  });
+
+  it('finds a workload’s auto-pools by their owner labels, following relabels and deletes', async () => {
+    const { store, send } = setup(1);
+    await synced(store);
+    expect(store.autoPoolsOf('Deployment', 'd', 'w0').map((p) => p.metadata.name)).toEqual([
+      'auto-w0',
+    ]);
+    const moved = {
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderIPPool',
+      metadata: { name: 'auto-w0', resourceVersion: '6', labels: owner('w1') },
+      spec: { subnet: '10.6.0.0/16' },
+    } as KubernetesObject;
+    send.pools!('MODIFIED', moved);
+    expect(store.autoPoolsOf('Deployment', 'd', 'w0')).toEqual([]);
+    expect(
+      store
+        .autoPoolsOf('Deployment', 'd', 'w1')
+        .map((p) => p.metadata.name)
+        .sort(),
+    ).toEqual(['auto-w0', 'auto-w1']);
+    send.pools!('DELETED', { ...moved, metadata: { ...moved.metadata, resourceVersion: '7' } });
+    expect(store.autoPoolsOf('Deployment', 'd', 'w1').map((p) => p.metadata.name)).toEqual([
+      'auto-w1',
+    ]);
+    expect(store.workload('Deployment', 'd', 'w0')?.uid).toBe('w0');
     await store.stop();
   });
 

@@ -7,7 +7,7 @@ import {
   type KubernetesListObject,
   type KubernetesObject,
 } from '@kubernetes/client-node';
-import { WORKLOAD_KINDS, type WorkloadKind } from '@nicpool/annotations';
+import { autoPoolApplication, WORKLOAD_KINDS, type WorkloadKind } from '@nicpool/annotations';
 import {
   GROUP,
   VERSION,
@@ -26,7 +26,7 @@ import {
   type WatchOptions,
   type Watching,
 } from '@nicpool/kube';
-import { Tombstones, VersionedMap } from './cache.ts';
+import { GroupedMap, Tombstones, VersionedMap } from './cache.ts';
 import { Deduper, type EventSink, type EventTarget, type EventType } from './events.ts';
 import { DEFAULT_GRACE_SECONDS, type PodState } from './gc.ts';
 import type { Change, ControllerStore, EndpointView, Kind } from './store.ts';
@@ -93,6 +93,9 @@ const PLURAL: Record<WorkloadKind, string> = {
   CronJob: 'cronjobs',
 };
 
+const appGroup = (kind: string, namespace: string, nameLabel: string): string =>
+  `${kind}/${namespace}/${nameLabel}`;
+
 const TOMBSTONE_MS = 3_600_000;
 /** Pods seen deleted within the hour; beyond this many (a mass deletion) the oldest go first. */
 const MAX_TOMBSTONES = 200_000;
@@ -111,7 +114,11 @@ export class KubeControllerStore implements ControllerStore {
   readonly #core: CoreV1Api;
   readonly #apps: AppsV1Api;
   readonly #batch: BatchV1Api;
-  readonly #pools = new VersionedMap<SpiderIPPool>();
+  // Grouped by owner application: a workload's reconcile looks at its own pools only.
+  readonly #pools = new GroupedMap<SpiderIPPool>((p) => {
+    const app = autoPoolApplication(p.metadata.labels);
+    return app === undefined ? undefined : appGroup(app.kind, app.namespace, app.nameLabel);
+  });
   readonly #subnets = new VersionedMap<SpiderSubnet>();
   readonly #reserved = new Map<string, SpiderReservedIP>();
   // What each cache holds, and why it stays bounded at 10–50k pods:
@@ -346,6 +353,9 @@ export class KubeControllerStore implements ControllerStore {
   pool(name: string): SpiderIPPool | undefined {
     return this.#pools.get(name);
   }
+  autoPoolsOf(kind: string, namespace: string, nameLabel: string): readonly SpiderIPPool[] {
+    return this.#pools.group(appGroup(kind, namespace, nameLabel));
+  }
   subnets(): readonly SpiderSubnet[] {
     return [...this.#subnets.values()];
   }
@@ -368,6 +378,9 @@ export class KubeControllerStore implements ControllerStore {
         (w) => namespace === undefined || w.app.namespace === namespace,
       ),
     );
+  }
+  workload(kind: WorkloadKind, namespace: string, name: string): Workload | undefined {
+    return this.#workloads.get(kind)!.get(`${namespace}/${name}`);
   }
   pod(namespace: string, name: string): PodState | undefined {
     return this.#pods.get(`${namespace}/${name}`);

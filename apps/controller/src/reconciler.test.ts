@@ -49,6 +49,21 @@ class FillingStore {
   pool(name: string): SpiderIPPool | undefined {
     return this.poolList.find((p) => p.metadata.name === name);
   }
+  autoPoolsOf(kind: string, namespace: string, nameLabel: string): SpiderIPPool[] {
+    return this.poolList.filter((p) => {
+      const l = p.metadata.labels ?? {};
+      return (
+        l['ipam.spidernet.io/owner-application-kind'] === kind &&
+        l['ipam.spidernet.io/owner-application-namespace'] === namespace &&
+        l['ipam.spidernet.io/owner-application-name'] === nameLabel
+      );
+    });
+  }
+  workload(kind: string, namespace: string, name: string): Workload | undefined {
+    return this.workloadList.find(
+      (w) => w.app.kind === kind && w.app.namespace === namespace && w.app.name === name,
+    );
+  }
   subnets(): [] {
     return [];
   }

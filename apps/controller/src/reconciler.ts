@@ -317,6 +317,10 @@ export class Reconciler {
 
   #findWorkload(kind: string, namespace: string, nameLabel: string): Workload | undefined {
     if (!isWorkloadKind(kind)) return undefined;
+    // Names of up to 63 characters are their own label value: one lookup. Longer ones
+    // were truncated into the label, so only a scan of the namespace finds them.
+    const direct = this.#store.workload(kind, namespace, nameLabel);
+    if (direct !== undefined && labelValueOf(direct.app.name) === nameLabel) return direct;
     return this.#store
       .workloads(kind, namespace)
       .find((w) => labelValueOf(w.app.name) === nameLabel);
@@ -354,7 +358,7 @@ export class Reconciler {
     w: Workload | undefined,
     intents: readonly PoolIntent[],
   ): Promise<void> {
-    for (const p of this.#store.pools()) {
+    for (const p of this.#store.autoPoolsOf(kind, namespace, nameLabel)) {
       const app = autoPoolApplication(p.metadata.labels);
       if (app?.kind !== kind || app.namespace !== namespace || app.nameLabel !== nameLabel)
         continue;
@@ -385,7 +389,7 @@ export class Reconciler {
   /** The pool serving this intent: its own, or a kept (`ippool-reclaim: false`) one to adopt. */
   #poolFor(w: Workload, intent: PoolIntent): SpiderIPPool | undefined {
     const mine = this.#store
-      .pools()
+      .autoPoolsOf(w.app.kind, w.app.namespace, labelValueOf(w.app.name))
       .filter((p) => p.metadata.deletionTimestamp === undefined && this.#serves(p, w, intent));
     return (
       mine.find((p) => p.metadata.labels?.[Label.ownerApplicationUID] === w.uid) ??

@@ -41,12 +41,15 @@ export interface ControllerStore {
   ready(): boolean;
   pools(): readonly SpiderIPPool[];
   pool(name: string): SpiderIPPool | undefined;
+  /** Pools whose owner labels name this application (`ipam.spidernet.io/owner-application-*`). */
+  autoPoolsOf(kind: string, namespace: string, nameLabel: string): readonly SpiderIPPool[];
   subnets(): readonly SpiderSubnet[];
   subnet(name: string): SpiderSubnet | undefined;
   reservedIPs(): readonly SpiderReservedIP[];
   endpoints(): readonly EndpointView[];
   endpoint(namespace: string, name: string): EndpointView | undefined;
   workloads(kind?: WorkloadKind, namespace?: string): readonly Workload[];
+  workload(kind: WorkloadKind, namespace: string, name: string): Workload | undefined;
   pod(namespace: string, name: string): PodState | undefined;
   /** Grace period of a pod seen deleted (kept for an hour). */
   lastGrace(namespace: string, name: string): number | undefined;
