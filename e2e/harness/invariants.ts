@@ -28,12 +28,13 @@ import {
 import {
   checkSnapshot,
   DEFAULT_GRACE_MS,
+  listAll,
+  podView,
   formatFinding,
   summaryLine,
   type CheckOptions,
   type ClusterSnapshot,
   type InvariantReport,
-  type PodView,
   type StatefulSetView,
 } from '@nicpool/invariants';
 import { loadKubeConfig, Plural } from '@nicpool/kube';
@@ -63,47 +64,8 @@ export function invariantClient(kubeconfigPath: string): InvariantClient {
   };
 }
 
-/** Lists page by page (500 a page), so a cluster of 20 000 pods is not one response. */
-async function paginate<T>(page: (cont: string | undefined) => Promise<unknown>): Promise<T[]> {
-  const out: T[] = [];
-  let cont: string | undefined;
-  do {
-    // Typed lists (pods, StatefulSets) name the token `_continue`; custom objects come as
-    // the raw JSON, where it is `continue`.
-    const r = (await page(cont)) as {
-      items: T[];
-      metadata?: { _continue?: string; continue?: string };
-    };
-    out.push(...r.items);
-    cont = r.metadata?._continue || r.metadata?.continue || undefined;
-  } while (cont !== undefined);
-  return out;
-}
-
 /** Objects per list page. */
 const PAGE = 500;
-
-function podView(p: V1Pod): PodView {
-  const phase = p.status?.phase;
-  const finishedAt = (p.status?.containerStatuses ?? [])
-    .map((s) => s.state?.terminated?.finishedAt)
-    .filter((d): d is Date => d instanceof Date)
-    .sort((a, b) => b.getTime() - a.getTime())[0];
-  const stamp = (d: Date | undefined): string | undefined => d?.toISOString();
-  return {
-    namespace: p.metadata?.namespace ?? '',
-    name: p.metadata?.name ?? '',
-    uid: p.metadata?.uid ?? '',
-    finished: phase === 'Succeeded' || phase === 'Failed',
-    ...(p.metadata?.creationTimestamp === undefined
-      ? {}
-      : { creationTimestamp: stamp(p.metadata.creationTimestamp) }),
-    ...(p.metadata?.deletionTimestamp === undefined
-      ? {}
-      : { deletionTimestamp: stamp(p.metadata.deletionTimestamp) }),
-    ...(finishedAt === undefined ? {} : { finishedAt: stamp(finishedAt) }),
-  };
-}
 
 /**
  * Reads everything the invariants relate. Endpoints are read before pools and pods last:
@@ -115,7 +77,7 @@ export async function readSnapshot(
   pageSize = PAGE,
 ): Promise<ClusterSnapshot> {
   const cluster = <T>(plural: Plural): Promise<T[]> =>
-    paginate<T>((cont) =>
+    listAll<T>((cont) =>
       client.custom.listClusterCustomObject({
         group: GROUP,
         version: VERSION,
@@ -124,7 +86,7 @@ export async function readSnapshot(
         ...(cont === undefined ? {} : { _continue: cont }),
       }),
     );
-  const endpoints = await paginate<SpiderEndpoint>((cont) =>
+  const endpoints = await listAll<SpiderEndpoint>((cont) =>
     client.custom.listCustomObjectForAllNamespaces({
       group: GROUP,
       version: VERSION,
@@ -137,7 +99,7 @@ export async function readSnapshot(
   const subnets = await cluster<SpiderSubnet>(Plural.subnet);
   const reservedIPs = await cluster<SpiderReservedIP>(Plural.reservedIP);
   const statefulSets: StatefulSetView[] = (
-    await paginate<{
+    await listAll<{
       metadata?: { namespace?: string; name?: string };
       spec?: { replicas?: number };
     }>((cont) =>
@@ -152,7 +114,7 @@ export async function readSnapshot(
     replicas: s.spec?.replicas ?? 1,
   }));
   const pods = (
-    await paginate<V1Pod>((cont) =>
+    await listAll<V1Pod>((cont) =>
       client.core.listPodForAllNamespaces({
         limit: pageSize,
         ...(cont === undefined ? {} : { _continue: cont }),

@@ -14,3 +14,4 @@ export {
   type PodView,
   type StatefulSetView,
 } from './snapshot.ts';
+export { listAll, podView, type ListPageResult, type PodLike } from './read.ts';
