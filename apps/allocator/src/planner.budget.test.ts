@@ -158,11 +158,11 @@ describe('planAdd budgets', () => {
     BUDGET_TEST_TIMEOUT_MS,
   );
 
-  // planner.ts (not this suite's owner's file) resolves the selection once per listed NIC,
-  // and each resolve parses the whole ippools annotation again: NICs × annotation size
-  // (3 s here). `it.failing` until fixed (reported); then drop `.failing`.
-  it.failing(
-    'ippools of 64 KiB naming every NIC of a 64 KiB networks list: under 250 ms (fails today, reported)',
+  // planAdd resolved the selection once per NIC of the pod, and each resolve parsed the
+  // whole ippools annotation again: NICs × annotation size, 3.7 s here. It now parses once
+  // (parseSelection) and picks per NIC (selectionFor).
+  it(
+    'ippools of 64 KiB naming every NIC of a 64 KiB networks list: under 250 ms',
     () => {
       const ifName = (k: number): string => `n${String(k).padStart(14, '0')}`;
       const networks = fill((k) => `nad-${k}@${ifName(k)}`, ',', '', '');
@@ -171,8 +171,9 @@ describe('planAdd budgets', () => {
         (k) =>
           `{"interface":"${k === 0 ? 'eth0' : ifName(k - 1)}","ipv4":["${longPoolName('pool-', k % POOLS)}"]}`,
       );
+      const items = (JSON.parse(ippools) as unknown[]).length;
       const i = input({ annotations: { [M.networks]: networks, [P.ippools]: ippools } });
-      // The input is valid: what is slow is planning, not an early error.
+      // The input is valid: what is timed is planning, not an early error.
       expect(
         resolveSelection({
           podAnnotations: i.pod.annotations,
@@ -180,7 +181,10 @@ describe('planAdd budgets', () => {
           interface: 'eth0',
         }).ok,
       ).toBe(true);
-      expect(onceMs(() => planAdd(i))).toBeLessThan(250);
+      let r = planAdd(i);
+      const ms = bestOfMs(() => (r = planAdd(i)));
+      expect(r.ok && r.value.length).toBe(items);
+      expect(ms).toBeLessThan(250);
     },
     BUDGET_TEST_TIMEOUT_MS,
   );

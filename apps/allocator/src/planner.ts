@@ -10,7 +10,8 @@ import {
   parseRoutes,
   podInterfaces,
   PodAnnotation,
-  resolveSelection,
+  parseSelection,
+  selectionFor,
   type AnnotationError,
   type ApplicationRef,
   type PodInterface,
@@ -134,12 +135,13 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
       return f === undefined ? [] : [{ name: p.metadata.name, ipVersion: f }];
     });
 
+  // Parsed once for every NIC planned: an ippools list can name thousands of them.
+  const parsed = parseSelection(annotations, input.namespace.annotations, nics);
+  if (!parsed.ok) return err(annotationError(parsed.error));
+  const selection = parsed.value;
   // Which NICs: the ippools list when it is the level in force, else this call's NIC.
   let targets = [input.ifName];
-  const first = resolveSelection({
-    podAnnotations: annotations,
-    namespaceAnnotations: input.namespace.annotations,
-    interface: input.ifName,
+  const first = selectionFor(selection, input.ifName, {
     netconfDefaults: {
       ipv4: input.netconf.defaultIPv4IPPool,
       ipv6: input.netconf.defaultIPv6IPPool,
@@ -198,34 +200,23 @@ export function planAdd(input: PlanInput): Result<NicPlan[], PlanError> {
       },
     ]);
   }
-  if (first.value.source === 'ippools') {
-    const listed = nics
-      .map((n) => n.name)
-      .filter((n) => {
-        const r = resolveSelection({
-          podAnnotations: annotations,
-          namespaceAnnotations: {},
-          interface: n,
-        });
-        return r.ok;
-      });
-    targets = [input.ifName, ...listed.filter((n) => n !== input.ifName)];
+  if (selection.level === 'ippools') {
+    // The pod's NICs the list serves, in the pod's order, this call's first.
+    const served = new Set(selection.interfaces);
+    const listed = nics.map((n) => n.name).filter((n) => served.has(n) && n !== input.ifName);
+    targets = [input.ifName, ...listed];
   }
+  // The first NIC of a name is the one the name selects.
+  const nicByName = new Map<string, PodInterface>();
+  for (const n of nics) if (!nicByName.has(n.name)) nicByName.set(n.name, n);
 
   const plans: NicPlan[] = [];
   for (const ifName of targets) {
     const sel =
-      ifName === input.ifName
-        ? first
-        : resolveSelection({
-            podAnnotations: annotations,
-            namespaceAnnotations: input.namespace.annotations,
-            interface: ifName,
-            clusterDefaultPools,
-          });
+      ifName === input.ifName ? first : selectionFor(selection, ifName, { clusterDefaultPools });
     if (!sel.ok) return err(annotationError(sel.error));
     if (sel.value.kind !== 'pools') continue;
-    const nic = nics.find((n) => n.name === ifName);
+    const nic = nicByName.get(ifName);
     const families: FamilyPlan[] = [];
     for (const [family, patterns] of [
       [4, sel.value.ipv4],
