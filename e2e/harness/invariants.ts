@@ -5,13 +5,13 @@
  *
  * Every e2e suite ends with {@link expectInvariants}. As a CLI (`make check-invariants`):
  *
- *   node e2e/harness/invariants.ts [--kubeconfig PATH] [--strict] [--grace-seconds N]
+ *   node e2e/harness/invariants.ts [--kubeconfig PATH] [--strict] [--grace-seconds N] [--verbose]
  *
  * prints every violation and exits 1, or prints a one-line summary and exits 0. The
  * kubeconfig is PATH, else $KUBECONFIG, else the local cluster's .nicpool/kubeconfig.
  * Findings about pods in flight (Terminating, finished or deleted less than --grace-seconds
- * ago, default 90, or created less than 15 s ago) are printed as "settling" and do not fail,
- * unless --strict.
+ * ago, default 90, or created less than 15 s ago) are "settling": counted in the summary,
+ * listed with the violations or with --verbose, and failing only with --strict.
  */
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -191,6 +191,7 @@ async function main(argv: readonly string[]): Promise<number> {
       kubeconfig: { type: 'string' },
       strict: { type: 'boolean', default: false },
       'grace-seconds': { type: 'string' },
+      verbose: { type: 'boolean', default: false },
     },
   });
   const grace = values['grace-seconds'];
@@ -201,8 +202,9 @@ async function main(argv: readonly string[]): Promise<number> {
     );
   const kubeconfig = values.kubeconfig ?? (process.env['KUBECONFIG'] || KUBECONFIG);
   const r = await checkInvariants(kubeconfig, { allowSettling: !values.strict, graceMs });
-  console.log(reportText(r));
-  return r.violations.length === 0 ? 0 : 1;
+  const ok = r.violations.length === 0;
+  console.log(ok && !values.verbose ? summaryLine(r) : reportText(r));
+  return ok ? 0 : 1;
 }
 
 /** Run as a program (not imported by a suite)? */
