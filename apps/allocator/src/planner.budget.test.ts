@@ -190,6 +190,22 @@ describe('planAdd budgets', () => {
   );
 
   it(
+    'unnamed ippools of 64 KiB against a 64 KiB networks list: under 250 ms',
+    () => {
+      // Item i serves the pod's i-th NIC: the Multus list is read for every NIC too.
+      const networks = fill((k) => `nad-${k}@n${String(k).padStart(14, '0')}`, ',', '', '');
+      const ippools = fill((k) => `{"ipv4":["${longPoolName('pool-', k % POOLS)}"]}`);
+      const items = (JSON.parse(ippools) as unknown[]).length;
+      const i = input({ annotations: { [M.networks]: networks, [P.ippools]: ippools } });
+      let r = planAdd(i);
+      const ms = bestOfMs(() => (r = planAdd(i)));
+      expect(r.ok && r.value.length).toBe(items);
+      expect(ms).toBeLessThan(250);
+    },
+    BUDGET_TEST_TIMEOUT_MS,
+  );
+
+  it(
     'subnets: the auto-pools of one workload among 5000 pools: under 50 ms',
     () => {
       const app = {

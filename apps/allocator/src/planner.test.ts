@@ -320,3 +320,38 @@ describe('planAdd: 5000 pools', () => {
     expect(ms).toBeLessThan(50);
   });
 });
+
+describe('planAdd: the NICs an ippools list serves (one parse for all of them)', () => {
+  const nics = (r: ReturnType<typeof plan>): unknown =>
+    r.ok ? r.value.map((n) => [n.ifName, ...(n.families[0]?.pools ?? [])]) : r.error;
+  const from = (ifName: string, ippools: string): unknown =>
+    nics(
+      plan({ ifName, annotations: { ...TUTORIAL_MULTUS, 'ipam.spidernet.io/ippools': ippools } }),
+    );
+
+  it("the call's NIC first, then the others in the pod's order, whatever the list's order", () => {
+    const both = [
+      ['net1', 'ippool-test-ens224'],
+      ['eth0', 'ippool-test-ens192'],
+    ];
+    // Unnamed: item i serves the pod's i-th NIC.
+    expect(
+      from('net1', '[{"ipv4":["ippool-test-ens192"]},{"ipv4":["ippool-test-ens224"]}]'),
+    ).toEqual(both);
+    // Named, listing a NIC the pod does not have: that one is not planned.
+    expect(
+      from(
+        'net1',
+        '[{"interface":"net7","ipv4":["ippool-test-ens192"]},{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4":["ippool-test-ens224"]}]',
+      ),
+    ).toEqual(both);
+  });
+
+  it('a NIC the list does not serve is refused, naming the NICs it does', () => {
+    expect(from('net1', '[{"ipv4":["ippool-test-ens192"]}]')).toEqual({
+      code: 'INVALID_ANNOTATION',
+      message:
+        'interface "net1" has no item in ipam.spidernet.io/ippools (its 1 unnamed items serve eth0)',
+    });
+  });
+});
