@@ -201,10 +201,7 @@ function fakeClient(reply: ClientReply | Error): { client: AllocatorClient; call
  * reported for a fix; each has an `it.failing` below that turns red once it is fixed, and
  * then its line here goes.
  */
-const KNOWN_DEFECTS: readonly RegExp[] = [
-  // GC with a non-object in cni.dev/valid-attachments: CNI 199 instead of CNI 7.
-  /"code":199,"msg":"nicpool shim internal error","details":"Cannot read properties of (null|undefined) \(reading '(containerID|ifname)'\)"/,
-];
+const KNOWN_DEFECTS: readonly RegExp[] = [];
 
 // What a shim-made error must name: an environment variable, a netconf field or stdin.
 const NAMES_FIELD = /CNI_[A-Z]+|K8S_POD_[A-Z]+|cniVersion|stdin|ipam\.[a-z_0-9]+|cni\.dev\/|CHECK/;
@@ -336,29 +333,24 @@ describe('CNI shim fuzz helpers', () => {
   });
 });
 
-// Counterexamples in run.ts (not this suite's owner's file), reported with the seed that
-// found them. `it.failing` passes while the defect is there and fails once it is fixed:
-// then drop `.failing` and the KNOWN_DEFECTS line above.
+// Counterexamples fuzzing found in run.ts, fixed; kept as deterministic regressions.
 describe('reported counterexamples (run.ts)', () => {
   const gcEnv = { CNI_COMMAND: 'GC', CNI_PATH: '/opt/cni/bin' };
   const ok200 = fakeClient({ status: 200, json: { released: [] } }).client;
 
-  it.failing(
-    'GC with null in cni.dev/valid-attachments is CNI 7 naming the field, not CNI 199',
-    async () => {
-      const out = await run({
-        env: gcEnv,
-        stdin: '{"cniVersion":"1.1.0","cni.dev/valid-attachments":[null]}',
-        client: ok200,
-      });
-      expect(JSON.parse(out.stdout)).toMatchObject({
-        code: CNIErrorCode.invalidNetconf,
-        msg: expect.stringContaining('cni.dev/valid-attachments'),
-      });
-    },
-  );
+  it('GC with null in cni.dev/valid-attachments is CNI 7 naming the field, not CNI 199', async () => {
+    const out = await run({
+      env: gcEnv,
+      stdin: '{"cniVersion":"1.1.0","cni.dev/valid-attachments":[null]}',
+      client: ok200,
+    });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      code: CNIErrorCode.invalidNetconf,
+      msg: expect.stringContaining('cni.dev/valid-attachments'),
+    });
+  });
 
-  it.failing('an allocator error with an empty message still gives a non-empty msg', async () => {
+  it('an allocator error with an empty message still gives a non-empty msg', async () => {
     const out = await run({
       env: { CNI_COMMAND: 'STATUS' },
       stdin: '{"cniVersion":"1.1.0"}',

@@ -156,8 +156,11 @@ function podArgs(env: RunInput['env']): { podNamespace: string; podName: string;
 function fromReply(what: string, r: ClientReply): CNIError {
   const body = r.json as { code?: unknown; message?: unknown } | undefined;
   const code = typeof body?.code === 'string' ? body.code : '';
+  // An empty message would leave the runtime's event saying nothing: say what came back.
   const message =
-    typeof body?.message === 'string' ? body.message : `allocator answered HTTP ${r.status}`;
+    typeof body?.message === 'string' && body.message !== ''
+      ? body.message
+      : `allocator answered HTTP ${r.status}${code === '' ? '' : ` ${code}`}`;
   const cni =
     ALLOCATOR_TO_CNI[code] ??
     (r.status >= 500 ? CNIErrorCode.tryAgainLater : CNIErrorCode.invalidNetconf);
@@ -307,24 +310,34 @@ async function dispatch(
         const msg = (r.json as { message?: unknown } | undefined)?.message;
         throw new CNIError(
           CNIErrorCode.pluginNotAvailable,
-          typeof msg === 'string' ? msg : 'nicpool allocator is not ready',
+          typeof msg === 'string' && msg !== '' ? msg : 'nicpool allocator is not ready',
         );
       }
       return { stdout: '', exitCode: 0 };
     }
     case 'GC': {
-      const valid = conf['cni.dev/valid-attachments'] ?? conf['cni.dev/attachments'] ?? [];
+      const key =
+        conf['cni.dev/valid-attachments'] !== undefined
+          ? 'cni.dev/valid-attachments'
+          : 'cni.dev/attachments';
+      const valid: unknown = conf[key] ?? [];
       if (!Array.isArray(valid))
-        throw new CNIError(
-          CNIErrorCode.invalidNetconf,
-          'cni.dev/valid-attachments must be an array',
-        );
-      const body: GCRequest = {
-        validAttachments: valid.map((a: { containerID?: unknown; ifname?: unknown }) => ({
-          containerID: typeof a.containerID === 'string' ? a.containerID : '',
-          ifname: typeof a.ifname === 'string' ? a.ifname : '',
-        })),
-      };
+        throw new CNIError(CNIErrorCode.invalidNetconf, `${key} must be an array`);
+      // Every item must say which attachment it keeps: a malformed one would make GC release
+      // what it should keep, so the whole GC is refused, naming the item.
+      const validAttachments = valid.map((a: unknown, i) => {
+        const o = a as { containerID?: unknown; ifname?: unknown } | null;
+        if (typeof o !== 'object' || o === null || Array.isArray(o))
+          throw new CNIError(
+            CNIErrorCode.invalidNetconf,
+            `${key}[${i}] must be an object with containerID and ifname`,
+          );
+        return {
+          containerID: typeof o.containerID === 'string' ? o.containerID : '',
+          ifname: typeof o.ifname === 'string' ? o.ifname : '',
+        };
+      });
+      const body: GCRequest = { validAttachments };
       const r = await request(client, socket, 'POST', Paths.gc, body, 'GC', wait);
       if (r.status !== 200) throw fromReply('GC', r);
       return { stdout: '', exitCode: 0 };
