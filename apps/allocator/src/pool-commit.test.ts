@@ -39,6 +39,25 @@ describe('applyOps', () => {
     expect(again).toEqual({ results: [{ kind: 'allocated', ip: '10.6.168.171', reused: true }] });
   });
 
+  it('within one batch, an address released after the free addresses were first used is handed out again in address order', () => {
+    const wide = pool('w', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.5'] });
+    const held = applyOps(wide, [alloc('x'), alloc('y'), alloc('z')], none, 100).next!;
+    // x .1, y .2, z .3 held; batch: a takes .4, y releases .2, then b, c, d.
+    const r = applyOps(
+      held,
+      [alloc('a'), { kind: 'release', podUid: 'y' }, alloc('b'), alloc('c'), alloc('d')],
+      none,
+      100,
+    );
+    expect(r.results).toEqual([
+      { kind: 'allocated', ip: '10.6.0.4', reused: false },
+      { kind: 'released', ips: ['10.6.0.2'] },
+      { kind: 'allocated', ip: '10.6.0.2', reused: false },
+      { kind: 'allocated', ip: '10.6.0.5', reused: false },
+      { kind: 'exhausted', reason: expect.stringContaining('no free address') },
+    ]);
+  });
+
   it('release removes every record of that UID only', () => {
     const a = applyOps(p(), [alloc('a'), alloc('b')], none, 100).next!;
     const r = applyOps(

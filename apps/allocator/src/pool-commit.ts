@@ -130,8 +130,12 @@ export function applyOps(
       ? RangeSet.fromIntervals(family, [{ start: a.value.value, end: a.value.value }])
       : undefined;
   };
-  let free: RangeSet | undefined;
-  const freeSet = (): RangeSet | undefined => {
+  // The free addresses, lowest first, built once per batch: the intervals of
+  // `allowed − records` walked by a cursor, plus the addresses released in this batch in a
+  // min-heap. Taking one costs O(log released), not a copy of every interval (2000
+  // allocations from a pool fragmented into 10 000 intervals took seconds that way).
+  let free: FreeAddresses | undefined;
+  const freeAddresses = (): FreeAddresses | undefined => {
     const base = allowed();
     if (free !== undefined || family === undefined || base === undefined) return free;
     const used = RangeSet.fromIntervals(
@@ -143,7 +147,7 @@ export function applyOps(
           : [];
       }),
     );
-    free = base.subtract(used);
+    free = new FreeAddresses(base.subtract(used));
     return free;
   };
   /** Still `ips − excludeIPs − reserved` (whoever holds it now). */
@@ -170,9 +174,12 @@ export function applyOps(
     unlink(byPod, was.pod, ip);
     records.delete(ip);
     changed = true;
-    const one = single(ip);
-    // Free again only if it is still an address to hand out (not excluded or reserved since).
-    if (free !== undefined && one !== undefined && usable(ip)) free = free.union(one);
+    // Free again only if it is still an address to hand out (not excluded or reserved since);
+    // before the free addresses are first needed, they are computed from the records anyway.
+    if (free !== undefined && usable(ip)) {
+      const a = parseIP(ip);
+      if (a.ok) free.give(a.value.value);
+    }
   };
 
   for (const op of ops) {
@@ -225,8 +232,7 @@ export function applyOps(
       });
       continue;
     }
-    const set = freeSet()!;
-    const next = set.nth(0n);
+    const next = freeAddresses()!.take();
     if (next === undefined) {
       results.push({
         kind: 'exhausted',
@@ -236,7 +242,6 @@ export function applyOps(
     }
     const ip = formatIP(family, next);
     put(ip, { pod: op.pod, podUid: op.podUid, interface: op.ifName });
-    free = set.subtract(RangeSet.fromIntervals(family, [{ start: next, end: next }]));
     results.push({ kind: 'allocated', ip, reused: false });
   }
 
@@ -330,5 +335,71 @@ export class GroupCommitter {
       this.#busy.delete(pool);
       if ((this.#queues.get(pool) ?? []).length > 0) setImmediate(() => void this.#flush(pool));
     }
+  }
+}
+
+/**
+ * Free addresses handed out lowest first: a cursor over a free set's sorted intervals, and a
+ * min-heap of addresses given back meanwhile (which lie in the set's gaps, never in what the
+ * cursor has still to walk). Holds one batch's worth: built per applyOps call, dropped after.
+ */
+class FreeAddresses {
+  readonly #intervals: RangeSet['intervals'];
+  #i = 0;
+  #at: bigint | undefined;
+  readonly #given: bigint[] = [];
+
+  constructor(set: RangeSet) {
+    this.#intervals = set.intervals;
+    this.#at = this.#intervals[0]?.start;
+  }
+
+  /** The lowest free address, now taken; undefined when none is left. */
+  take(): bigint | undefined {
+    const heapTop = this.#given[0];
+    if (heapTop !== undefined && (this.#at === undefined || heapTop < this.#at)) return this.#pop();
+    const at = this.#at;
+    if (at === undefined) return undefined;
+    const cur = this.#intervals[this.#i]!;
+    if (at < cur.end) this.#at = at + 1n;
+    else {
+      this.#i++;
+      this.#at = this.#intervals[this.#i]?.start;
+    }
+    return at;
+  }
+
+  /** Makes an address free again (it was held, so it is not among the cursor's). */
+  give(value: bigint): void {
+    const h = this.#given;
+    h.push(value);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (h[parent]! <= h[i]!) break;
+      [h[parent], h[i]] = [h[i]!, h[parent]!];
+      i = parent;
+    }
+  }
+
+  #pop(): bigint {
+    const h = this.#given;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && h[l]! < h[m]!) m = l;
+        if (r < h.length && h[r]! < h[m]!) m = r;
+        if (m === i) break;
+        [h[m], h[i]] = [h[i]!, h[m]!];
+        i = m;
+      }
+    }
+    return top;
   }
 }
