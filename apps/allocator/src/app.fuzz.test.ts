@@ -6,6 +6,7 @@ import fc, { type Arbitrary } from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import {
   anyTree,
+  CASE_BUDGET_MS,
   FUZZ_TEST_TIMEOUT_MS,
   fuzzParams,
   jsonText,
@@ -13,6 +14,7 @@ import {
   prototypePollution,
   type JsonTree,
 } from '@nicpool/testing';
+import { checkSnapshot, formatFinding, Kind } from '@nicpool/invariants';
 import { AllocatorErrorCode, Paths } from '@nicpool/wire';
 import { buildApp } from './app.ts';
 import { readAllocatorConfig } from './config.ts';
@@ -106,6 +108,11 @@ const field = fc.oneof(
   fc.tuple(fc.constantFrom('__proto__', 'constructor', 'extra'), anyTree),
 );
 
+/** Lets commits queued with setImmediate, and what they await, finish. */
+const settle = async (): Promise<void> => {
+  for (let k = 0; k < 5; k++) await new Promise((r) => setImmediate(r));
+};
+
 const REQUIRED = ['containerID', 'ifName', 'netNamespace', 'podNamespace', 'podName', 'podUID'];
 
 /** A body: mostly one of the API's shapes with some fields dropped or wrong. */
@@ -185,15 +192,14 @@ describe('allocator socket API fuzzing', () => {
   let app: FastifyInstance;
   let store: MemoryStore;
 
-  beforeAll(async () => {
-    const config = readAllocatorConfig({
-      NODE_NAME: 'node1',
-      NICPOOL_SOCKET_PATH: '/nonexistent/fuzz.sock',
-      NICPOOL_LOG_LEVEL: 'error',
-    });
-    if (!config.ok) throw new Error(config.error.join('; '));
+  /**
+   * A fresh store and service per case: fast-check gives up on a case past its time budget
+   * without stopping it, and work it left running must not land in the next case's store.
+   * The one app forwards to whichever service is current.
+   */
+  const fresh = (): void => {
     store = new MemoryStore();
-    const service = new AllocatorService(
+    service = new AllocatorService(
       store,
       {
         nodeName: 'node1',
@@ -203,7 +209,26 @@ describe('allocator socket API fuzzing', () => {
       },
       createMetrics(false),
     );
-    app = buildApp(config.value, { service, ready: () => true });
+    reset(store);
+  };
+  let service: AllocatorService;
+
+  beforeAll(async () => {
+    const config = readAllocatorConfig({
+      NODE_NAME: 'node1',
+      NICPOOL_SOCKET_PATH: '/nonexistent/fuzz.sock',
+      NICPOOL_LOG_LEVEL: 'error',
+    });
+    if (!config.ok) throw new Error(config.error.join('; '));
+    fresh();
+    const current: Pick<AllocatorService, 'add' | 'del' | 'check' | 'gc'> = {
+      add: (r) => service.add(r),
+      del: (r) => service.del(r),
+      check: (r) => service.check(r),
+      gc: () => service.gc(),
+    };
+    // The app calls these four only; the class's private fields make a cast necessary.
+    app = buildApp(config.value, { service: current as AllocatorService, ready: () => true });
     await app.ready();
   });
   afterAll(async () => {
@@ -216,7 +241,7 @@ describe('allocator socket API fuzzing', () => {
       const seen = new Map<string, number>();
       await fc.assert(
         fc.asyncProperty(fc.array(request, { minLength: 1, maxLength: 3 }), async (requests) => {
-          reset(store);
+          fresh();
           for (const { route, body: payload, contentType } of requests) {
             const before = recorded(store);
             const r = await app.inject({
@@ -247,6 +272,156 @@ describe('allocator socket API fuzzing', () => {
       // Where the requests went: proof the fuzzer reaches past schema validation.
       console.info(
         `allocator/socket-api answers: ${[...seen]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k}×${n}`)
+          .join(', ')}`,
+      );
+    },
+    FUZZ_TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'pod lifecycles (create, ADD, DEL, re-create, delete, CHECK, GC) in any order keep the invariants: no address twice, counts, records inside the pool, records ⇔ endpoints',
+    async () => {
+      // Which invariants must hold after every request, whatever the pods do. Records of a
+      // deleted pod without DEL (record-pod-gone) are the controller's GC's to release.
+      const always: ReadonlySet<string> = new Set([
+        Kind.addressHeldTwice,
+        Kind.recordTwiceInPool,
+        Kind.nicHoldsTwo,
+        Kind.allocatedCount,
+        Kind.totalCount,
+        Kind.recordOutsideIPs,
+        Kind.recordExcluded,
+        Kind.recordReserved,
+        Kind.recordEndpointMismatch,
+        Kind.endpointWithoutRecord,
+        Kind.recordWithoutEndpoint,
+      ]);
+      const PODS = 8; // more than the 5 addresses of each pool: exhaustion happens
+      const pod = fc.nat(PODS - 1);
+      const uid = fc.oneof(
+        { weight: 6, arbitrary: fc.constant('current' as const) },
+        { weight: 1, arbitrary: fc.constantFrom('stale' as const, 'none' as const) },
+      );
+      const nic = fc.constantFrom('eth0', 'net1');
+      const step = fc.oneof(
+        { weight: 3, arbitrary: fc.record({ op: fc.constant('create' as const), pod }) },
+        { weight: 1, arbitrary: fc.record({ op: fc.constant('delete' as const), pod }) },
+        { weight: 5, arbitrary: fc.record({ op: fc.constant('add' as const), pod, nic, uid }) },
+        { weight: 2, arbitrary: fc.record({ op: fc.constant('del' as const), pod, nic, uid }) },
+        { weight: 1, arbitrary: fc.record({ op: fc.constant('check' as const), pod, nic, uid }) },
+        {
+          weight: 1,
+          arbitrary: fc.record({ op: fc.constant('gc' as const), pod: fc.constant(0) }),
+        },
+      );
+      const seen = new Map<string, number>();
+      await fc.assert(
+        fc.asyncProperty(fc.array(step, { minLength: 1, maxLength: 25 }), async (steps) => {
+          fresh();
+          store.podsByKey.clear();
+          const gen = new Map<number, number>();
+          const uidOf = (i: number): string => `u${i}-${gen.get(i) ?? 0}`;
+          const log: string[] = [];
+          // Every pod exists at the start; `create` re-creates it (a new UID, same name).
+          const all = Array.from({ length: PODS }, (_, i) => ({ op: 'create' as const, pod: i }));
+          for (const s of [...all, ...steps]) {
+            const name = `p${s.pod}`;
+            let status = 0;
+            if (s.op === 'create') {
+              gen.set(s.pod, (gen.get(s.pod) ?? 0) + 1);
+              store.podsByKey.set(`default/${name}`, {
+                metadata: {
+                  name,
+                  namespace: 'default',
+                  uid: uidOf(s.pod),
+                  annotations: {
+                    ...TUTORIAL_MULTUS,
+                    'ipam.spidernet.io/ippools': TUTORIAL_IPPOOLS,
+                  },
+                },
+                spec: { nodeName: 'node1' },
+                status: { phase: 'Pending' },
+              });
+            } else if (s.op === 'delete') store.podsByKey.delete(`default/${name}`);
+            else if (s.op === 'gc') {
+              const live = [...store.podsByKey.values()].map((p) => ({
+                containerID: `c-${p.metadata.uid}`,
+                ifname: 'eth0',
+              }));
+              status = (
+                await app.inject({
+                  method: 'POST',
+                  url: Paths.gc,
+                  payload: { validAttachments: live },
+                })
+              ).statusCode;
+            } else {
+              const uid =
+                s.uid === 'current' ? uidOf(s.pod) : s.uid === 'stale' ? `${uidOf(s.pod)}-old` : '';
+              const r = await app.inject({
+                method: s.op === 'del' ? 'DELETE' : 'POST',
+                url: s.op === 'check' ? Paths.check : Paths.ip,
+                payload: {
+                  containerID: `c-${uid}`,
+                  ifName: s.nic,
+                  netNamespace: '/var/run/netns/x',
+                  podNamespace: 'default',
+                  podName: name,
+                  podUID: uid,
+                },
+              });
+              status = r.statusCode;
+              const tag = `${s.op} ${r.statusCode} ${/"code":"([A-Z_]+)"/.exec(r.body)?.[1] ?? ''}`;
+              seen.set(tag, (seen.get(tag) ?? 0) + 1);
+              if (r.statusCode >= 500)
+                throw new Error(`${tag}: ${r.body}\nsteps: ${log.join('; ')}`);
+            }
+            // A failed ADD may answer while another NIC's commit is still queued (reported);
+            // let it land before judging, so it is judged with this request.
+            if (s.op === 'add' && status !== 200) await settle();
+            log.push(
+              `${s.op} ${name}${'nic' in s ? ` ${s.nic} ${s.uid}` : ''}${status === 0 ? '' : ` → ${status}`}`,
+            );
+            const report = checkSnapshot({
+              pools: [...store.poolsByName.values()],
+              subnets: [],
+              endpoints: [...store.endpoints.values()],
+              reservedIPs: [],
+              pods: [...store.podsByKey.values()].map((p) => ({
+                namespace: 'default',
+                name: p.metadata.name,
+                uid: p.metadata.uid,
+                finished: false,
+              })),
+              statefulSets: [],
+            });
+            // A record of a pod re-created or deleted without DEL waits for a late DEL or the
+            // controller's GC; only findings about records of live pods count here.
+            const live = new Set([...store.podsByKey.values()].map((p) => p.metadata.uid));
+            const ofGonePod = (f: { message: string }): boolean => {
+              const uid = /^record \S+ \(pod \S+ uid (\S+?)[,)]/.exec(f.message)?.[1];
+              return uid !== undefined && !live.has(uid);
+            };
+            const broken = report.violations.filter(
+              (f) =>
+                always.has(f.kind) &&
+                !(
+                  (f.kind === Kind.recordEndpointMismatch ||
+                    f.kind === Kind.recordWithoutEndpoint) &&
+                  ofGonePod(f)
+                ),
+            );
+            if (broken.length > 0)
+              throw new Error(`${broken.map(formatFinding).join('\n')}\nafter: ${log.join('; ')}`);
+          }
+        }),
+        // Up to 33 requests per case: a longer case budget than one request's.
+        { ...fuzzParams('allocator/lifecycles', 3_000), timeout: 10 * CASE_BUDGET_MS },
+      );
+      console.info(
+        `allocator/lifecycles answers: ${[...seen]
           .sort((a, b) => b[1] - a[1])
           .map(([k, n]) => `${k}×${n}`)
           .join(', ')}`,
