@@ -121,6 +121,16 @@ const badPools: readonly [string, Spec, string][] = [
 
 const create = (spec: Spec) => validate('CREATE', pool('new-pool', spec), undefined, snapshot());
 
+describe('CREATE as the API server sends it', () => {
+  it('oldObject null (no stored object) is judged like undefined, and allowed', () => {
+    const spec = { subnet: '10.99.0.0/16', ips: ['10.99.0.10-10.99.0.20'] };
+    const snap = { ...snapshot(), subnets: [] };
+    const withNull = validate('CREATE', pool('new-pool', spec), null, snap);
+    expect(withNull).toEqual(validate('CREATE', pool('new-pool', spec), undefined, snap));
+    expect(withNull).toMatchObject({ allowed: true });
+  });
+});
+
 describe('SpiderIPPool validation: denials with the exact reason', () => {
   it('has at least 20 distinct bad specs', () => {
     expect(badPools.length).toBeGreaterThanOrEqual(20);

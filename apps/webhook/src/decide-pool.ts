@@ -494,6 +494,8 @@ export function validate(
 ): Decision {
   const shape = shapeProblems(input);
   if (shape.length > 0) return denied(shape);
+  // The API server sends `oldObject: null` on CREATE: no stored object.
+  if (stored === null) stored = undefined;
   // Stored objects passed the schema when written; one that no longer does is refused
   // rather than compared field by field with what it lacks.
   const storedShape = stored === undefined ? [] : shapeProblems(stored);
