@@ -150,6 +150,9 @@ const objectFor = (kind: string): Arbitrary<unknown> => {
   switch (kind) {
     case 'Pod':
       return meta.map((m) => ({ apiVersion: 'v1', kind, metadata: m, spec: {} }));
+    case 'Namespace':
+      // Default-pool annotations live on the namespace itself.
+      return meta.map((m) => ({ apiVersion: 'v1', kind, metadata: m }));
     case 'CronJob':
       return template.map((t) => ({
         kind,
