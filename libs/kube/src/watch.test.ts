@@ -239,7 +239,7 @@ describe('watchInto', () => {
     const { w } = start(api, { retryBaseMs: 10_000 });
     await until('the watch', () => api.watches.length === 1);
     api.watches[0]!.end(Object.assign(new Error('timeout'), { name: 'TimeoutError' }));
-    await until('the reopened watch', () => api.watches.length === 2, 500);
+    await until('the reopened watch', () => api.watches.length === 2, 3000);
     api.watches[1]!.end(new Error('ECONNRESET'));
     await new Promise((r) => setTimeout(r, 200));
     expect(api.watches).toHaveLength(2);
