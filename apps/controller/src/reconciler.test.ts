@@ -212,7 +212,7 @@ function subject(store: FillingStore) {
   };
   const settle = async (): Promise<void> => {
     for (let i = 0; i < 100 && r.pending > 0; i++) await new Promise((res) => setTimeout(res, 5));
-    await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setTimeout(res, 50));
   };
   const delta = async (act: () => void): Promise<Record<string, number>> => {
     await settle();
@@ -432,7 +432,7 @@ describe('what an event queues (review #8)', () => {
     expect(d).toEqual({});
     const before = (await handled()).workload ?? 0;
     store.synced = true;
-    await new Promise((res) => setTimeout(res, 700));
+    await new Promise((res) => setTimeout(res, 1500));
     const after = (await handled()).workload ?? 0;
     await r.stop();
     expect(after - before).toBe(1);
