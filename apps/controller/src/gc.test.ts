@@ -166,3 +166,28 @@ describe('DueTracker scoped to one pod', () => {
     expect(t.nextDue([{ key: 'b1', graceSeconds: 10 }])).toBe(10_000);
   });
 });
+
+describe('an unreadable pool (review #15)', () => {
+  it('holds back only the endpoints that name it, not every endpoint of the cluster', () => {
+    const ep = (name: string, uid: string, pool?: string): SpiderEndpoint => ({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderEndpoint',
+      metadata: { name, namespace: 'd' },
+      status: {
+        current: {
+          uid,
+          node: 'n',
+          ips:
+            pool === undefined ? [] : [{ interface: 'eth0', ipv4: '10.6.0.9/16', ipv4Pool: pool }],
+        },
+      },
+    });
+    const pools = [pool('good', {}), { ...pool('bad', {}), status: { allocatedIPs: 'not json' } }];
+    const c = endpointCandidates(
+      [ep('in-good', 'u1', 'good'), ep('in-bad', 'u2', 'bad'), ep('unknown', 'u3')],
+      pools,
+      view({}),
+    );
+    expect(c.map((x) => x.name)).toEqual(['in-good']);
+  });
+});

@@ -171,6 +171,11 @@ export class RecordIndex {
   get anyUnreadable(): boolean {
     return this.#unreadable.size > 0;
   }
+
+  /** Is this pool's record list unreadable (who it holds unknown)? */
+  unreadable(pool: string): boolean {
+    return this.#unreadable.has(pool);
+  }
 }
 
 /** The records among `records` that look leaked now. */
@@ -199,6 +204,17 @@ export interface EndpointCandidate extends Leak {
   readonly uid: string;
 }
 
+/** Does the endpoint name an unreadable pool (or name no pool at all, so we cannot tell)? */
+function mayBeHeldByUnreadable(ep: EndpointView, index: RecordIndex): boolean {
+  const ips = ep.status?.current?.ips;
+  if (ips === undefined || ips.length === 0) return true;
+  return ips.some(
+    (ip) =>
+      (ip.ipv4Pool !== undefined && index.unreadable(ip.ipv4Pool)) ||
+      (ip.ipv6Pool !== undefined && index.unreadable(ip.ipv6Pool)),
+  );
+}
+
 /**
  * SpiderEndpoints whose pod is gone and which no pool record holds any more (records go
  * first: an endpoint is how a StatefulSet pod finds its addresses again).
@@ -209,13 +225,14 @@ export function endpointCandidates(
   view: GCView,
 ): EndpointCandidate[] {
   const index = pools instanceof RecordIndex ? pools : new RecordIndex().sync(pools);
-  // Unreadable: treat every endpoint as held rather than delete one that is not orphaned.
-  if (index.anyUnreadable) return [];
   const out: EndpointCandidate[] = [];
   for (const ep of endpoints) {
     const ns = ep.metadata.namespace ?? '';
     const uid = ep.status?.current?.uid ?? '';
     if (index.holds(uid) || view.pod(ns, ep.metadata.name) !== undefined) continue;
+    // A pool whose records cannot be read may hold this pod: keep the endpoint. Only the
+    // endpoints that name such a pool wait, not every endpoint of the cluster (review #15).
+    if (index.anyUnreadable && mayBeHeldByUnreadable(ep, index)) continue;
     const leak = leakReason(ns, ep.metadata.name, uid, view);
     if (leak === undefined) continue;
     out.push({

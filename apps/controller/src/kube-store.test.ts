@@ -34,7 +34,18 @@ function setup(podCount: number) {
         kind: 'SpiderEndpoint',
         metadata: { name: `p${i}`, namespace: 'd', uid: `e${i}`, resourceVersion: '9' },
         status: {
-          current: { uid: `u${i}`, node: 'n', ips: [{ interface: 'eth0', ipv4: '10.6.0.2/16' }] },
+          current: {
+            uid: `u${i}`,
+            node: 'n',
+            ips: [
+              {
+                interface: 'eth0',
+                ipv4: '10.6.0.2/16',
+                ipv4Pool: 'pool-a',
+                ipv4Gateway: '10.6.0.1',
+              },
+            ],
+          },
           ownerControllerType: 'StatefulSet',
           ownerControllerName: 'p',
         },
@@ -119,7 +130,7 @@ describe('KubeControllerStore caches (review #6)', () => {
     expect(store.endpoint('d', 'p0')).toEqual({
       metadata: { name: 'p0', namespace: 'd', uid: 'e0', resourceVersion: '9' },
       status: {
-        current: { uid: 'u0' },
+        current: { uid: 'u0', ips: [{ ipv4Pool: 'pool-a' }] },
         ownerControllerType: 'StatefulSet',
         ownerControllerName: 'p',
       },

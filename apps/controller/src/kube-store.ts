@@ -59,8 +59,9 @@ export function podState(o: RawPod): PodState {
 /**
  * The projection of a SpiderEndpoint the controller keeps (one per pod of the cluster):
  * identity and resourceVersion (write-through, preconditions), the current holder's UID
- * and the owner controller, which is all GC reads. Its addresses are not kept: GC takes
- * them from the pools' records, and a delete re-reads the endpoint first.
+ * and the owner controller, and the pool names of its addresses, which is all GC reads.
+ * The addresses are not kept: GC takes them from the pools' records, and a delete
+ * re-reads the endpoint first.
  */
 export function endpointView(e: SpiderEndpoint): EndpointView {
   const m = e.metadata;
@@ -73,7 +74,17 @@ export function endpointView(e: SpiderEndpoint): EndpointView {
       ...(m.resourceVersion === undefined ? {} : { resourceVersion: m.resourceVersion }),
     },
     status: {
-      ...(s?.current === undefined ? {} : { current: { uid: s.current.uid } }),
+      ...(s?.current === undefined
+        ? {}
+        : {
+            current: {
+              uid: s.current.uid,
+              ips: (s.current.ips ?? []).map((ip) => ({
+                ...(ip.ipv4Pool === undefined ? {} : { ipv4Pool: ip.ipv4Pool }),
+                ...(ip.ipv6Pool === undefined ? {} : { ipv6Pool: ip.ipv6Pool }),
+              })),
+            },
+          }),
       ...(s?.ownerControllerType === undefined
         ? {}
         : { ownerControllerType: s.ownerControllerType }),

@@ -27,7 +27,11 @@ export interface EndpointView {
     readonly resourceVersion?: string;
   };
   readonly status?: {
-    readonly current?: { readonly uid: string };
+    readonly current?: {
+      readonly uid: string;
+      /** Only the pools each address came from (GC: is it held by an unreadable pool?). */
+      readonly ips?: readonly { readonly ipv4Pool?: string; readonly ipv6Pool?: string }[];
+    };
     readonly ownerControllerType?: string;
     readonly ownerControllerName?: string;
   };
