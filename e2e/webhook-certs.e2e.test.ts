@@ -198,7 +198,8 @@ describe('self-managed webhook certificates e2e', () => {
     await eventually('caBundles filled', async () =>
       (await caBundles()).every((b) => b === ca) ? true : undefined,
     );
-    expect(await caBundles()).toHaveLength(5);
+    // Validating: pods, workloads, cronjobs, namespaces, pools; mutating: pools.
+    expect(await caBundles()).toHaveLength(6);
     // The served certificate verifies against the Secret's CA for 127.0.0.1.
     expect((await get(port, '/healthz', ca)).status).toBe(200);
     const err = await eventually(
