@@ -30,8 +30,22 @@ describe('status counts of a /64 IPv6 pool on the real API server', () => {
     Plural.ippool,
   );
   const name = uniqueName('counts-v6-64');
+  // The allocator's own write path: group commit over a fresh read, conditional write.
+  const committer = new GroupCommitter(
+    { readPool: (n) => pools.get(n), writePoolStatus: (p) => pools.replaceStatus(p) },
+    {
+      retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 50 },
+      maxRecords: 5000,
+      reserved: (f) => RangeSet.empty(f),
+    },
+  );
 
+  // The record this suite makes is released before the pool goes, as a DEL would: the pool
+  // then leaves nothing behind for the invariant check (a pod that never existed).
   afterAll(async () => {
+    await committer
+      .submit(name, { kind: 'release', podUid: 'uid-counts-1' })
+      .catch(() => undefined);
     await pools.delete(name).catch((e: unknown) => {
       if (apiStatus(e) !== 404) throw e;
     });
@@ -49,15 +63,6 @@ describe('status counts of a /64 IPv6 pool on the real API server', () => {
       },
     });
 
-    // The allocator's own write path: group commit over a fresh read, conditional write.
-    const committer = new GroupCommitter(
-      { readPool: (n) => pools.get(n), writePoolStatus: (p) => pools.replaceStatus(p) },
-      {
-        retry: { attempts: 5, baseDelayMs: 5, maxDelayMs: 50 },
-        maxRecords: 5000,
-        reserved: (f) => RangeSet.empty(f),
-      },
-    );
     const r = await committer.submit(name, {
       kind: 'allocate',
       podUid: 'uid-counts-1',
