@@ -293,6 +293,28 @@ describe('what an event queues (review #8)', () => {
     expect(d).toEqual({ pool: 1 });
   });
 
+  it('a status write releasing a record outside the spec queues the subnet (its claim narrows)', async () => {
+    const store = new SteadyStore();
+    const outside = withRecords(subnetLabelled(), '6', {
+      '10.6.168.180': { pod: 'default/web-1', podUid: 'p1' },
+    });
+    store.poolList = [outside];
+    store.workloadList = [deployment('web', UID, 'subnet-a')];
+    const { r, delta } = subject(store);
+    await r.start();
+    const d = await delta(() => {
+      store.poolList = [withRecords(subnetLabelled(), '7', {})];
+      r.onChange({
+        kind: 'pool',
+        key: autoPool().metadata.name,
+        type: 'update',
+        labels: subnetLabelled().metadata.labels!,
+      });
+    });
+    await r.stop();
+    expect(d).toEqual({ pool: 1, subnet: 1 });
+  });
+
   it('a pool spec or label change does queue its subnet and its workload', async () => {
     const store = new SteadyStore();
     store.poolList = [subnetLabelled()];

@@ -31,6 +31,7 @@ import {
   freeAddresses,
   newAutoPool,
   poolAddresses,
+  poolHoldings,
   shrinkTo,
   updatedAutoPool,
   withClaim,
@@ -74,12 +75,26 @@ const gcOf = (pod: string): string => `gc:${pod}`;
 const GC_RETRY_MS = 5000;
 
 /**
- * What the subnet and workload reconcilers read of a pool: its addresses, labels,
- * owners and whether it is being deleted — not its status. Subnet claims and counts
- * come from pool specs (bookkeeping.ts `subnetStatus`, autopool.ts `withControlled`), so
- * a status write (an allocation, a release) changes neither. A hash, so that 10k pools
- * cost 10k short strings.
+ * What the subnet and workload reconcilers read of a pool's spec and metadata: its
+ * addresses, labels, owners and whether it is being deleted. Its status matters to the
+ * subnet only through records outside the spec (a claim covers spec ∪ records,
+ * autopool.ts `poolHoldings`), checked apart. A hash, so that 10k pools cost 10k short
+ * strings.
  */
+/** Per pool object (the caches replace objects on change): decoded once per version. */
+const outsideMemo = new WeakMap<SpiderIPPool, boolean>();
+
+/** Does the pool record addresses outside its spec (they keep its subnet claim wider)? */
+function recordsOutsideSpec(p: SpiderIPPool): boolean {
+  let out = outsideMemo.get(p);
+  if (out === undefined) {
+    const held = poolHoldings(p);
+    out = held.ok && held.value.count() > poolAddresses(p).count();
+    outsideMemo.set(p, out);
+  }
+  return out;
+}
+
 function claimSignature(p: SpiderIPPool): string {
   return createHash('sha1')
     .update(
@@ -137,6 +152,8 @@ export class Reconciler {
   readonly #records = new RecordIndex();
   /** claimSignature of each pool as last seen: a pool event that leaves it alone is status only. */
   readonly #poolSigs = new Map<string, string>();
+  /** Pools last seen recording addresses outside their spec (see recordsOutsideSpec). */
+  readonly #outside = new Set<string>();
   /** Auto-pools that could not shrink for addresses in use: their releases are worth a workload pass. */
   readonly #shrinkPending = new Set<string>();
   /** Workloads (queue keys) waiting for a subnet: to appear, to stop terminating, to have room. */
@@ -194,6 +211,8 @@ export class Reconciler {
     for (const p of this.#store.pools()) {
       this.#queue.add(`pool:${p.metadata.name}`);
       this.#poolSigs.set(p.metadata.name, claimSignature(p));
+      if (p.metadata.labels?.[Label.ownerSpiderSubnet] !== undefined)
+        this.#outsideChanged(p.metadata.name, p);
       const app = autoPoolApplication(p.metadata.labels);
       if (app !== undefined)
         this.#queue.add(`workload:${app.kind}/${app.namespace}/${app.nameLabel}`);
@@ -259,15 +278,29 @@ export class Reconciler {
     const app = autoPoolApplication(c.labels);
     const workload =
       app === undefined ? undefined : `workload:${app.kind}/${app.namespace}/${app.nameLabel}`;
+    const subnet = c.labels?.[Label.ownerSpiderSubnet];
     if (sig !== undefined && sig === before) {
-      // A status write (allocation or release): no claim and no pool size changes. Only
-      // a pool waiting to shrink may now give addresses back.
+      // A status write (allocation or release): no pool size changes. Only a pool waiting
+      // to shrink may now give addresses back, and its subnet's claim changes only while
+      // records lie outside the spec (decoding this one pool, never all of them).
       if (workload !== undefined && this.#shrinkPending.has(c.key)) this.#queue.add(workload);
+      if (subnet !== undefined && pool !== undefined && this.#outsideChanged(c.key, pool))
+        this.#queue.add(`subnet:${subnet}`);
       return;
     }
-    const subnet = c.labels?.[Label.ownerSpiderSubnet];
+    if (pool === undefined) this.#outside.delete(c.key);
+    else if (subnet !== undefined) this.#outsideChanged(c.key, pool);
     if (subnet !== undefined) this.#queue.add(`subnet:${subnet}`);
     if (workload !== undefined) this.#queue.add(workload);
+  }
+
+  /** Notes whether `pool` records addresses outside its spec; true when it does or did. */
+  #outsideChanged(name: string, pool: SpiderIPPool): boolean {
+    const was = this.#outside.has(name);
+    const now = recordsOutsideSpec(pool);
+    if (now) this.#outside.add(name);
+    else this.#outside.delete(name);
+    return now || was;
   }
 
   /** Holds `key` until the caches are synced again; checks twice a second. */
