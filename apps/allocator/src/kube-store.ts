@@ -15,7 +15,14 @@ import {
   type SpiderIPPool,
   type SpiderReservedIP,
 } from '@nicpool/crds';
-import { isNotFound, objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
+import {
+  isNotFound,
+  objectKey,
+  Plural,
+  watchInto,
+  type ListPage,
+  type Watching,
+} from '@nicpool/kube';
 import {
   ChangeSignal,
   PoolCache,
@@ -60,8 +67,15 @@ export class KubeStore implements AllocatorStore {
     const custom = this.#custom;
     const core = this.#core;
     // Custom objects arrive as plain JSON (timestamps are strings), unlike client-node's typed kinds.
-    const cluster = (plural: string) => async (): Promise<List> =>
-      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as List;
+    const cluster =
+      (plural: string) =>
+      async (page: ListPage): Promise<List> =>
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural,
+          ...page,
+        })) as List;
     const nodePods = `spec.nodeName=${nodeName}`;
     const nodeEndpoints = `${Label.endpointNode}=${nodeName}`;
     this.#watches = [
@@ -98,7 +112,7 @@ export class KubeStore implements AllocatorStore {
         {
           what: 'namespaces',
           path: '/api/v1/namespaces',
-          list: async () => (await core.listNamespace()) as List,
+          list: async (page) => (await core.listNamespace(page)) as List,
           into: this.#namespaces,
           map: (n) => ({
             labels: n.metadata?.labels ?? {},
@@ -114,8 +128,8 @@ export class KubeStore implements AllocatorStore {
         {
           what: 'pods',
           path: '/api/v1/pods',
-          list: async () =>
-            (await core.listPodForAllNamespaces({ fieldSelector: nodePods })) as List,
+          list: async (page) =>
+            (await core.listPodForAllNamespaces({ fieldSelector: nodePods, ...page })) as List,
           into: this.#pods,
           map: (o) => o as unknown as PodObject,
           key: objectKey,
@@ -128,12 +142,13 @@ export class KubeStore implements AllocatorStore {
         {
           what: 'endpoints',
           path: `/apis/${GROUP}/${VERSION}/${Plural.endpoint}`,
-          list: async () =>
+          list: async (page) =>
             (await custom.listCustomObjectForAllNamespaces({
               group: GROUP,
               version: VERSION,
               resourcePlural: Plural.endpoint,
               labelSelector: nodeEndpoints,
+              ...page,
             })) as List,
           into: this.#endpoints,
           map: (o) => o as unknown as SpiderEndpoint,

@@ -12,7 +12,7 @@ import {
   type SpiderReservedIP,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { objectKey, Plural, watchInto, type Watching } from '@nicpool/kube';
+import { objectKey, Plural, watchInto, type ListPage, type Watching } from '@nicpool/kube';
 import type { NAD, Snapshot } from './snapshot.ts';
 
 type Log = (msg: string, err?: unknown) => void;
@@ -34,8 +34,15 @@ export class KubeCaches {
   constructor(kc: KubeConfig, log: Log) {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
-    const cluster = (plural: string) => async (): Promise<List> =>
-      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as List;
+    const cluster =
+      (plural: string) =>
+      async (page: ListPage): Promise<List> =>
+        (await custom.listClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural,
+          ...page,
+        })) as List;
     const onChange = (): void => {
       this.#snapshot = undefined;
     };
@@ -87,7 +94,7 @@ export class KubeCaches {
         {
           what: 'namespaces',
           path: '/api/v1/namespaces',
-          list: async () => (await core.listNamespace()) as List,
+          list: async (page) => (await core.listNamespace(page)) as List,
           into: m.namespaces,
           map: (o) => ({ labels: o.metadata?.labels ?? {} }),
           key: name,
@@ -100,11 +107,12 @@ export class KubeCaches {
         {
           what: 'network-attachment-definitions',
           path: '/apis/k8s.cni.cncf.io/v1/network-attachment-definitions',
-          list: async () =>
+          list: async (page) =>
             (await custom.listCustomObjectForAllNamespaces({
               group: 'k8s.cni.cncf.io',
               version: 'v1',
               resourcePlural: 'network-attachment-definitions',
+              ...page,
             })) as List,
           into: m.nads,
           map: (o) => ({
