@@ -21,7 +21,7 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,scripts}/**/*.test.ts'],
+      testMatch: ['<rootDir>/{apps,libs,scripts,tests}/**/*.test.ts'],
     },
     {
       ...common,

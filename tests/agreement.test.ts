@@ -1,15 +1,14 @@
 // The referee between the two components that must agree (issue #12 item 3): for random pool
 // sets without node constraints, the webhook admits a pod exactly when the allocator's
-// planner finds at least one candidate pool for every NIC that will ask. Only this test
-// reaches into the apps, and nothing ships it; production code keeps the arrows one way.
+// planner finds at least one candidate pool for every NIC that will ask. It lives in tests/,
+// the one place for checks across apps (nothing ships it), so libs and apps keep their
+// arrows one way.
 import { describe, expect, it } from '@jest/globals';
 import { API_VERSION, type SpiderIPPool } from '@nicpool/crds';
 import fc from 'fast-check';
-/* eslint-disable no-restricted-imports -- a test comparing two apps must load both */
-import { planAdd } from '../../../apps/allocator/src/planner.ts';
-import { decidePodLike } from '../../../apps/webhook/src/decide-pod.ts';
-import { MULTUS, snapshot } from '../../../apps/webhook/test/fixtures.ts';
-/* eslint-enable no-restricted-imports */
+import { planAdd } from '../apps/allocator/src/planner.ts';
+import { decidePodLike } from '../apps/webhook/src/decide-pod.ts';
+import { MULTUS, snapshot } from '../apps/webhook/test/fixtures.ts';
 
 const NAMES = ['team-a', 'team-b', 'team-c', 'old', 'new'] as const;
 const PATTERNS = [...NAMES, 'gone', 'team-*', '*', '[on]*', 'z*'] as const;
