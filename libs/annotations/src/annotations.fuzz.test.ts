@@ -68,6 +68,11 @@ function problem(e: AnnotationError, allowedKeys: readonly string[]): string | u
   const item = /^\[(\d+)\]/.exec(e.path);
   if (item !== null && !e.message.includes(`item ${item[1]}`) && !e.message.includes(item[0]))
     return `message does not say which item (${e.path})`;
+  // Inside an item (or the top-level object), the field the path ends in is named too:
+  // `[0].ipv4[1]` → "ipv4", `ipv4s` → "ipv4s".
+  const field = /(?:^|\.)([^.[\]]+)(?:\[\d+\])*$/.exec(e.path)?.[1];
+  if (field !== undefined && !e.message.includes(field))
+    return `message does not name the field ${JSON.stringify(field)} (${e.path})`;
   return undefined;
 }
 
@@ -236,6 +241,29 @@ function referenceClosest(word: string, candidates: readonly string[]): string |
   }
   return bestScore <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
 }
+
+describe('the error check itself', () => {
+  it('refuses an error that does not say which item or field, or names no key', () => {
+    const e = (path: string, message: string): AnnotationError => ({
+      key: P.ippools,
+      path,
+      code: AnnotationErrorCode.wrongType,
+      message,
+    });
+    const keys = [P.ippools];
+    expect(
+      problem(e('[0].ipv4[1]', `bad at ipv4[1] of item 0 of ${P.ippools}`), keys),
+    ).toBeUndefined();
+    expect(problem(e('[0].ipv4[1]', `bad in item 0 of ${P.ippools}`), keys)).toMatch(
+      /field "ipv4"/,
+    );
+    expect(problem(e('[3]', `bad in ${P.ippools}`), keys)).toMatch(/which item/);
+    expect(problem(e('', 'bad'), keys)).toMatch(/does not name/);
+    expect(problem({ ...e('', 'bad'), code: 'NOPE' as AnnotationErrorCode }, keys)).toMatch(
+      /unknown code/,
+    );
+  });
+});
 
 describe('"did you mean" with a bounded distance', () => {
   it(
