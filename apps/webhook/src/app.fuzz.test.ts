@@ -581,3 +581,19 @@ describe('webhook fuzzing', () => {
     expect(msg).not.toMatch(/\n/);
   });
 });
+
+describe('the response check itself', () => {
+  const answer = (response: object): Reply => ({
+    statusCode: 200,
+    body: JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }),
+  });
+  it('refuses a wrong uid, a 500 and a denial line that names no path', () => {
+    expect(reviewProblem('u', answer({ uid: 'u', allowed: true }))).toBeUndefined();
+    expect(reviewProblem('u', answer({ uid: 'v', allowed: true }))).toMatch(/uid/);
+    expect(reviewProblem('u', { statusCode: 500, body: '{}' })).toBe('HTTP 500');
+    const denied = (message: string): Reply =>
+      answer({ uid: 'u', allowed: false, status: { code: 422, message } });
+    expect(reviewProblem('u', denied('spec.ips[0]: "x" is not an IP address'))).toBeUndefined();
+    expect(reviewProblem('u', denied('something is wrong'))).toMatch(/names no path/);
+  });
+});
