@@ -36,6 +36,12 @@ function badRequest(message: string): ErrorBody {
 export function buildApp(config: AllocatorConfig, deps: AllocatorDeps): FastifyInstance {
   const app = Fastify({ logger: { level: config.logLevel }, bodyLimit: BODY_LIMIT });
 
+  // An unknown route is a client's mistake like any other: it gets a code too (BAD_REQUEST,
+  // not NOT_FOUND, which the shim would read as "no such pod").
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(badRequest(`no route ${req.method} ${req.url}`)),
+  );
+
   app.setErrorHandler((error: FastifyError, req, reply) => {
     if (error instanceof AllocatorError) return reply.code(error.status).send(error.toBody());
     if (error.validation !== undefined) {
