@@ -92,22 +92,28 @@ describe('admission webhook e2e', () => {
     );
   }, 120_000);
 
+  // The processes stop whatever the deletions do (a timed-out delete must not leave the
+  // controller running and Jest waiting for it).
   afterAll(async () => {
-    await wh.unregister();
-    await wh.stop();
-    wh.cleanup();
-    await k(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
-    await k(['delete', 'spiderippool', poolA, poolB, '--ignore-not-found', '--timeout=60s']);
-    await controller.stop();
-    controller.cleanup();
-    await k([
-      'delete',
-      'lease',
-      'nicpool-controller',
-      '-n',
-      'nicpool-system',
-      '--ignore-not-found',
-    ]);
+    try {
+      await wh.unregister();
+      await wh.stop();
+      wh.cleanup();
+      await k(['delete', 'namespace', ns, '--wait=false']).catch(() => undefined);
+      await k(['delete', 'spiderippool', poolA, poolB, '--ignore-not-found', '--timeout=60s']);
+    } finally {
+      await wh.stop().catch(() => undefined);
+      await controller.stop();
+      controller.cleanup();
+      await k([
+        'delete',
+        'lease',
+        'nicpool-controller',
+        '-n',
+        'nicpool-system',
+        '--ignore-not-found',
+      ]);
+    }
   }, 120_000);
 
   it('mutates pools: ipVersion defaulted, CIDR label set', async () => {
