@@ -28,6 +28,7 @@ export const Reason = {
   subnetExhausted: 'SubnetExhausted',
   subnetNotFound: 'SubnetNotFound',
   subnetChanged: 'SubnetChanged',
+  subnetUnreadable: 'SubnetUnreadable',
   invalidAnnotation: 'InvalidAnnotation',
   leakReleased: 'LeakedIPReleased',
 } as const;

@@ -460,3 +460,55 @@ describe('what an event queues (review #8)', () => {
     expect(after - before).toBe(1);
   });
 });
+
+describe('a subnet whose free addresses cannot be judged (review #16)', () => {
+  it('tells the workload with a SubnetUnreadable Warning event naming the unreadable pool, and creates no pool', async () => {
+    const subnet = {
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderSubnet',
+      metadata: { name: 'subnet-a', resourceVersion: '1' },
+      spec: { ipVersion: 4, subnet: '10.6.0.0/16', ips: ['10.6.168.171-10.6.168.180'] },
+      status: { totalIPCount: 10, allocatedIPCount: 0 },
+    };
+    const broken: SpiderIPPool = {
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderIPPool',
+      metadata: { name: 'manual-broken', resourceVersion: '2' },
+      spec: { ipVersion: 4, subnet: '10.6.0.0/16', ips: ['10.6.168.x'] },
+    };
+    const emitted: { reason: string; message: string }[] = [];
+    class UnreadableSubnetStore extends SteadyStore {
+      override readonly events: EventSink = {
+        emit: (_target, _type, reason, message) => {
+          emitted.push({ reason, message });
+        },
+      };
+      created: string[] = [];
+      override subnets = (() => [subnet]) as unknown as () => [];
+      override subnet = ((name: string) =>
+        name === 'subnet-a' ? subnet : undefined) as unknown as () => undefined;
+      async readSubnet(name: string): Promise<unknown> {
+        return name === 'subnet-a' ? subnet : undefined;
+      }
+      async replaceSubnetStatus(s: unknown): Promise<unknown> {
+        return s;
+      }
+      async createPool(p: SpiderIPPool): Promise<SpiderIPPool> {
+        this.created.push(p.metadata.name);
+        return p;
+      }
+    }
+    const store = new UnreadableSubnetStore();
+    store.poolList = [broken];
+    store.workloadList = [deployment('web', UID, 'subnet-a')];
+    const { r, settle } = subject(store);
+    await r.start();
+    r.onChange({ kind: 'subnet', key: 'subnet-a', type: 'add' });
+    await settle();
+    await r.stop();
+    expect(store.created).toEqual([]);
+    const told = emitted.filter((e) => e.reason === 'SubnetUnreadable');
+    expect(told.length).toBeGreaterThan(0);
+    expect(told[0]!.message).toContain('manual-broken');
+  });
+});

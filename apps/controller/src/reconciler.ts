@@ -134,6 +134,9 @@ function poolTarget(p: SpiderIPPool): EventTarget {
 const workloadKey = (app: ApplicationRef): string =>
   `workload:${app.kind}/${app.namespace}/${labelValueOf(app.name)}`;
 
+/** The subnet's free addresses cannot be judged: something that may hold them is unreadable. */
+class SubnetUnreadableError extends Error {}
+
 export class Reconciler {
   readonly #store: ControllerStore;
   readonly #opts: ReconcilerOptions;
@@ -529,7 +532,7 @@ export class Reconciler {
         }
         if (ips.count() < keep.count() + n) {
           const free = freeAddresses(s, this.#store.pools(), this.#store.reservedIPs(), pool);
-          if (!free.ok) throw new Error(free.error);
+          if (!free.ok) throw new SubnetUnreadableError(free.error);
           ips = ips.union(free.value.subtract(ips).takeLowest(keep.count() + n - ips.count()));
         }
         const next = withClaim(s, pool, { ips: ips.toStrings(), application });
@@ -540,6 +543,25 @@ export class Reconciler {
       this.#opts.retry,
     );
     return result;
+  }
+
+  /**
+   * A claim that cannot be judged because something that may hold subnet addresses is
+   * unreadable (review #16) is told on the workload as a Warning event, not only in the
+   * log: the admin who sees pods waiting reads the workload's events. The error still
+   * fails the reconcile, which is retried with backoff (events are deduplicated).
+   */
+  async #claimOrTell(
+    target: ReturnType<typeof workloadTarget>,
+    claim: () => Promise<RangeSet>,
+  ): Promise<RangeSet> {
+    try {
+      return await claim();
+    } catch (e) {
+      if (e instanceof SubnetUnreadableError)
+        this.#store.events.emit(target, 'Warning', Reason.subnetUnreadable, e.message);
+      throw e;
+    }
   }
 
   /** Creates the pool; false when the subnet had too few addresses for it (it waits for room). */
@@ -558,14 +580,16 @@ export class Reconciler {
         `pool ${wanted.poolName} is still Terminating (pods hold addresses there); the new pool for ${wanted.ifName} is ${intent.poolName}`,
       );
     const family = intent.family;
-    const ips = await this.#claim(
-      subnet.metadata.name,
-      intent.poolName,
-      RangeSet.empty(family),
-      BigInt(intent.size),
-      applicationString(w.app),
-    );
     const target = workloadTarget(w);
+    const ips = await this.#claimOrTell(target, () =>
+      this.#claim(
+        subnet.metadata.name,
+        intent.poolName,
+        RangeSet.empty(family),
+        BigInt(intent.size),
+        applicationString(w.app),
+      ),
+    );
     if (ips.isEmpty()) {
       this.#store.events.emit(
         target,
@@ -603,12 +627,8 @@ export class Reconciler {
   /** Grows the pool by `n`; false when the subnet had fewer free addresses (it waits for room). */
   async #grow(w: Workload, intent: PoolIntent, pool: SpiderIPPool, n: bigint): Promise<boolean> {
     const current = poolAddresses(pool);
-    const ips = await this.#claim(
-      intent.subnet,
-      pool.metadata.name,
-      current,
-      n,
-      applicationString(w.app),
+    const ips = await this.#claimOrTell(workloadTarget(w), () =>
+      this.#claim(intent.subnet, pool.metadata.name, current, n, applicationString(w.app)),
     );
     const added = ips.subtract(current);
     if (added.count() < n)
