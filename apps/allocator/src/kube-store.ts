@@ -6,6 +6,7 @@ import {
   type KubeConfig,
   type KubernetesListObject,
   type KubernetesObject,
+  type V1ObjectMeta,
 } from '@kubernetes/client-node';
 import { Label } from '@nicpool/annotations';
 import {
@@ -27,6 +28,7 @@ import {
   ChangeSignal,
   PoolCache,
   type AllocatorStore,
+  type ControllerRef,
   type DeletePreconditions,
   type HeldRecord,
   type Labelled,
@@ -43,6 +45,19 @@ const nameKey = (o: KubernetesObject): string => o.metadata?.name ?? '';
  * watches (list + watch, restarted on error); our own pool writes are written through to
  * the cache so the next batch starts from the newest resourceVersion.
  */
+/** The controller reference of the object a read returns; undefined for none or a 404. */
+async function controllerOf(
+  read: Promise<{ metadata?: V1ObjectMeta }>,
+): Promise<ControllerRef | undefined> {
+  try {
+    const owner = (await read).metadata?.ownerReferences?.find((o) => o.controller === true);
+    return owner === undefined ? undefined : { kind: owner.kind, name: owner.name, uid: owner.uid };
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw e;
+  }
+}
+
 export class KubeStore implements AllocatorStore {
   readonly #custom: CustomObjectsApi;
   readonly #core: CoreV1Api;
@@ -258,36 +273,12 @@ export class KubeStore implements AllocatorStore {
     return this.#poolChanges.wait(ms, interested);
   }
 
-  async getJobOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
-    try {
-      const job = await this.#batch.readNamespacedJob({ name, namespace });
-      const owner = job.metadata?.ownerReferences?.find((o) => o.controller === true);
-      return owner === undefined
-        ? undefined
-        : { kind: owner.kind, name: owner.name, uid: owner.uid };
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  getJobOwner(namespace: string, name: string): Promise<ControllerRef | undefined> {
+    return controllerOf(this.#batch.readNamespacedJob({ name, namespace }));
   }
 
-  async getReplicaSetOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
-    try {
-      const rs = await this.#apps.readNamespacedReplicaSet({ name, namespace });
-      const owner = rs.metadata?.ownerReferences?.find((o) => o.controller === true);
-      return owner === undefined
-        ? undefined
-        : { kind: owner.kind, name: owner.name, uid: owner.uid };
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw e;
-    }
+  getReplicaSetOwner(namespace: string, name: string): Promise<ControllerRef | undefined> {
+    return controllerOf(this.#apps.readNamespacedReplicaSet({ name, namespace }));
   }
 
   async getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined> {

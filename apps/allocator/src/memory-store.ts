@@ -5,6 +5,7 @@ import {
   ChangeSignal,
   type AllocatorStore,
   PoolCache,
+  type ControllerRef,
   type DeletePreconditions,
   type HeldRecord,
   type Labelled,
@@ -33,8 +34,8 @@ export class MemoryStore implements AllocatorStore {
   readonly statefulSets = new Map<string, StatefulSetView>();
   readonly endpoints = new Map<string, SpiderEndpoint>();
   writes = 0;
-  readonly jobOwners = new Map<string, { kind: string; name: string; uid?: string }>();
-  readonly replicaSetOwners = new Map<string, { kind: string; name: string; uid?: string }>();
+  readonly jobOwners = new Map<string, ControllerRef>();
+  readonly replicaSetOwners = new Map<string, ControllerRef>();
   /** ReplicaSet reads, for tests of the owner cache. */
   replicaSetReads = 0;
   readonly #poolChanges = new ChangeSignal<SpiderIPPool>();
@@ -58,17 +59,11 @@ export class MemoryStore implements AllocatorStore {
     return this.#poolChanges.wait(ms, interested);
   }
 
-  async getJobOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+  async getJobOwner(namespace: string, name: string): Promise<ControllerRef | undefined> {
     return this.jobOwners.get(`${namespace}/${name}`);
   }
 
-  async getReplicaSetOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+  async getReplicaSetOwner(namespace: string, name: string): Promise<ControllerRef | undefined> {
     this.replicaSetReads++;
     return this.replicaSetOwners.get(`${namespace}/${name}`);
   }

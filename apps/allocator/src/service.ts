@@ -31,7 +31,7 @@ import type { Metrics } from './metrics.ts';
 import { answer, dropEndpoint, fill, recordEndpoint, topController } from './endpoint.ts';
 import { planAdd, type NicPlan } from './planner.ts';
 import { CorruptPoolError, GroupCommitter } from './pool-commit.ts';
-import type { AllocatorStore, PodObject } from './store.ts';
+import type { AllocatorStore, ControllerRef, PodObject } from './store.ts';
 
 /** ReplicaSets whose controller a node remembers (a few KiB; see Service.#rsOwners). */
 const RS_OWNER_CACHE = 4096;
@@ -277,13 +277,13 @@ export class AllocatorService {
    * Deployment keeps the entry wrong only until it falls out, and the auto-pool UID check then
    * fails closed: AUTO_POOL_PENDING, retried).
    */
-  readonly #rsOwners = new Map<string, { kind: string; name: string; uid?: string }>();
+  readonly #rsOwners = new Map<string, ControllerRef>();
 
   async #replicaSetOwner(
     namespace: string,
     name: string,
     rsUid: string | undefined,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined> {
+  ): Promise<ControllerRef | undefined> {
     const key = rsUid === undefined || rsUid === '' ? undefined : rsUid;
     const cached = key === undefined ? undefined : this.#rsOwners.get(key);
     if (cached !== undefined) return cached;

@@ -32,6 +32,13 @@ export interface Labelled {
  * reserved IPs and namespaces from watch caches; the in-memory one backs integration tests.
  * Failed calls throw errors carrying the HTTP status as `code` (409 → conflict, 404 → gone).
  */
+/** A controller reference as the allocator uses it (the owner of a Job or a ReplicaSet). */
+export interface ControllerRef {
+  readonly kind: string;
+  readonly name: string;
+  readonly uid?: string;
+}
+
 export interface AllocatorStore extends PoolPort {
   /** True once the caches have synced. */
   ready(): boolean;
@@ -57,18 +64,12 @@ export interface AllocatorStore extends PoolPort {
    */
   waitForPoolChange(ms: number, interested?: (pool: SpiderIPPool) => boolean): Promise<boolean>;
   /** The controller owning a Job (a CronJob), undefined for none or when the Job is gone. */
-  getJobOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined>;
+  getJobOwner(namespace: string, name: string): Promise<ControllerRef | undefined>;
   /**
    * The controller owning a ReplicaSet (its Deployment), undefined for none or when the
    * ReplicaSet is gone: how a Deployment pod learns its Deployment's UID (review #17).
    */
-  getReplicaSetOwner(
-    namespace: string,
-    name: string,
-  ): Promise<{ kind: string; name: string; uid?: string } | undefined>;
+  getReplicaSetOwner(namespace: string, name: string): Promise<ControllerRef | undefined>;
   /** What DEL needs of a StatefulSet; undefined when it does not exist. */
   getStatefulSet(namespace: string, name: string): Promise<StatefulSetView | undefined>;
   /** From the watch of this node's endpoints (our writes written through); `fresh` reads the API server. */
