@@ -21,7 +21,7 @@ import { readAllocatorConfig } from './config.ts';
 import { MemoryStore } from './memory-store.ts';
 import { createMetrics } from './metrics.ts';
 import { AllocatorService } from './service.ts';
-import { pool, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
+import { socketPools, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
 
 const POD = 'ippool-test-app-1';
 
@@ -30,21 +30,7 @@ function reset(store: MemoryStore): void {
   store.poolsByName.clear();
   store.endpoints.clear();
   store.podsByKey.clear();
-  store.addPool(
-    pool('ippool-test-ens192', {
-      subnet: '10.6.0.1/16',
-      ips: ['10.6.168.176-10.6.168.180'],
-      gateway: '10.6.0.1',
-      routes: [{ dst: '10.96.0.0/12', gw: '10.6.0.254' }],
-    }),
-  );
-  store.addPool(
-    pool('ippool-test-ens224', {
-      subnet: '10.7.0.1/16',
-      ips: ['10.7.168.176-10.7.168.180'],
-      gateway: '10.7.0.1',
-    }),
-  );
+  for (const p of socketPools()) store.addPool(p);
   store.podsByKey.set(`default/${POD}`, {
     metadata: {
       name: POD,

@@ -9,7 +9,7 @@ import { readAllocatorConfig } from './config.ts';
 import { MemoryStore } from './memory-store.ts';
 import { createMetrics } from './metrics.ts';
 import { AllocatorService } from './service.ts';
-import { pool, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
+import { pool, socketPools, TUTORIAL_IPPOOLS, TUTORIAL_MULTUS } from '../test/fixtures.ts';
 
 function call(
   socketPath: string,
@@ -84,21 +84,7 @@ describe('allocator over a real Unix socket, in-memory store', () => {
   beforeEach(() => {
     store.poolsByName.clear();
     store.endpoints.clear();
-    store.addPool(
-      pool('ippool-test-ens192', {
-        subnet: '10.6.0.1/16',
-        ips: ['10.6.168.176-10.6.168.180'],
-        gateway: '10.6.0.1',
-        routes: [{ dst: '10.96.0.0/12', gw: '10.6.0.254' }],
-      }),
-    );
-    store.addPool(
-      pool('ippool-test-ens224', {
-        subnet: '10.7.0.1/16',
-        ips: ['10.7.168.176-10.7.168.180'],
-        gateway: '10.7.0.1',
-      }),
-    );
+    for (const p of socketPools()) store.addPool(p);
     store.podsByKey.set('default/ippool-test-app-1', {
       metadata: {
         name: 'ippool-test-app-1',

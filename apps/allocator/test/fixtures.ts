@@ -39,6 +39,26 @@ export function tutorialPools(): SpiderIPPool[] {
   ];
 }
 
+/**
+ * The tutorial's two pools as the socket tests serve them: `ippool-test-ens192` also routes
+ * the service CIDR through its gateway side, so ADD answers carry a route.
+ */
+export function socketPools(): SpiderIPPool[] {
+  return [
+    pool('ippool-test-ens192', {
+      subnet: '10.6.0.1/16',
+      ips: ['10.6.168.176-10.6.168.180'],
+      gateway: '10.6.0.1',
+      routes: [{ dst: '10.96.0.0/12', gw: '10.6.0.254' }],
+    }),
+    pool('ippool-test-ens224', {
+      subnet: '10.7.0.1/16',
+      ips: ['10.7.168.176-10.7.168.180'],
+      gateway: '10.7.0.1',
+    }),
+  ];
+}
+
 export const TUTORIAL_IPPOOLS =
   '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4":["ippool-test-ens224"]}]';
 export const TUTORIAL_MULTUS = {
