@@ -3,7 +3,13 @@
  * diffing a mutated copy, and validation of the rules that need other objects or more
  * than CEL can say. Pure.
  */
-import { autoPoolApplication, FINALIZER, Label, labelValueOf } from '@nicpool/annotations';
+import {
+  autoPoolApplication,
+  escapeControl,
+  FINALIZER,
+  Label,
+  labelValueOf,
+} from '@nicpool/annotations';
 import {
   API_VERSION,
   cidrLabel,
@@ -154,24 +160,8 @@ function shapeProblems(v: unknown): string[] {
   return out;
 }
 
-// Line breaks and other control characters, escaped as JSON writes them.
-// eslint-disable-next-line no-control-regex -- control characters are what it finds
-const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/g;
-const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-
-/**
- * A problem as one line of a denial (Decision.reason is one problem a line): messages of
- * @nicpool/ip quote the value they could not read as written, line breaks included.
- */
-function oneLine(problem: string): string {
-  return problem.replace(
-    CONTROL,
-    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
-}
-
 function denied(problems: readonly string[], warnings: string[] = []): Decision {
-  return { allowed: false, reason: problems.map(oneLine).join('\n'), warnings };
+  return { allowed: false, reason: problems.map(escapeControl).join('\n'), warnings };
 }
 
 function canonical(family: IPFamily, list: string[] | undefined): string[] | undefined {

@@ -103,3 +103,20 @@ export function closest(word: string, candidates: readonly string[]): string | u
   }
   return bestScore <= limit ? best : undefined;
 }
+
+// Line breaks and other control characters, escaped as JSON writes them.
+// eslint-disable-next-line no-control-regex -- control characters are what it finds
+const CONTROL = /[\u0000-\u001f\u007f\u0085\u2028\u2029]/g;
+const ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+/**
+ * Text that quotes user input, as one line: line breaks and other control characters are
+ * escaped as JSON writes them. Admission denials list one problem a line, and a value quoted
+ * raw (by JSON.parse's message, or by @nicpool/ip's) must not split one.
+ */
+export function escapeControl(text: string): string {
+  return text.replace(
+    CONTROL,
+    (c) => ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}

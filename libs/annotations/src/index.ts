@@ -7,6 +7,7 @@ export * from './keys.ts';
 export {
   AnnotationErrorCode,
   closest,
+  escapeControl,
   formatAnnotationError,
   type AnnotationError,
 } from './errors.ts';

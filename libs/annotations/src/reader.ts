@@ -1,4 +1,4 @@
-import { AnnotationErrorCode, closest, type AnnotationError } from './errors.ts';
+import { AnnotationErrorCode, closest, escapeControl, type AnnotationError } from './errors.ts';
 
 /**
  * Collects the errors of one annotation value while it is walked. Every error carries the
@@ -163,11 +163,6 @@ export function describe(v: unknown): string {
  * lists one problem per line).
  */
 function oneLine(text: string): string {
-  const escaped = text.replace(
-    // Control characters are exactly what this strips.
-    // eslint-disable-next-line no-control-regex
-    /[\u0000-\u001f\u2028\u2029]/g,
-    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-  );
+  const escaped = escapeControl(text);
   return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
