@@ -29,7 +29,7 @@ export default {
       testMatch: ['<rootDir>/e2e/**/*.e2e.test.ts'],
       globalSetup: '<rootDir>/e2e/harness/global-setup.ts',
       globalTeardown: '<rootDir>/e2e/harness/global-teardown.ts',
-      testTimeout: 300000,
+      setupFilesAfterEnv: ['<rootDir>/e2e/harness/timeout.ts'],
     },
   ],
 };

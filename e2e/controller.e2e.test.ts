@@ -4,7 +4,7 @@
  * reclaim and adoption, garbage collection of a force-deleted pod, and leader failover.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { SpiderIPPool, SpiderSubnet } from '@nicpool/crds';
 import { freePort, REPO, TUTORIAL } from './cluster/control-plane.ts';
@@ -24,7 +24,6 @@ import { NodeSimulator } from './sim/node-simulator.ts';
 import { expectInvariants } from './harness/invariants.ts';
 
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
-const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
 const NAMESPACE = 'nicpool-system';
 const FAST_LEASE = { duration: 4, renew: 3, retry: 1 };
 
@@ -59,7 +58,6 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
   let leader: ControllerProcess;
   let standby: ControllerProcess | undefined;
   let webhook: WebhookProcess;
-  let createdSocketDir = false;
   const controllers: ControllerProcess[] = [];
   const diag = (): string =>
     `CNI failures: ${JSON.stringify([...sim.failures]).slice(-1500)}\ncontroller warnings: ${leader
@@ -78,11 +76,8 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     webhook = new WebhookProcess(cluster(), await freePort());
     await webhook.start();
     await webhook.register();
-    if (!existsSync('/var/run/spidernet')) {
-      mkdirSync('/var/run/spidernet', { recursive: true });
-      createdSocketDir = true;
-    }
-    alloc = new AllocatorProcess(cluster(), 'node1', await freePort(), DEFAULT_SOCKET);
+    // The tutorial's NADs name no socket: node1 mounts this allocator's socket at the default path.
+    alloc = new AllocatorProcess(cluster(), 'node1', await freePort());
     await alloc.start();
     leader = new ControllerProcess(cluster(), {
       identity: 'controller-a',
@@ -104,6 +99,7 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
       hostNics: ['ens192', 'ens224'],
       clusterNetwork: 'macvlan-conf-ens192',
       extraPlugins: { spiderpool: SHIM },
+      allocators: { node1: alloc.socket },
     });
     await sim.start();
     // The tutorial's NADs with Debian's sbr in place of Spiderpool's veth (on net1 only).
@@ -125,8 +121,6 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
     await sim.stop();
     await alloc.stop();
     alloc.cleanup();
-    rmSync(DEFAULT_SOCKET, { force: true });
-    if (createdSocketDir) rmSync('/var/run/spidernet', { recursive: true, force: true });
     // Kept (reclaim=false) pools and the subnets; finalizers go with the controller's help.
     const leftovers = (await pools())
       .filter((p) => p.metadata.name.startsWith('auto-'))

@@ -4,8 +4,8 @@
  * macvlan and sbr, and the real Multus thin plugin on the tutorial's manifests.
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SpiderIPPool } from '@nicpool/crds';
@@ -26,25 +26,7 @@ import { expectInvariants } from './harness/invariants.ts';
 
 const run = promisify(execFile);
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
-const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
-
-function exec(
-  cmd: string,
-  env: NodeJS.ProcessEnv,
-  stdin: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const c = spawn(cmd, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    c.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    c.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    c.stdin.on('error', () => undefined);
-    c.stdin.end(stdin);
-  });
-}
+const SHIM_NODE = 'shim-node';
 
 async function pool(name: string): Promise<SpiderIPPool> {
   return JSON.parse(await k(['get', 'spiderippool', name, '-o', 'json'])) as SpiderIPPool;
@@ -59,16 +41,18 @@ describe('shim: Debian macvlan with "ipam": {"type": "spiderpool"}', () => {
   let sim: NodeSimulator;
 
   beforeAll(async () => {
-    // The simulator provides the host NIC (veth end "ens192") and a CNI bin dir; no pods are run by it here.
+    // The simulator provides a node (its netns holds the host NIC "ens192") and a CNI bin dir;
+    // it runs no pods here (the pod is bound to node1, and it schedules nothing).
     sim = new NodeSimulator({
       cluster: cluster(),
-      nodes: [],
+      nodes: [SHIM_NODE],
       hostNics: ['ens192'],
       clusterNetwork: 'unused',
       extraPlugins: { spiderpool: SHIM },
+      schedule: false,
     });
     await sim.start();
-    binDir = join(sim.dir, 'bin');
+    binDir = sim.binDir;
     await ensureNodes('node1');
     await createNamespace(ns);
     await k(
@@ -122,8 +106,8 @@ describe('shim: Debian macvlan with "ipam": {"type": "spiderpool"}', () => {
       mode: 'bridge',
       ipam: { type: 'spiderpool', ipam_unix_socket_path: alloc.socket },
     });
-    const env = (cmd: string): NodeJS.ProcessEnv => ({
-      PATH: process.env['PATH'],
+    const env = (cmd: string): Record<string, string> => ({
+      PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: cmd,
       CNI_CONTAINERID: 'solo-sandbox',
       CNI_NETNS: `/var/run/netns/${netns}`,
@@ -131,7 +115,10 @@ describe('shim: Debian macvlan with "ipam": {"type": "spiderpool"}', () => {
       CNI_PATH: binDir,
       CNI_ARGS: `IgnoreUnknown=true;K8S_POD_NAMESPACE=${ns};K8S_POD_NAME=solo;K8S_POD_UID=${uid}`,
     });
-    const add = await exec(join(binDir, 'macvlan'), env('ADD'), netconf);
+    // In the node, where its ens192 is, as a runtime runs it.
+    const macvlan = (cmd: string, input: string) =>
+      sim.exec(SHIM_NODE, join(binDir, 'macvlan'), [], { input, env: env(cmd) });
+    const add = await macvlan('ADD', netconf);
     expect(add.stderr).toBe('');
     expect(add.code).toBe(0);
     const result = JSON.parse(add.stdout) as { ips: { address: string; gateway: string }[] };
@@ -146,34 +133,28 @@ describe('shim: Debian macvlan with "ipam": {"type": "spiderpool"}', () => {
     );
     expect((await pool(poolName)).status?.allocatedIPCount).toBe(1);
 
-    const check = await exec(
-      join(binDir, 'macvlan'),
-      env('CHECK'),
+    const check = await macvlan(
+      'CHECK',
       JSON.stringify({ ...JSON.parse(netconf), prevResult: result }),
     );
     expect({ code: check.code, out: check.stdout }).toEqual({ code: 0, out: '' });
 
     await k(['delete', 'pod', 'solo', '-n', ns, '--grace-period=0', '--force']);
-    const del = await exec(join(binDir, 'macvlan'), env('DEL'), netconf);
+    const del = await macvlan('DEL', netconf);
     expect({ code: del.code, out: del.stdout }).toEqual({ code: 0, out: '' });
     expect((await pool(poolName)).status?.allocatedIPCount).toBe(0);
     // DEL again: nothing recorded, still success.
-    expect((await exec(join(binDir, 'macvlan'), env('DEL'), netconf)).code).toBe(0);
+    expect((await macvlan('DEL', netconf)).code).toBe(0);
   }, 60_000);
 });
 
 describe('shim: the tutorial through the real Multus thin plugin (ippools for eth0 and net1, sbr on net1)', () => {
   let alloc: AllocatorProcess;
   let sim: NodeSimulator;
-  let createdSocketDir = false;
 
   beforeAll(async () => {
-    // The tutorial's NADs name no socket: the shim uses the default path, so the allocator serves it.
-    if (!existsSync('/var/run/spidernet')) {
-      mkdirSync('/var/run/spidernet', { recursive: true });
-      createdSocketDir = true;
-    }
-    alloc = new AllocatorProcess(cluster(), 'node1', await freePort(), DEFAULT_SOCKET);
+    // The tutorial's NADs name no socket: node1 mounts this allocator's socket at the default path.
+    alloc = new AllocatorProcess(cluster(), 'node1', await freePort());
     await alloc.start();
     sim = new NodeSimulator({
       cluster: cluster(),
@@ -181,6 +162,7 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
       hostNics: ['ens192', 'ens224'],
       clusterNetwork: 'macvlan-conf-ens192',
       extraPlugins: { spiderpool: SHIM },
+      allocators: { node1: alloc.socket },
     });
     await sim.start();
     const nad = (name: string, master: string, sbr: boolean): object => ({
@@ -230,8 +212,6 @@ describe('shim: the tutorial through the real Multus thin plugin (ippools for et
     await sim.stop();
     await alloc.stop();
     alloc.cleanup();
-    rmSync(DEFAULT_SOCKET, { force: true });
-    if (createdSocketDir) rmSync('/var/run/spidernet', { recursive: true, force: true });
     await k([
       'delete',
       '--ignore-not-found',

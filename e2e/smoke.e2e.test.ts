@@ -4,7 +4,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { API_VERSION, type SpiderIPPool } from '@nicpool/crds';
@@ -15,7 +14,7 @@ import {
   loadKubeConfig,
   Plural,
 } from '@nicpool/kube';
-import { LINKS_FILE, NETNS_PREFIX, TUTORIAL } from './cluster/control-plane.ts';
+import { NETNS_PREFIX, TUTORIAL } from './cluster/control-plane.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
 import {
   cluster,
@@ -240,14 +239,21 @@ describe('smoke: Deployment → pods with two NICs through the real Multus', () 
     expect(sim.log.filter((l) => l.command === 'DEL' && l.result.code !== 0)).toEqual([]);
   }, 180_000);
 
-  it('stop removes every netns and host link the simulator made', async () => {
-    const links = [...sim.createdLinks];
+  it('gives each node a netns of its own with its host NICs, addressed like the tutorial node', async () => {
+    const addr = await sim.exec('node1', 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'ens192']);
+    expect(addr.stdout).toContain('inet 10.6.168.123/16');
+    expect(
+      (await sim.exec('node2', 'ip', ['-4', '-o', 'addr', 'show', 'dev', 'ens192'])).stdout,
+    ).toContain('inet 10.6.168.124/16');
+    // The host's own namespace has no ens192 of the simulator's.
+    await expect(run('ip', ['link', 'show', 'ens192p'])).rejects.toThrow(/does not exist/);
+  });
+
+  it('stop removes every netns the simulator made, and with them the host NICs', async () => {
+    const nodes = ['node1', 'node2'].map((n) => sim.nodeNetns(n));
+    expect(await netnsList()).toEqual(expect.arrayContaining(nodes));
     await sim.stop();
     expect((await netnsList()).filter((n) => n.startsWith(NETNS_PREFIX))).toEqual([]);
-    for (const link of links) {
-      await expect(run('ip', ['link', 'show', link])).rejects.toThrow(/does not exist/);
-    }
-    expect(existsSync(LINKS_FILE) ? readFileSync(LINKS_FILE, 'utf8').trim() : '').toBe('');
   });
 });
 

@@ -2,7 +2,7 @@
 // as local processes, each under its ServiceAccount and the RBAC from deploy/, plus the node
 // simulator (real Multus, macvlan, sbr, nicpool's shim). Used in-process by `make demo`, and
 // as a detached server by `make up` (`node scripts/stack.ts serve`), stopped by `make down`.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, kubectl, REPO, type ClusterState } from '../e2e/cluster/control-plane.ts';
 import { AllocatorProcess } from '../e2e/harness/allocator.ts';
@@ -12,7 +12,8 @@ import { NodeSimulator } from '../e2e/sim/node-simulator.ts';
 
 export const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
 /** The tutorial's NADs name no socket: the shim uses Spiderpool's default path. */
-export const SOCKET = '/var/run/spidernet/spiderpool.sock';
+/** Where node1's shim finds its allocator (the simulator mounts the socket there, in node1). */
+export const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
 export const STACK_STATE = join(REPO, '.nicpool', 'stack.json');
 
 export interface Stack {
@@ -65,19 +66,14 @@ export async function startStack(
         '--ignore-not-found',
       ]);
     });
-    let createdSocketDir = false;
-    if (!existsSync('/var/run/spidernet')) {
-      mkdirSync('/var/run/spidernet', { recursive: true });
-      createdSocketDir = true;
-    }
-    say(`allocator node1: starting on ${SOCKET} (ServiceAccount nicpool-allocator)`);
-    const allocator = new AllocatorProcess(cluster, 'node1', await freePort(), SOCKET);
+    const allocator = new AllocatorProcess(cluster, 'node1', await freePort());
+    say(
+      `allocator node1: starting on ${allocator.socket} (ServiceAccount nicpool-allocator; node1 sees it at ${DEFAULT_SOCKET})`,
+    );
     await allocator.start();
     undo.push(async () => {
       await allocator.stop();
       allocator.cleanup();
-      rmSync(SOCKET, { force: true });
-      if (createdSocketDir) rmSync('/var/run/spidernet', { recursive: true, force: true });
     });
     say(
       'node1: simulated kubelet; host NICs ens192/ens224; CNI: Multus → macvlan (+ sbr) → nicpool shim',
@@ -88,6 +84,7 @@ export async function startStack(
       hostNics: ['ens192', 'ens224'],
       clusterNetwork: 'macvlan-conf-ens192',
       extraPlugins: { spiderpool: SHIM },
+      allocators: { node1: allocator.socket },
     });
     await sim.start();
     undo.push(() => sim.stop());
@@ -119,7 +116,7 @@ if (process.argv[2] === 'serve') {
       webhook: `https://127.0.0.1:${stack.webhook.port}`,
       controllerMetrics: `http://127.0.0.1:${stack.controller.opts.port}/metrics`,
       allocatorMetrics: `http://127.0.0.1:${stack.allocator.port}/metrics`,
-      socket: SOCKET,
+      socket: stack.allocator.socket,
       logs: {
         webhook: stack.webhook.dir,
         controller: stack.controller.dir,

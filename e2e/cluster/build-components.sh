@@ -95,13 +95,25 @@ build_wrapped() { # name version module package
   log "$name $version: done"
 }
 
+# Whereabouts' CRDs, from its module, beside its binary (the benchmarks install them).
+whereabouts_crds() {
+  local out="$cache/whereabouts-$WHEREABOUTS_VERSION/crds"
+  if [ -f "$out/whereabouts.cni.cncf.io_ippools.yaml" ]; then return; fi
+  local dir
+  dir=$(cd "$cache/whereabouts-$WHEREABOUTS_VERSION/src" && go mod download -json "github.com/k8snetworkplumbingwg/whereabouts@$WHEREABOUTS_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  mkdir -p "$out.tmp"
+  cp "$dir"/doc/crds/whereabouts.cni.cncf.io_*.yaml "$out.tmp/"
+  rm -rf "$out"; mv "$out.tmp" "$out"
+  log "whereabouts $WHEREABOUTS_VERSION: CRDs"
+}
+
 want=${*:-debian etcd multus whereabouts kube}
 for w in $want; do
   case $w in
     debian) install_debian ;;
     etcd) build_wrapped etcd "$ETCD_VERSION" go.etcd.io/etcd/server/v3 go.etcd.io/etcd/server/v3 ;;
     multus) build_wrapped multus "$MULTUS_VERSION" gopkg.in/k8snetworkplumbingwg/multus-cni.v4 gopkg.in/k8snetworkplumbingwg/multus-cni.v4/cmd/multus ;;
-    whereabouts) build_wrapped whereabouts "$WHEREABOUTS_VERSION" github.com/k8snetworkplumbingwg/whereabouts github.com/k8snetworkplumbingwg/whereabouts/cmd ;;
+    whereabouts) build_wrapped whereabouts "$WHEREABOUTS_VERSION" github.com/k8snetworkplumbingwg/whereabouts github.com/k8snetworkplumbingwg/whereabouts/cmd && whereabouts_crds ;;
     kube) build_kube ;;
     *) echo "unknown component: $w" >&2; exit 2 ;;
   esac

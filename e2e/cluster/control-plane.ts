@@ -32,7 +32,6 @@ export const STATE_DIR = join(REPO, '.nicpool');
 export const KUBECONFIG = join(STATE_DIR, 'kubeconfig');
 const STATE_FILE = join(STATE_DIR, 'cluster.json');
 /** Host links the node simulator created, one per line (removed by cluster-down). */
-export const LINKS_FILE = join(STATE_DIR, 'sim-links');
 /** Every network namespace the node simulator creates starts with this. */
 export const NETNS_PREFIX = 'nicpool-';
 
@@ -258,11 +257,6 @@ export async function cleanupSimLeftovers(): Promise<void> {
   for (const line of (await ip('netns', 'list')).split('\n')) {
     const name = line.split(' ')[0] ?? '';
     if (name.startsWith(NETNS_PREFIX)) await ip('netns', 'delete', name);
-  }
-  if (existsSync(LINKS_FILE)) {
-    for (const link of readFileSync(LINKS_FILE, 'utf8').split('\n').filter(Boolean))
-      await ip('link', 'delete', link);
-    rmSync(LINKS_FILE, { force: true });
   }
 }
 

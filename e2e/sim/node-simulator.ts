@@ -1,54 +1,66 @@
 /**
- * Plays scheduler and kubelet for the e2e tests (test infrastructure, not product).
+ * Plays scheduler and kubelet for many nodes, for e2e tests and benchmarks (test
+ * infrastructure, not product).
  *
- * - registers Node objects and marks them Ready;
- * - binds pending pods to them (pods/binding), round robin;
- * - for each bound pod: creates a network namespace and runs the real CNI chain, the
- *   Multus thin plugin with a kubeconfig, delegating to the real plugins; then writes the
- *   pod status (Running, Ready, IPs);
- * - for each deleted pod: runs CNI DEL, removes the netns, completes the deletion.
+ * - Each simulated node is a network namespace of its own (`nicpool-node-<name>`), holding
+ *   the node's host NICs (veth pairs named like the tutorial's `ens192`, `ens224`, addressed
+ *   like its node: 10.6.168.123/16 on the first node's ens192) and a node agent
+ *   (node-agent.ts) that runs the CNI chain there, in a mount namespace where the node's own
+ *   allocator socket is at the default path (/var/run/spidernet/spiderpool.sock).
+ * - It registers the Node objects and marks them Ready, binds pending pods to them (round
+ *   robin), and for each pod bound to one of them creates a network namespace and runs the
+ *   real CNI chain, the Multus thin plugin with the cluster's kubeconfig delegating to the
+ *   real plugins; then writes the pod status (Running, Ready, IPs). A deleted pod gets CNI
+ *   DEL, its netns removed and its deletion completed.
+ * - Watch-driven (one paginated list, then a watch of pods: libs/kube's loop), with up to
+ *   `parallel` sandboxes being set up or torn down at once per node, as a kubelet does; a
+ *   failed ADD is retried with backoff while the pod exists.
  *
- * Host NICs for macvlan are veth ends named like the tutorial's (`ens192`, `ens224`);
- * `dummy` links do not work on these machines. Every netns is named `nicpool-…` and every
- * link it creates is recorded in `.nicpool/sim-links`, so a crashed run is cleaned up by the
- * next `cluster-up` / `cluster-down` (see cleanupSimLeftovers).
+ * Every netns is named `nicpool-…`, so a crashed run is cleaned up by the next
+ * `cluster-up` / `cluster-down` (cleanupSimLeftovers); the host NICs die with their node's
+ * netns, and a node agent exits when the simulator's end of its stdin closes.
  */
-import { spawn } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readFileSync,
-  readdirSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { retryOnConflict } from '@nicpool/kube';
+import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import {
-  LINKS_FILE,
-  NETNS_PREFIX,
-  STATE_DIR,
-  type ClusterState,
-} from '../cluster/control-plane.ts';
+  CoreV1Api,
+  KubeConfig,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubernetesObject,
+  type V1Pod,
+} from '@kubernetes/client-node';
+import { apiStatus, retryOnConflict, watchInto, type Watching } from '@nicpool/kube';
+import { NETNS_PREFIX, REPO, STATE_DIR, type ClusterState } from '../cluster/control-plane.ts';
+import type { AgentConfig, AgentReply, AgentRequest } from './node-agent.ts';
 
 export interface SimulatorOptions {
   readonly cluster: ClusterState;
   readonly nodes: readonly string[];
-  /** Host NICs to create as veth pairs (macvlan parents). */
+  /** Host NICs of every node, created as veth pairs in the node's netns (macvlan parents). */
   readonly hostNics?: readonly string[];
   /** Multus `clusterNetwork`: a NAD name in `multusNamespace`, used when a pod has no default-network annotation. */
   readonly clusterNetwork: string;
   readonly multusNamespace?: string;
   /** Extra executables to put next to the plugins in the CNI bin dir (name → path), e.g. the nicpool shim. */
   readonly extraPlugins?: Readonly<Record<string, string>>;
+  /**
+   * Node → its allocator's socket path. The socket's directory is mounted at
+   * /var/run/spidernet in that node, so the shim finds it at the default path; the socket
+   * file must be named `spiderpool.sock`.
+   */
+  readonly allocators?: Readonly<Record<string, string>>;
   /** Run CNI DEL when a pod disappears without a graceful deletion (as a kubelet would). Default true. */
   readonly delOnVanish?: boolean;
-  readonly pollMs?: number;
+  /** Bind pods that have no node to the simulated nodes, as a scheduler would (default true). */
+  readonly schedule?: boolean;
+  /** Sandboxes set up or torn down at once per node (default 16). */
+  readonly parallel?: number;
 }
 
 interface Sandbox {
@@ -66,29 +78,35 @@ export interface CNIRun {
   readonly stderr: string;
 }
 
-function sh(
-  cmd: string,
-  args: readonly string[],
-  input?: string,
-  env?: NodeJS.ProcessEnv,
-  timeoutMs = 60_000,
-): Promise<CNIRun> {
+/** One CNI invocation: for assertions, benchmarks and for debugging a failed test. */
+export interface CNILogEntry {
+  readonly pod: string;
+  readonly uid: string;
+  readonly node: string;
+  readonly command: string;
+  readonly result: CNIRun;
+  /** Date.now() when it started, and how long it took (ms). */
+  readonly startedAt: number;
+  readonly ms: number;
+}
+
+const SOCKET_MOUNT = '/var/run/spidernet';
+const NODE_NETNS_PREFIX = `${NETNS_PREFIX}node-`;
+/** The tutorial's node addresses, the i-th node counting up from them. */
+const NIC_ADDRESS: Readonly<Record<string, (i: number) => string>> = {
+  ens192: (i) => `10.6.168.${123 + i}/16`,
+  ens224: (i) => `10.7.168.${123 + i}/16`,
+};
+
+function sh(cmd: string, args: readonly string[]): Promise<CNIRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    // A program that exits without reading stdin (ip) makes the write fail with EPIPE;
-    // its exit code and output are what count.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(input ?? '');
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
   });
 }
 
@@ -96,45 +114,176 @@ async function ip(...args: string[]): Promise<CNIRun> {
   return sh('ip', args);
 }
 
+async function mustIp(...args: string[]): Promise<void> {
+  const r = await ip(...args);
+  if (r.code !== 0) throw new Error(`ip ${args.join(' ')}: ${r.stderr.trim()}`);
+}
+
+/** At most `n` at once; the rest wait in order. */
+class Limit {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+  constructor(n: number) {
+    this.#free = n;
+  }
+  async run<T>(f: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((r) => this.#waiting.push(r));
+    try {
+      return await f();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next !== undefined) next();
+      else this.#free++;
+    }
+  }
+}
+
+/** The node agent of one simulated node: runs commands in the node's namespaces. */
+class NodeAgent {
+  readonly netns: string;
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, (r: CNIRun) => void>();
+  readonly #ready: Promise<void>;
+  #next = 0;
+
+  constructor(netns: string, config: AgentConfig) {
+    this.netns = netns;
+    this.#child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        netns,
+        join(REPO, 'node_modules', '.bin', 'node'),
+        join(import.meta.dirname, 'node-agent.ts'),
+        JSON.stringify(config),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    const lines = createInterface({ input: this.#child.stdout! });
+    this.#ready = new Promise((resolve, reject) => {
+      this.#child.once('exit', (code) => {
+        reject(new Error(`node agent in ${netns} exited (${code})`));
+        for (const done of this.#pending.values())
+          done({ code: -1, stdout: '', stderr: `node agent in ${netns} exited` });
+        this.#pending.clear();
+      });
+      lines.on('line', (line) => {
+        const msg = JSON.parse(line) as Partial<AgentReply> & { ready?: boolean; error?: string };
+        if (msg.ready === true) resolve();
+        else if (msg.ready === false) reject(new Error(`node agent in ${netns}: ${msg.error}`));
+        else if (msg.id !== undefined) {
+          this.#pending.get(msg.id)?.({
+            code: msg.code!,
+            stdout: msg.stdout!,
+            stderr: msg.stderr!,
+          });
+          this.#pending.delete(msg.id);
+        }
+      });
+    });
+  }
+
+  ready(): Promise<void> {
+    return this.#ready;
+  }
+
+  call(req: Omit<AgentRequest, 'id'>): Promise<CNIRun> {
+    const id = this.#next++;
+    return new Promise((resolve) => {
+      this.#pending.set(id, resolve);
+      this.#child.stdin!.write(`${JSON.stringify({ id, ...req })}\n`);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return;
+    const exited = new Promise((r) => this.#child.once('exit', r));
+    this.#child.stdin!.end();
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (this.#child.exitCode === null) this.#child.kill('SIGKILL');
+  }
+}
+
 export class NodeSimulator {
   readonly #opts: SimulatorOptions;
+  readonly #kc: KubeConfig;
   readonly #core: CoreV1Api;
   readonly #dir: string;
   readonly #binDir: string;
-  readonly #confFile: string;
+  readonly #conf: string;
+  readonly #agents = new Map<string, NodeAgent>();
+  readonly #limits = new Map<string, Limit>();
+  /** Pods as the watch last saw them, by UID. */
+  readonly #pods = new Map<string, V1Pod>();
   readonly #sandboxes = new Map<string, Sandbox>();
+  /** Per pod UID: is a reconcile running, and was it asked for again meanwhile. */
+  readonly #work = new Map<string, { again: boolean; done: Promise<void> }>();
+  readonly #retries = new Map<string, { n: number; timer?: NodeJS.Timeout }>();
   readonly #failures = new Map<string, string>();
-  readonly #links: string[] = [];
-  #timer: NodeJS.Timeout | undefined;
-  #busy = false;
+  #apiProxy: Server | undefined;
+  #watch: Watching | undefined;
+  #createdSocketMount = false;
   #stopped = false;
   #next = 0;
-  /** Every CNI invocation, for assertions and for debugging a failed test. */
-  readonly log: { pod: string; command: string; result: CNIRun }[] = [];
+  /** Every CNI invocation, for assertions, benchmarks and debugging a failed test. */
+  readonly log: CNILogEntry[] = [];
+  /** Pod UID → when (Date.now()) its status was written Running; gone when torn down. */
+  readonly running = new Map<string, number>();
 
   constructor(opts: SimulatorOptions) {
     this.#opts = opts;
-    const kc = new KubeConfig();
-    kc.loadFromFile(opts.cluster.kubeconfig);
-    this.#core = kc.makeApiClient(CoreV1Api);
+    this.#kc = new KubeConfig();
+    this.#kc.loadFromFile(opts.cluster.kubeconfig);
+    this.#core = this.#kc.makeApiClient(CoreV1Api);
     this.#dir = mkdtempSync(join(tmpdir(), 'nicpool-sim-'));
     this.#binDir = join(this.#dir, 'bin');
-    this.#confFile = join(this.#dir, '00-multus.conf');
+    this.#conf = JSON.stringify({
+      cniVersion: '0.3.1',
+      name: 'multus-cni-network',
+      type: 'multus',
+      confDir: join(this.#dir, 'net.d'),
+      cniDir: join(this.#dir, 'multus-cache'),
+      binDir: this.#binDir,
+      kubeconfig: opts.cluster.kubeconfig,
+      clusterNetwork: opts.clusterNetwork,
+      multusNamespace: opts.multusNamespace ?? 'kube-system',
+      logFile: join(this.#dir, 'multus.log'),
+      logLevel: 'verbose',
+    });
   }
 
   get dir(): string {
     return this.#dir;
   }
 
-  /** Host links this simulator created (and removes on stop). */
-  get createdLinks(): readonly string[] {
-    return this.#links;
+  /** The CNI bin dir: the real plugins, Multus and the extra plugins. */
+  get binDir(): string {
+    return this.#binDir;
   }
 
   /** The netns path of a running pod, by UID. */
   netnsOf(uid: string): string | undefined {
     const s = this.#sandboxes.get(uid);
     return s === undefined ? undefined : `/var/run/netns/${s.netns}`;
+  }
+
+  /** The network namespace (name) of a simulated node, where its host NICs are. */
+  nodeNetns(node: string): string {
+    return `${NODE_NETNS_PREFIX}${node}`.slice(0, 64);
+  }
+
+  /** Runs a command inside a node (its netns and mount namespace), e.g. `ip rule`. */
+  async exec(
+    node: string,
+    cmd: string,
+    args: readonly string[],
+    io: { input?: string; env?: Record<string, string> } = {},
+  ): Promise<CNIRun> {
+    const agent = this.#agents.get(node);
+    if (agent === undefined) throw new Error(`no simulated node ${node}`);
+    return agent.call({ cmd, args, ...io });
   }
 
   /** Last CNI failure per pod (namespace/name), so a stuck test can say why. */
@@ -145,47 +294,92 @@ export class NodeSimulator {
   async start(): Promise<void> {
     mkdirSync(this.#binDir, { recursive: true });
     mkdirSync(join(this.#dir, 'net.d'), { recursive: true });
+    mkdirSync(STATE_DIR, { recursive: true });
     const { cniPluginDir, multus } = this.#opts.cluster.bin;
     for (const f of readdirSync(cniPluginDir))
       symlinkSync(join(cniPluginDir, f), join(this.#binDir, f));
     symlinkSync(multus, join(this.#binDir, 'multus'));
     for (const [name, path] of Object.entries(this.#opts.extraPlugins ?? {}))
       symlinkSync(path, join(this.#binDir, name));
-    writeFileSync(
-      this.#confFile,
-      JSON.stringify({
-        cniVersion: '0.3.1',
-        name: 'multus-cni-network',
-        type: 'multus',
-        confDir: join(this.#dir, 'net.d'),
-        cniDir: join(this.#dir, 'multus-cache'),
-        binDir: this.#binDir,
-        kubeconfig: this.#opts.cluster.kubeconfig,
-        clusterNetwork: this.#opts.clusterNetwork,
-        multusNamespace: this.#opts.multusNamespace ?? 'kube-system',
-        logFile: join(this.#dir, 'multus.log'),
-        logLevel: 'verbose',
-      }),
+    await this.#serveApi();
+    if (Object.keys(this.#opts.allocators ?? {}).length > 0 && !existsSync(SOCKET_MOUNT)) {
+      // The mount point only: each node mounts its allocator's directory over it privately.
+      mkdirSync(SOCKET_MOUNT, { recursive: true });
+      this.#createdSocketMount = true;
+    }
+    await Promise.all(this.#opts.nodes.map((node, i) => this.#startNode(node, i)));
+    this.#watch = watchInto(
+      this.#kc,
+      {
+        what: 'pods',
+        path: '/api/v1/pods',
+        list: (page) => this.#core.listPodForAllNamespaces({ ...page }),
+        into: this.#pods,
+        map: (o) => o as V1Pod,
+        key: (o) => o.metadata?.uid ?? '',
+        onEvent: (_type, o: KubernetesObject) => this.#kick(o.metadata?.uid ?? ''),
+      },
+      () => undefined, // the API server may be briefly away: the loop retries
     );
-    mkdirSync(STATE_DIR, { recursive: true });
-    for (const nic of this.#opts.hostNics ?? []) await this.#addHostNic(nic);
-    for (const node of this.#opts.nodes) await this.#registerNode(node);
-    this.#timer = setInterval(() => void this.#tick(), this.#opts.pollMs ?? 300);
   }
 
-  async #addHostNic(name: string): Promise<void> {
-    const exists = await ip('link', 'show', name);
-    if (exists.code === 0) return; // left by a run that did not clean up, or real: leave it be
-    const peer = `${name}p`.slice(0, 15);
-    const r = await ip('link', 'add', name, 'type', 'veth', 'peer', 'name', peer);
-    if (r.code !== 0) throw new Error(`ip link add ${name}: ${r.stderr.trim()}`);
-    this.#links.push(name);
-    appendFileSync(LINKS_FILE, `${name}\n`);
-    await ip('link', 'set', name, 'up');
-    await ip('link', 'set', peer, 'up');
+  /** Node loopback → this Unix socket → the API server on the host's loopback. */
+  async #serveApi(): Promise<void> {
+    const port = this.#opts.cluster.ports.apiserver;
+    this.#apiProxy = createServer((local) => {
+      const remote = connect({ host: '127.0.0.1', port });
+      local.pipe(remote).pipe(local);
+      const close = (): void => {
+        local.destroy();
+        remote.destroy();
+      };
+      local.on('error', close);
+      remote.on('error', close);
+    });
+    const path = join(this.#dir, 'api.sock');
+    await new Promise<void>((resolve, reject) => {
+      this.#apiProxy!.once('error', reject);
+      this.#apiProxy!.listen(path, resolve);
+    });
   }
 
-  async #registerNode(name: string): Promise<void> {
+  async #startNode(node: string, i: number): Promise<void> {
+    const netns = this.nodeNetns(node);
+    const add = await ip('netns', 'add', netns);
+    if (add.code !== 0 && !add.stderr.includes('File exists'))
+      throw new Error(`ip netns add ${netns}: ${add.stderr.trim()}`);
+    for (const nic of this.#opts.hostNics ?? []) {
+      if ((await ip('-n', netns, 'link', 'show', nic)).code !== 0)
+        await mustIp(
+          '-n',
+          netns,
+          'link',
+          'add',
+          nic,
+          'type',
+          'veth',
+          'peer',
+          'name',
+          `${nic}p`.slice(0, 15),
+        );
+      const address = NIC_ADDRESS[nic]?.(i);
+      if (address !== undefined) await ip('-n', netns, 'addr', 'replace', address, 'dev', nic);
+      await mustIp('-n', netns, 'link', 'set', nic, 'up');
+      await mustIp('-n', netns, 'link', 'set', `${nic}p`.slice(0, 15), 'up');
+    }
+    const socket = this.#opts.allocators?.[node];
+    const agent = new NodeAgent(netns, {
+      apiPort: this.#opts.cluster.ports.apiserver,
+      apiSocket: join(this.#dir, 'api.sock'),
+      ...(socket === undefined ? {} : { socketDir: dirname(socket) }),
+    });
+    this.#agents.set(node, agent);
+    this.#limits.set(node, new Limit(this.#opts.parallel ?? 16));
+    await agent.ready();
+    await this.#registerNode(node, NIC_ADDRESS['ens192']!(i).split('/')[0]!);
+  }
+
+  async #registerNode(name: string, address: string): Promise<void> {
     const now = new Date();
     try {
       await this.#core.createNode({
@@ -199,7 +393,7 @@ export class NodeSimulator {
         },
       });
     } catch (e) {
-      if ((e as { code?: number }).code !== 409) throw e;
+      if (apiStatus(e) !== 409) throw e;
     }
     // kube-controller-manager touches new Nodes too (ttl, …): a status write can conflict.
     await retryOnConflict(
@@ -215,12 +409,15 @@ export class NodeSimulator {
                 type: 'Ready',
                 status: 'True',
                 reason: 'KubeletReady',
-                message: 'simulated by the nicpool e2e node simulator',
+                message: 'simulated by the nicpool node simulator',
                 lastHeartbeatTime: now,
                 lastTransitionTime: now,
               },
             ],
-            addresses: [{ type: 'Hostname', address: name }],
+            addresses: [
+              { type: 'InternalIP', address },
+              { type: 'Hostname', address: name },
+            ],
           },
         },
         result: undefined,
@@ -229,45 +426,63 @@ export class NodeSimulator {
     );
   }
 
-  async #tick(): Promise<void> {
-    if (this.#busy || this.#stopped) return;
-    this.#busy = true;
+  /** Reconciles one pod, never two reconciles of it at once; events meanwhile coalesce. */
+  #kick(uid: string): void {
+    if (uid === '' || this.#stopped) return;
+    const w = this.#work.get(uid);
+    if (w !== undefined) {
+      w.again = true;
+      return;
+    }
+    const entry = { again: false, done: Promise.resolve() };
+    this.#work.set(uid, entry);
+    entry.done = (async () => {
+      do {
+        entry.again = false;
+        await this.#reconcile(uid);
+      } while (entry.again && !this.#stopped);
+      this.#work.delete(uid);
+    })();
+  }
+
+  async #reconcile(uid: string): Promise<void> {
+    const pod = this.#pods.get(uid);
+    const key = pod === undefined ? uid : `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     try {
-      const pods = (await this.#core.listPodForAllNamespaces()).items;
-      const seen = new Set<string>();
-      for (const pod of pods) {
-        const uid = pod.metadata?.uid ?? '';
-        seen.add(uid);
-        await this.#reconcile(pod).catch((e: unknown) => {
-          this.#failures.set(
-            `${pod.metadata?.namespace}/${pod.metadata?.name}`,
-            e instanceof Error ? e.message : String(e),
-          );
-        });
-      }
-      for (const [uid, sb] of this.#sandboxes) {
-        if (seen.has(uid)) continue;
-        // Force-deleted: a kubelet would still tear down the sandbox.
-        if (this.#opts.delOnVanish ?? true) await this.#teardown(sb);
-        else {
-          await ip('netns', 'delete', sb.netns);
-          this.#sandboxes.delete(uid);
-        }
-      }
-    } catch {
-      // The API server may be briefly unavailable; the next tick retries.
-    } finally {
-      this.#busy = false;
+      await this.#reconcileOnce(uid, pod);
+      this.#failures.delete(key);
+      const r = this.#retries.get(uid);
+      if (r !== undefined) clearTimeout(r.timer);
+      this.#retries.delete(uid);
+    } catch (e) {
+      this.#failures.set(key, e instanceof Error ? e.message : String(e));
+      // As a kubelet does: try again later, backing off, while the pod is there.
+      const r = this.#retries.get(uid) ?? { n: 0 };
+      r.n++;
+      clearTimeout(r.timer);
+      r.timer = setTimeout(() => this.#kick(uid), Math.min(250 * 2 ** r.n, 5000));
+      this.#retries.set(uid, r);
     }
   }
 
-  async #reconcile(pod: V1Pod): Promise<void> {
+  async #reconcileOnce(uid: string, pod: V1Pod | undefined): Promise<void> {
+    const sb = this.#sandboxes.get(uid);
+    if (pod === undefined) {
+      if (sb === undefined) return;
+      // Force-deleted: a kubelet would still tear down the sandbox.
+      if (this.#opts.delOnVanish ?? true) await this.#teardown(sb);
+      else {
+        await ip('netns', 'delete', sb.netns);
+        this.#sandboxes.delete(uid);
+        this.running.delete(uid);
+      }
+      return;
+    }
     const meta = pod.metadata!;
-    const uid = meta.uid!;
     const nodeName = pod.spec?.nodeName;
+    const ours = nodeName !== undefined && this.#agents.has(nodeName);
     if (meta.deletionTimestamp !== undefined && meta.deletionTimestamp !== null) {
-      if (nodeName === undefined || !this.#opts.nodes.includes(nodeName)) return;
-      const sb = this.#sandboxes.get(uid);
+      if (!ours) return;
       if (sb !== undefined) await this.#teardown(sb);
       // With a body, the API server ignores query parameters: grace period goes in the body.
       await this.#core
@@ -278,33 +493,41 @@ export class NodeSimulator {
         })
         .catch((e: unknown) => {
           // 404: already gone; 409: a new pod of the same name (precondition on uid).
-          const code = (e as { code?: number }).code;
+          const code = apiStatus(e);
           if (code !== 404 && code !== 409) throw e;
         });
       return;
     }
     if (nodeName === undefined || nodeName === '') {
+      if (this.#opts.nodes.length === 0 || this.#opts.schedule === false) return;
       if (pod.spec?.schedulerName !== undefined && pod.spec.schedulerName !== 'default-scheduler')
         return;
       const node = this.#opts.nodes[this.#next++ % this.#opts.nodes.length]!;
-      await this.#core.createNamespacedPodBinding({
-        name: meta.name!,
-        namespace: meta.namespace!,
-        body: {
-          apiVersion: 'v1',
-          kind: 'Binding',
-          metadata: { name: meta.name!, namespace: meta.namespace! },
-          target: { apiVersion: 'v1', kind: 'Node', name: node },
-        },
-      });
+      await this.#core
+        .createNamespacedPodBinding({
+          name: meta.name!,
+          namespace: meta.namespace!,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name: meta.name!, namespace: meta.namespace!, uid },
+            target: { apiVersion: 'v1', kind: 'Node', name: node },
+          },
+        })
+        .catch((e: unknown) => {
+          // 409: bound meanwhile; 404: gone. The watch brings what happened.
+          const code = apiStatus(e);
+          if (code !== 404 && code !== 409) throw e;
+        });
       return;
     }
-    if (!this.#opts.nodes.includes(nodeName) || this.#sandboxes.has(uid)) return;
-    if (pod.status?.phase === 'Running' || pod.status?.phase === 'Failed') return;
-    await this.#setup(pod, nodeName);
+    if (!ours || sb !== undefined) return;
+    const phase = pod.status?.phase;
+    if (phase === 'Running' || phase === 'Failed' || phase === 'Succeeded') return;
+    await this.#limits.get(nodeName)!.run(() => this.#setup(pod, nodeName));
   }
 
-  #cniEnv(sb: Sandbox, command: string): NodeJS.ProcessEnv {
+  #cniEnv(sb: Sandbox, command: string): Record<string, string> {
     return {
       PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: command,
@@ -318,13 +541,23 @@ export class NodeSimulator {
   }
 
   async #multus(sb: Sandbox, command: string): Promise<CNIRun> {
-    const result = await sh(
-      join(this.#binDir, 'multus'),
-      [],
-      readFileSync(this.#confFile, 'utf8'),
-      this.#cniEnv(sb, command),
-    );
-    this.log.push({ pod: `${sb.namespace}/${sb.name}`, command, result });
+    const startedAt = Date.now();
+    const t0 = performance.now();
+    const result = await this.#agents.get(sb.node)!.call({
+      cmd: join(this.#binDir, 'multus'),
+      args: [],
+      input: this.#conf,
+      env: this.#cniEnv(sb, command),
+    });
+    this.log.push({
+      pod: `${sb.namespace}/${sb.name}`,
+      uid: sb.uid,
+      node: sb.node,
+      command,
+      result,
+      startedAt,
+      ms: performance.now() - t0,
+    });
     return result;
   }
 
@@ -345,76 +578,90 @@ export class NodeSimulator {
     await ip('-n', sb.netns, 'link', 'set', 'lo', 'up');
     const r = await this.#multus(sb, 'ADD');
     if (r.code !== 0) {
-      // As a kubelet does: tear the half-made sandbox down and retry on a later tick.
+      // As a kubelet does: tear the half-made sandbox down; a later attempt starts afresh.
       await this.#multus(sb, 'DEL');
       await ip('netns', 'delete', sb.netns);
       throw new Error(`CNI ADD failed (exit ${r.code}): ${r.stdout.trim()} ${r.stderr.trim()}`);
     }
     this.#sandboxes.set(uid, sb);
-    this.#failures.delete(`${sb.namespace}/${sb.name}`);
     const result = JSON.parse(r.stdout) as { ips?: { address: string }[] };
     const podIPs = (result.ips ?? []).map((x) => x.address.split('/')[0]!);
+    const hostIP = NIC_ADDRESS['ens192']!(this.#opts.nodes.indexOf(node)).split('/')[0]!;
     const now = new Date();
-    const running = (p: V1Pod): V1Pod => ({
-      ...p,
-      status: {
-        ...p.status,
-        phase: 'Running',
-        hostIP: '127.0.0.1',
-        hostIPs: [{ ip: '127.0.0.1' }],
-        startTime: now,
-        ...(podIPs.length > 0 ? { podIP: podIPs[0], podIPs: podIPs.map((ip) => ({ ip })) } : {}),
-        conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
-          type,
-          status: 'True',
-          lastTransitionTime: now,
-        })),
-        containerStatuses: (p.spec?.containers ?? []).map((c) => ({
-          name: c.name,
-          image: c.image ?? '',
-          imageID: '',
-          ready: true,
-          started: true,
-          restartCount: 0,
-          state: { running: { startedAt: now } },
-        })),
+    // A merge patch of the status alone: one request, and no conflict with Multus writing
+    // its network-status annotation meanwhile.
+    await this.#core.patchNamespacedPodStatus(
+      {
+        name: sb.name,
+        namespace: sb.namespace,
+        body: {
+          status: {
+            phase: 'Running',
+            hostIP,
+            hostIPs: [{ ip: hostIP }],
+            startTime: now,
+            ...(podIPs.length > 0
+              ? { podIP: podIPs[0], podIPs: podIPs.map((ip) => ({ ip })) }
+              : {}),
+            conditions: ['PodScheduled', 'Initialized', 'ContainersReady', 'Ready'].map((type) => ({
+              type,
+              status: 'True',
+              lastTransitionTime: now,
+            })),
+            containerStatuses: (pod.spec?.containers ?? []).map((c) => ({
+              name: c.name,
+              image: c.image ?? '',
+              imageID: '',
+              ready: true,
+              started: true,
+              restartCount: 0,
+              state: { running: { startedAt: now } },
+            })),
+          },
+        },
       },
-    });
-    // Multus writes the network-status annotation concurrently: status writes can conflict.
-    await retryOnConflict(
-      `pod ${sb.namespace}/${sb.name} status`,
-      () => this.#core.readNamespacedPod({ name: sb.name, namespace: sb.namespace }),
-      (p) => ({ write: running(p), result: undefined }),
-      (body) =>
-        this.#core.replaceNamespacedPodStatus({ name: sb.name, namespace: sb.namespace, body }),
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
+    this.running.set(uid, Date.now());
   }
 
   async #teardown(sb: Sandbox): Promise<void> {
-    const r = await this.#multus(sb, 'DEL');
-    if (r.code !== 0)
-      this.#failures.set(
-        `${sb.namespace}/${sb.name}`,
-        `CNI DEL failed: ${r.stdout.trim()} ${r.stderr.trim()}`,
-      );
-    await ip('netns', 'delete', sb.netns);
-    this.#sandboxes.delete(sb.uid);
+    await this.#limits.get(sb.node)!.run(async () => {
+      const r = await this.#multus(sb, 'DEL');
+      if (r.code !== 0)
+        this.#failures.set(
+          `${sb.namespace}/${sb.name}`,
+          `CNI DEL failed: ${r.stdout.trim()} ${r.stderr.trim()}`,
+        );
+      await ip('netns', 'delete', sb.netns);
+      this.#sandboxes.delete(sb.uid);
+      this.running.delete(sb.uid);
+    });
   }
 
-  /** Stops reconciling; tears down every sandbox it made and the host NICs it created. */
+  /** Stops reconciling; tears down every sandbox it made, its nodes' netns and agents. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
-    while (this.#busy) await new Promise((r) => setTimeout(r, 50));
-    for (const sb of [...this.#sandboxes.values()]) await this.#teardown(sb).catch(() => undefined);
-    for (const link of this.#links) await ip('link', 'delete', link);
-    if (existsSync(LINKS_FILE)) {
-      const rest = readFileSync(LINKS_FILE, 'utf8')
-        .split('\n')
-        .filter((l) => l !== '' && !this.#links.includes(l));
-      if (rest.length === 0) rmSync(LINKS_FILE, { force: true });
-      else writeFileSync(LINKS_FILE, `${rest.join('\n')}\n`);
+    await this.#watch?.stop();
+    for (const r of this.#retries.values()) clearTimeout(r.timer);
+    await Promise.all([...this.#work.values()].map((w) => w.done));
+    await Promise.all(
+      [...this.#sandboxes.values()].map((sb) => this.#teardown(sb).catch(() => undefined)),
+    );
+    for (const agent of this.#agents.values()) {
+      await agent.stop();
+      await ip('netns', 'delete', agent.netns);
+    }
+    await new Promise((r) =>
+      this.#apiProxy === undefined ? r(undefined) : this.#apiProxy.close(r),
+    );
+    if (this.#createdSocketMount) {
+      try {
+        rmdirSync(SOCKET_MOUNT); // only if empty; another user's files stay
+      } catch {
+        // in use or not empty: leave it
+      }
     }
     rmSync(this.#dir, { recursive: true, force: true });
   }

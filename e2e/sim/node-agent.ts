@@ -1,0 +1,113 @@
+/**
+ * The inside of one simulated node (test infrastructure, not product). The node simulator
+ * starts it as `ip netns exec <node netns> node node-agent.ts <config JSON>`, so it runs in
+ * the node's network namespace and in a mount namespace of its own (which `ip netns exec`
+ * makes, a slave of the host's: pod netns the host adds later appear here too). There it:
+ *
+ * - bind-mounts the node's allocator socket directory at /var/run/spidernet, so the shim
+ *   finds its node's allocator at the default path, as on a real node;
+ * - brings `lo` up and serves the API server's port on the node's loopback, forwarding each
+ *   connection to a Unix socket the simulator serves on the host side (TLS passes through
+ *   untouched), so Multus and the plugins use the cluster's kubeconfig unchanged;
+ * - runs the commands the simulator sends (one JSON object per line on stdin: Multus ADD /
+ *   DEL, `ip`, …) and answers each on stdout, with no limit of its own on how many at once.
+ *
+ * It exits when stdin closes: the simulator is gone, so is the node.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+export interface AgentConfig {
+  /** The API server's port: served on 127.0.0.1 in the node, as in the kubeconfig. */
+  readonly apiPort: number;
+  /** Host-side Unix socket that reaches the API server. */
+  readonly apiSocket: string;
+  /** Mounted at /var/run/spidernet in the node (holds the node's allocator socket). */
+  readonly socketDir?: string;
+}
+
+export interface AgentRequest {
+  readonly id: number;
+  readonly cmd: string;
+  readonly args: readonly string[];
+  readonly input?: string;
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+export interface AgentReply {
+  readonly id: number;
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const SOCKET_MOUNT = '/var/run/spidernet';
+
+function run(req: Omit<AgentRequest, 'id'>): Promise<Omit<AgentReply, 'id'>> {
+  return new Promise((resolve) => {
+    const child = spawn(req.cmd, req.args, {
+      env: req.env ?? process.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), req.timeoutMs ?? 60_000);
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      resolve({ code: -1, stdout, stderr: `${stderr}${e.message}` });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? -1, stdout, stderr });
+    });
+    // A program that exits without reading stdin (ip) makes the write fail with EPIPE.
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(req.input ?? '');
+  });
+}
+
+async function main(config: AgentConfig): Promise<void> {
+  const must = async (cmd: string, args: string[]): Promise<void> => {
+    const r = await run({ cmd, args });
+    if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
+  };
+  if (config.socketDir !== undefined) {
+    if (!existsSync(SOCKET_MOUNT)) throw new Error(`${SOCKET_MOUNT} is missing on the host`);
+    await must('mount', ['--bind', config.socketDir, SOCKET_MOUNT]);
+  }
+  await must('ip', ['link', 'set', 'lo', 'up']);
+  const api = createServer((local) => {
+    const remote = connect({ path: config.apiSocket });
+    local.pipe(remote).pipe(local);
+    const close = (): void => {
+      local.destroy();
+      remote.destroy();
+    };
+    local.on('error', close);
+    remote.on('error', close);
+  });
+  await new Promise<void>((resolve, reject) => {
+    api.once('error', reject);
+    api.listen(config.apiPort, '127.0.0.1', resolve);
+  });
+  const reply = (r: AgentReply): void => void process.stdout.write(`${JSON.stringify(r)}\n`);
+  const lines = createInterface({ input: process.stdin });
+  lines.on('line', (line) => {
+    const req = JSON.parse(line) as AgentRequest;
+    void run(req).then((r) => reply({ id: req.id, ...r }));
+  });
+  lines.on('close', () => process.exit(0));
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+}
+
+main(JSON.parse(process.argv[2] ?? '{}') as AgentConfig).catch((e: unknown) => {
+  process.stdout.write(
+    `${JSON.stringify({ ready: false, error: e instanceof Error ? e.message : String(e) })}\n`,
+  );
+  process.exit(1);
+});
