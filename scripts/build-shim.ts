@@ -1,47 +1,80 @@
 // Builds the CNI shim as one self-contained executable (Node single-executable application):
 // apps/cni-shim/dist/spiderpool. Hosts need no Node installation; the DaemonSet's init
-// container copies it to /opt/cni/bin/spiderpool.
+// container copies it to /opt/cni/bin/spiderpool. bench/shim-exec.ts builds the other
+// variants with buildShim() to measure them against this one.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const dist = join(root, 'apps', 'cni-shim', 'dist');
-mkdirSync(dist, { recursive: true });
-const bundle = join(dist, 'shim.cjs');
-await build({
-  entryPoints: [join(root, 'apps', 'cni-shim', 'src', 'main.ts')],
-  outfile: bundle,
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node24',
-  minify: true,
-  logLevel: 'warning',
-});
-const blob = join(dist, 'sea-prep.blob');
-const config = join(dist, 'sea-config.json');
-// No V8 code cache: measured with and without (bench/shim-startup.sh), the ratio was 1.00.
-writeFileSync(
-  config,
-  JSON.stringify({
-    main: bundle,
-    output: blob,
-    disableExperimentalSEAWarning: true,
-    useCodeCache: false,
-  }),
-);
-const node = realpathSync(process.execPath);
-execFileSync(node, ['--experimental-sea-config', config], {
-  stdio: ['ignore', 'ignore', 'inherit'],
-});
-const exe = join(dist, 'spiderpool');
-copyFileSync(node, exe);
-chmodSync(exe, 0o755);
-execFileSync(
-  join(root, 'node_modules', '.bin', 'postject'),
-  [exe, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'],
-  { stdio: 'inherit' },
-);
-console.log(`built ${exe}`);
+
+/** How the executable starts: the fields of Node's SEA config that change start-up. */
+export interface ShimBuild {
+  /** Start from a V8 startup snapshot taken after the bundle loaded (main.ts). */
+  readonly useSnapshot: boolean;
+  /** V8 code cache of the bundle (ignored by Node with useSnapshot). */
+  readonly useCodeCache: boolean;
+  /** Node and V8 flags applied at every start. */
+  readonly execArgv: readonly string[];
+}
+
+/**
+ * What `make build` ships, chosen by bench/shim-exec.ts (README, "CNI shim start-up"): the
+ * snapshot spares each exec compiling and running the bundle and loading `node:net` and the
+ * streams. The code cache, measured beside it, gained nothing; no Node or V8 flag tried
+ * changed the start-up beyond the machine's noise.
+ */
+export const SHIPPED: ShimBuild = { useSnapshot: true, useCodeCache: false, execArgv: [] };
+
+/** Bundles the shim and injects it into a copy of this Node binary; returns the executable. */
+export async function buildShim(dist: string, how: ShimBuild = SHIPPED): Promise<string> {
+  mkdirSync(dist, { recursive: true });
+  const bundle = join(dist, 'shim.cjs');
+  await build({
+    entryPoints: [join(root, 'apps', 'cni-shim', 'src', 'main.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node24',
+    minify: true,
+    logLevel: 'warning',
+  });
+  const blob = join(dist, 'sea-prep.blob');
+  const config = join(dist, 'sea-config.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      main: bundle,
+      output: blob,
+      disableExperimentalSEAWarning: true,
+      useSnapshot: how.useSnapshot,
+      useCodeCache: how.useCodeCache,
+      execArgv: how.execArgv,
+    }),
+  );
+  const node = realpathSync(process.execPath);
+  // Output only on failure (in the thrown error): the snapshot build runs the bundle, which
+  // would print Node's SEA ExperimentalWarning; postject prints its progress and ELF notes.
+  execFileSync(node, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  const exe = join(dist, 'spiderpool');
+  copyFileSync(node, exe);
+  chmodSync(exe, 0o755);
+  execFileSync(
+    join(root, 'node_modules', '.bin', 'postject'),
+    [
+      exe,
+      'NODE_SEA_BLOB',
+      blob,
+      '--sentinel-fuse',
+      'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2',
+    ],
+    { stdio: 'pipe' },
+  );
+  return exe;
+}
+
+if (import.meta.main) {
+  console.log(`built ${await buildShim(join(root, 'apps', 'cni-shim', 'dist'))}`);
+}

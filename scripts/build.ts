@@ -3,6 +3,7 @@
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { buildShim } from './build-shim.ts';
 
 const root = join(import.meta.dirname, '..');
 const dependencies = (dir: string): string[] =>
@@ -34,5 +35,5 @@ for (const app of ['webhook', 'allocator', 'controller']) {
     external: [...shared, ...dependencies(join(root, 'apps', app))],
   });
 }
-// The CNI shim: one self-contained executable (scripts/build-shim.ts).
-await import('./build-shim.ts');
+// The CNI shim: one self-contained executable.
+console.log(`built ${await buildShim(join(root, 'apps', 'cni-shim', 'dist'))}`);
