@@ -3,6 +3,7 @@
  * at 1.0 and 2.0). Apps talk to Kubernetes through this module only, so a client upgrade
  * touches one place.
  */
+import { createHash } from 'node:crypto';
 import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '@nicpool/crds';
 import { isNotFound } from './errors.ts';
@@ -21,6 +22,43 @@ export function loadKubeConfig(source: KubeConfigSource): KubeConfig {
   else if (source.kind === 'inline') kc.loadFromString(source.yaml);
   else kc.loadFromCluster();
   if (kc.getCurrentCluster() === null) throw new Error('kubeconfig has no current cluster');
+  return reuseConnections(kc);
+}
+
+type CreateDispatcher = (cluster: unknown, agentOptions: unknown) => unknown;
+
+/**
+ * client-node 2.0.x builds a new HTTP dispatcher (undici Agent) for every request, so every
+ * API call paid a TCP and TLS handshake and left one more connection open until it idled
+ * out: about 3× the time of a request on a kept-alive connection here. This keeps one
+ * dispatcher per TLS identity (CA, client certificate, key, server name: what the options
+ * of a dispatcher are made of), so requests reuse its pooled connections. Bounded: one
+ * entry per identity the kubeconfig has used (a rotated client certificate adds one; the
+ * oldest is dropped past 4). The method is private in the typings (pinned 2.0.x);
+ * kube.test.ts fails if it goes away in an upgrade.
+ */
+export function reuseConnections(kc: KubeConfig): KubeConfig {
+  const target = kc as unknown as {
+    createDispatcher: CreateDispatcher;
+    createDispatcherOptions: (cluster: unknown, agentOptions: unknown) => unknown;
+  };
+  const create = target.createDispatcher.bind(kc);
+  const cache = new Map<string, unknown>();
+  target.createDispatcher = (cluster, agentOptions) => {
+    // Certificates and keys as their digests (a Buffer would reach a replacer as toJSON's array).
+    const key = JSON.stringify(
+      target.createDispatcherOptions(cluster, agentOptions),
+      function (this: Record<string, unknown>, k: string, v: unknown) {
+        const raw = this[k];
+        return raw instanceof Uint8Array ? createHash('sha256').update(raw).digest('hex') : v;
+      },
+    );
+    if (cache.has(key)) return cache.get(key);
+    const dispatcher = create(cluster, agentOptions);
+    if (cache.size >= 4) cache.delete(cache.keys().next().value!);
+    cache.set(key, dispatcher);
+    return dispatcher;
+  };
   return kc;
 }
 

@@ -34,3 +34,31 @@ current-context: x
     expect(apiStatus(new Error('ECONNREFUSED'))).toBeUndefined();
   });
 });
+
+describe('reuseConnections', () => {
+  const yaml = (ca: string): string => `apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:6443", certificate-authority-data: ${Buffer.from(ca).toString('base64')}}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: x, context: {cluster: c, user: u}}]
+current-context: x
+`;
+  type Dispatching = { createDispatcher(cluster: unknown, options: unknown): unknown };
+
+  it('client-node still has the private createDispatcher it wraps (pinned 2.0.x)', () => {
+    const kc = loadKubeConfig({ kind: 'inline', yaml: yaml('ca-1') });
+    expect(typeof (kc as unknown as Dispatching).createDispatcher).toBe('function');
+  });
+
+  it('one dispatcher per TLS identity, so requests share pooled connections', () => {
+    const kc = loadKubeConfig({ kind: 'inline', yaml: yaml('ca-1') }) as unknown as Dispatching;
+    const cluster = { server: 'https://127.0.0.1:6443' };
+    const a = kc.createDispatcher(cluster, { ca: Buffer.from('ca-1') });
+    expect(a).toBeDefined();
+    expect(kc.createDispatcher(cluster, { ca: Buffer.from('ca-1') })).toBe(a);
+    // A rotated certificate is another identity: another dispatcher.
+    const b = kc.createDispatcher(cluster, { ca: Buffer.from('ca-1'), cert: Buffer.from('c2') });
+    expect(b).not.toBe(a);
+    expect(kc.createDispatcher(cluster, { ca: Buffer.from('ca-2') })).not.toBe(a);
+  });
+});
