@@ -61,7 +61,13 @@ export class AllocatorProcess {
     this.socket = socket ?? join(this.dir, 'spiderpool.sock');
   }
 
-  async start(): Promise<void> {
+  /** OS pid of the running process (for /proc figures in benchmarks). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
+  /** `env` adds to the process's environment (e.g. NICPOOL_MAX_RECORDS_PER_POOL, NODE_OPTIONS). */
+  async start(env: Readonly<Record<string, string>> = {}): Promise<void> {
     const log = openSync(join(this.dir, 'allocator.log'), 'a');
     this.#child = spawn(
       join(REPO, 'node_modules', '.bin', 'node'),
@@ -76,6 +82,7 @@ export class AllocatorProcess {
           // Its own ServiceAccount and the RBAC from deploy/, never the admin token.
           KUBECONFIG: await componentKubeconfig(this.#cluster, 'allocator'),
           NICPOOL_LOG_LEVEL: 'warn',
+          ...env,
         },
         stdio: ['ignore', log, log],
       },
