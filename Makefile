@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE := node_modules/.bin/node
 JEST := $(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e fuzz check-invariants cluster-up cluster-down cluster-status up down demo clean
+.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e fuzz bench check-invariants cluster-up cluster-down cluster-status up down demo clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ test-e2e: install components build ## e2e tests against the real control plane, 
 
 fuzz: install ## Property-based fuzzing at full size (>= 100 000 cases, random seed; FUZZ_SEED=n replays one); make test runs a fixed-seed sample
 	NICPOOL_FUZZ=full $(JEST) --selectProjects unit --testPathPatterns '\.fuzz\.test\.ts$$'
+
+bench: install components build ## Benchmarks (not part of make test): B1–B4 and the shim side by side with their baselines → docs/benchmarks.md (BENCH=B1,B2,… runs some; QUICK=1 smaller sizes)
+	$(NODE) bench/run.ts $(if $(BENCH),--only $(BENCH)) $(if $(QUICK),--quick)
 
 check-invariants: install ## Check records <-> SpiderEndpoints <-> live pods, duplicates and counts on the cluster of $$KUBECONFIG (default: the local one)
 	@$(NODE) e2e/harness/invariants.ts
