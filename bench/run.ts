@@ -15,6 +15,7 @@ import { growth } from './growth.ts';
 import { renderReport, writeReport } from './lib/report.ts';
 import { say, type BenchResult, type Target } from './lib/types.ts';
 import { shimExec } from './shim-exec.ts';
+import { scenario } from './scenario.ts';
 import { throughput } from './throughput.ts';
 
 const arg = (name: string): string | undefined => {
@@ -50,7 +51,7 @@ if (only.has('B1')) {
           pods: 48,
           configs: [
             [1, 16],
-            [4, 16],
+            [4, 4],
           ],
         }
       : {},
@@ -74,6 +75,14 @@ if (only.has('B1')) {
       });
     }
   }
+}
+if (only.has('B3')) {
+  results.push(
+    await scenario(
+      cluster,
+      quick ? { deployments: 10, replicas: 5, nodes: 4, whereaboutsLimitMs: 60_000 } : {},
+    ),
+  );
 }
 if (only.has('B4')) {
   say('B4: memory and cost growth');

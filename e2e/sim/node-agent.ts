@@ -20,6 +20,11 @@ import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 
 export interface AgentConfig {
+  /**
+   * Host side instead: serve `apiSocket` and forward each connection to the API server on
+   * the host's loopback. A process of its own, so a busy simulator never delays the bytes.
+   */
+  readonly hostProxy?: boolean;
   /** The API server's port: served on 127.0.0.1 in the node, as in the kubeconfig. */
   readonly apiPort: number;
   /** Host-side Unix socket that reaches the API server. */
@@ -71,7 +76,36 @@ function run(req: Omit<AgentRequest, 'id'>): Promise<Omit<AgentReply, 'id'>> {
   });
 }
 
+/** Pipes every connection `server` accepts to a new connection from `dial`. */
+function forward(
+  server: ReturnType<typeof createServer>,
+  dial: () => ReturnType<typeof connect>,
+): void {
+  server.on('connection', (local) => {
+    const remote = dial();
+    local.pipe(remote).pipe(local);
+    const close = (): void => {
+      local.destroy();
+      remote.destroy();
+    };
+    local.on('error', close);
+    remote.on('error', close);
+  });
+}
+
 async function main(config: AgentConfig): Promise<void> {
+  if (config.hostProxy === true) {
+    const server = createServer();
+    forward(server, () => connect({ host: '127.0.0.1', port: config.apiPort }));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.apiSocket, resolve);
+    });
+    process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+    process.stdin.resume();
+    process.stdin.on('end', () => process.exit(0));
+    return;
+  }
   const must = async (cmd: string, args: string[]): Promise<void> => {
     const r = await run({ cmd, args });
     if (r.code !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr.trim()}`);
@@ -81,16 +115,8 @@ async function main(config: AgentConfig): Promise<void> {
     await must('mount', ['--bind', config.socketDir, SOCKET_MOUNT]);
   }
   await must('ip', ['link', 'set', 'lo', 'up']);
-  const api = createServer((local) => {
-    const remote = connect({ path: config.apiSocket });
-    local.pipe(remote).pipe(local);
-    const close = (): void => {
-      local.destroy();
-      remote.destroy();
-    };
-    local.on('error', close);
-    remote.on('error', close);
-  });
+  const api = createServer();
+  forward(api, () => connect({ path: config.apiSocket }));
   await new Promise<void>((resolve, reject) => {
     api.once('error', reject);
     api.listen(config.apiPort, '127.0.0.1', resolve);

@@ -23,7 +23,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { readdirSync } from 'node:fs';
-import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -59,6 +58,12 @@ export interface SimulatorOptions {
   readonly delOnVanish?: boolean;
   /** Bind pods that have no node to the simulated nodes, as a scheduler would (default true). */
   readonly schedule?: boolean;
+  /**
+   * Niceness of everything that runs on the nodes (the CNI chain; the caller's allocators
+   * too, if it wants): a benchmark sets 10 so the control plane keeps its share of this
+   * machine's CPUs, as on machines of its own. Default 0.
+   */
+  readonly nodeNice?: number;
   /** Sandboxes set up or torn down at once per node (default 16). */
   readonly parallel?: number;
 }
@@ -147,20 +152,17 @@ class NodeAgent {
   readonly #ready: Promise<void>;
   #next = 0;
 
-  constructor(netns: string, config: AgentConfig) {
-    this.netns = netns;
-    this.#child = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        netns,
-        join(REPO, 'node_modules', '.bin', 'node'),
-        join(import.meta.dirname, 'node-agent.ts'),
-        JSON.stringify(config),
-      ],
-      { stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+  /** `netns` undefined: in the host's namespaces (the API proxy). */
+  constructor(netns: string | undefined, config: AgentConfig, nice = 0) {
+    this.netns = netns ?? '';
+    const agent = [
+      join(REPO, 'node_modules', '.bin', 'node'),
+      join(import.meta.dirname, 'node-agent.ts'),
+      JSON.stringify(config),
+    ];
+    const inNode = netns === undefined ? agent : ['ip', 'netns', 'exec', netns, ...agent];
+    const argv = nice === 0 ? inNode : ['nice', '-n', String(nice), ...inNode];
+    this.#child = spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
     const lines = createInterface({ input: this.#child.stdout! });
     this.#ready = new Promise((resolve, reject) => {
       this.#child.once('exit', (code) => {
@@ -222,7 +224,7 @@ export class NodeSimulator {
   readonly #work = new Map<string, { again: boolean; done: Promise<void> }>();
   readonly #retries = new Map<string, { n: number; timer?: NodeJS.Timeout }>();
   readonly #failures = new Map<string, string>();
-  #apiProxy: Server | undefined;
+  #apiProxy: NodeAgent | undefined;
   #watch: Watching | undefined;
   #createdSocketMount = false;
   #stopped = false;
@@ -267,6 +269,11 @@ export class NodeSimulator {
   netnsOf(uid: string): string | undefined {
     const s = this.#sandboxes.get(uid);
     return s === undefined ? undefined : `/var/run/netns/${s.netns}`;
+  }
+
+  /** The namespace of the pod a sandbox of this simulator runs, by pod UID. */
+  podNamespace(uid: string): string | undefined {
+    return this.#sandboxes.get(uid)?.namespace;
   }
 
   /** The network namespace (name) of a simulated node, where its host NICs are. */
@@ -325,22 +332,12 @@ export class NodeSimulator {
 
   /** Node loopback → this Unix socket → the API server on the host's loopback. */
   async #serveApi(): Promise<void> {
-    const port = this.#opts.cluster.ports.apiserver;
-    this.#apiProxy = createServer((local) => {
-      const remote = connect({ host: '127.0.0.1', port });
-      local.pipe(remote).pipe(local);
-      const close = (): void => {
-        local.destroy();
-        remote.destroy();
-      };
-      local.on('error', close);
-      remote.on('error', close);
+    this.#apiProxy = new NodeAgent(undefined, {
+      hostProxy: true,
+      apiPort: this.#opts.cluster.ports.apiserver,
+      apiSocket: join(this.#dir, 'api.sock'),
     });
-    const path = join(this.#dir, 'api.sock');
-    await new Promise<void>((resolve, reject) => {
-      this.#apiProxy!.once('error', reject);
-      this.#apiProxy!.listen(path, resolve);
-    });
+    await this.#apiProxy.ready();
   }
 
   async #startNode(node: string, i: number): Promise<void> {
@@ -368,11 +365,15 @@ export class NodeSimulator {
       await mustIp('-n', netns, 'link', 'set', `${nic}p`.slice(0, 15), 'up');
     }
     const socket = this.#opts.allocators?.[node];
-    const agent = new NodeAgent(netns, {
-      apiPort: this.#opts.cluster.ports.apiserver,
-      apiSocket: join(this.#dir, 'api.sock'),
-      ...(socket === undefined ? {} : { socketDir: dirname(socket) }),
-    });
+    const agent = new NodeAgent(
+      netns,
+      {
+        apiPort: this.#opts.cluster.ports.apiserver,
+        apiSocket: join(this.#dir, 'api.sock'),
+        ...(socket === undefined ? {} : { socketDir: dirname(socket) }),
+      },
+      this.#opts.nodeNice ?? 0,
+    );
     this.#agents.set(node, agent);
     this.#limits.set(node, new Limit(this.#opts.parallel ?? 16));
     await agent.ready();
@@ -653,9 +654,7 @@ export class NodeSimulator {
       await agent.stop();
       await ip('netns', 'delete', agent.netns);
     }
-    await new Promise((r) =>
-      this.#apiProxy === undefined ? r(undefined) : this.#apiProxy.close(r),
-    );
+    await this.#apiProxy?.stop();
     if (this.#createdSocketMount) {
       try {
         rmdirSync(SOCKET_MOUNT); // only if empty; another user's files stay
