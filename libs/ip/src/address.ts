@@ -60,8 +60,17 @@ export function formatIP(family: IPFamily, value: bigint): string {
   return ipaddr.fromByteArray(bytes).toString();
 }
 
-/** Returns the canonical text of an address, or undefined if it is not one. */
+/** Dotted-quad IPv4 already in canonical form (no leading zeros, each part ≤ 255). */
+const CANONICAL_V4 =
+  /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+
+/**
+ * Returns the canonical text of an address, or undefined if it is not one. An IPv4 address
+ * already canonical (what nicpool writes) is its own answer without a parse: a pool status
+ * of 10 000 records is decoded on every version, and the parse was 15 % of an ADD there.
+ */
 export function canonicalIP(text: string): string | undefined {
+  if (CANONICAL_V4.test(text)) return text;
   const r = parseIP(text);
   return r.ok ? formatIP(r.value.family, r.value.value) : undefined;
 }

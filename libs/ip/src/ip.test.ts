@@ -48,6 +48,39 @@ describe('parseIP', () => {
   it('formats IPv6 per RFC 5952', () => {
     expect(canonicalIP('2001:0DB8:0000:0000:0000:0000:0000:000A')).toBe('2001:db8::a');
     expect(canonicalIP('10.6.0.1')).toBe('10.6.0.1');
+    // The fast path for canonical IPv4 answers what the parse would, and only for those.
+    const slow = (t: string): string | undefined => {
+      const r = parseIP(t);
+      return r.ok ? formatIP(r.value.family, r.value.value) : undefined;
+    };
+    const parts = [
+      '0',
+      '1',
+      '9',
+      '10',
+      '99',
+      '100',
+      '199',
+      '200',
+      '249',
+      '250',
+      '255',
+      '256',
+      '01',
+      '001',
+      '300',
+      '',
+    ];
+    for (const a of parts)
+      for (const b of ['0', '255', '256', '07'])
+        for (const t of [
+          `${a}.${b}.0.1`,
+          `10.6.${a}.${b}`,
+          `${a}.${b}.1`,
+          `${a}.1.2.3\n`,
+          ` ${a}.1.2.3`,
+        ])
+          expect(canonicalIP(t)).toBe(slow(t));
   });
 });
 
