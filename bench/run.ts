@@ -3,8 +3,9 @@
  * (with a CSV per table under docs/benchmarks/runs/<time>/ and SVG plots) from the results.
  * Not part of `make test`: these are benchmarks, compared as ratios within the run.
  *
- * Usage: node bench/run.ts [--only B1,B2,B3,B4,shim] [--quick]
+ * Usage: node bench/run.ts [--only B1,B2,B3,B4,shim] [--quick] [--b3 DxR]
  *   --quick  smaller sizes, for trying the harness (the report says so).
+ *   --b3     B3 with D Deployments × R replicas (default the published 100 × 10).
  */
 import { cpus, release, totalmem } from 'node:os';
 import { join, relative } from 'node:path';
@@ -77,11 +78,16 @@ if (only.has('B1')) {
   }
 }
 if (only.has('B3')) {
+  // --b3 DxR: D Deployments × R replicas instead of the published 100 × 10.
+  const [deployments, replicas] = (arg('--b3') ?? (quick ? '10x5' : '100x10'))
+    .split('x')
+    .map(Number);
   results.push(
-    await scenario(
-      cluster,
-      quick ? { deployments: 10, replicas: 5, nodes: 4, whereaboutsLimitMs: 60_000 } : {},
-    ),
+    await scenario(cluster, {
+      deployments: deployments!,
+      replicas: replicas!,
+      ...(quick ? { nodes: 4, whereaboutsLimitMs: 60_000 } : {}),
+    }),
   );
 }
 if (only.has('B4')) {
@@ -115,7 +121,7 @@ const rendered = renderReport({
   versions: versions(),
   startedAt: startedAt.toISOString(),
   finishedAt: finishedAt.toISOString(),
-  command: `make bench${only.size < 5 ? ` BENCH=${[...only].join(',')}` : ''}${quick ? ' QUICK=1' : ''}`,
+  command: `make bench${only.size < 5 ? ` BENCH=${[...only].join(',')}` : ''}${quick ? ' QUICK=1' : ''}${arg('--b3') === undefined ? '' : ` B3=${arg('--b3')}`}`,
   runDir,
   plotDir: join('docs', 'benchmarks'),
 });

@@ -18,6 +18,7 @@ import {
   pool,
   podAnnotations,
   prepare,
+  reset,
   startNodes,
   type Impl,
 } from './throughput.ts';
@@ -54,6 +55,7 @@ async function scenarioOnce(
   size: number,
   o: Required<ScenarioOptions>,
 ): Promise<ScenarioRun> {
+  await cleanup(cluster); // the previous run's pools: a new size, no records
   await prepare(cluster, size);
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
@@ -167,6 +169,7 @@ export async function scenario(
   };
   const total = o.deployments * o.replicas;
   const runs: ScenarioRun[] = [];
+  await reset(cluster);
   try {
     for (const [impl, size] of [
       ['nicpool', total],

@@ -161,6 +161,27 @@ export async function prepare(cluster: ClusterState, size: number): Promise<void
   );
 }
 
+/**
+ * Leftovers of an interrupted run: its namespaces (pods force-deleted: their nodes are
+ * gone), Node objects and pools (whose status would still hold the old pods' records).
+ */
+export async function reset(cluster: ClusterState): Promise<void> {
+  const out = await kubectl(cluster, ['get', 'namespaces', '-o', 'name']);
+  const stale = out
+    .split('\n')
+    .map((l) => l.replace('namespace/', ''))
+    .filter((n) => n.startsWith('bench-'));
+  for (const ns of stale) {
+    await kubectl(cluster, ['delete', 'pods', '--all', '-n', ns, '--grace-period=0', '--force']);
+    await kubectl(cluster, ['delete', 'namespace', ns, '--wait=false']);
+  }
+  const nodes = (await kubectl(cluster, ['get', 'nodes', '-o', 'name']))
+    .split('\n')
+    .filter((n) => n.startsWith('node/bench-'));
+  if (nodes.length > 0) await kubectl(cluster, ['delete', ...nodes]);
+  await cleanup(cluster);
+}
+
 export async function cleanup(cluster: ClusterState): Promise<void> {
   await kubectl(cluster, [
     'delete',
@@ -540,6 +561,7 @@ export async function throughput(
     [4, 16],
     [8, 4],
   ];
+  await reset(cluster);
   await prepare(cluster, 2048);
   const runs: RunResult[] = [];
   try {
