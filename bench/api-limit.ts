@@ -35,6 +35,7 @@ import {
 import { readState, versions, type ClusterState } from '../e2e/cluster/control-plane.ts';
 import { diffCounts, requestCounts, summarise, type Summary } from './lib/apiserver-metrics.ts';
 import { say, type BenchResult, type Plot, type Table } from './lib/types.ts';
+import { quantile } from './lib/stats.ts';
 
 export interface ApiLimitOptions {
   /** Length of each measured phase; default 10. */
@@ -367,12 +368,6 @@ export async function endpointCreateRate(
 }
 
 // ---- the report ------------------------------------------------------------------------
-
-function quantile(values: readonly number[], p: number): number {
-  if (values.length === 0) return Number.NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
-}
 
 const rate = (p: Phase): number => p.done / p.seconds;
 

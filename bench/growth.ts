@@ -34,6 +34,7 @@ import { AllocatorProcess, socketCall, type Reply } from '../e2e/harness/allocat
 import { eventually } from '../e2e/harness/helpers.ts';
 import { cacheRss, MODES, type Row as CacheRow } from './controller-cache-rss.ts';
 import { say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
+import { quantile } from './lib/stats.ts';
 
 export interface GrowthOptions {
   /** Smaller run: N up to 10 000, fewer pods, controller at 1k/10k. */
@@ -66,11 +67,6 @@ function proc(pid: number): { rssMiB: number; peakRssMiB: number; cpuMs: number 
 }
 
 const cpuOf = (pid: number | undefined): number => (pid === undefined ? 0 : proc(pid).cpuMs);
-
-function quantile(values: readonly number[], q: number): number {
-  const s = [...values].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
-}
 
 /** The pool of run `k`: 10.(60+k).0.0/16, records on its lowest N addresses. */
 function poolObject(name: string, k: number): SpiderIPPool {
@@ -391,7 +387,7 @@ async function allocatorRun(
   const t0 = performance.now();
   try {
     await a.start({
-      NICPOOL_MAX_RECORDS_PER_POOL: '100000',
+      NICPOOL_MAX_RECORDS_PER_POOL: '10000',
       ...(profileDir === undefined
         ? {}
         : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` }),
@@ -679,7 +675,7 @@ export async function growth(
   const refused = runs.filter((r) => r.refused !== undefined);
   const notes = [
     `Machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB; node ${process.version}; kube-apiserver and etcd from e2e/cluster (loopback). ` +
-      `The allocator runs under its own ServiceAccount with deploy/'s RBAC (e2e/harness/identity.ts) and NICPOOL_MAX_RECORDS_PER_POOL=100000 (the default 5000 would refuse the 10 000-record pool). ` +
+      `The allocator runs under its own ServiceAccount with deploy/'s RBAC (e2e/harness/identity.ts) and NICPOOL_MAX_RECORDS_PER_POOL=10000 (the default 5000 would refuse the 10 000-record pool). ` +
       `Records are written straight into the pool's status before the allocator starts; each ADD is for a new Pod object bound to ${NODE}, so it allocates, writes the pool status and creates a SpiderEndpoint; each DEL follows the pod's deletion and releases.`,
     'RSS is VmRSS of the allocator process once its caches have synced ("synced") and after the ADD and DEL phases ("after"); peak is VmHWM. CPU/op is the growth of utime+stime (/proc/<pid>/stat) over a phase divided by its operations.',
     ...refused.map(

@@ -31,7 +31,9 @@ export const AllocatorConfig = Type.Object({
   }),
   retryBaseMs: Type.Integer({ minimum: 1, maximum: 10000, default: 20 }),
   retryMaxMs: Type.Integer({ minimum: 1, maximum: 60000, default: 1000 }),
-  maxRecordsPerPool: Type.Integer({ minimum: 1, maximum: 100000, default: 5000 }),
+  // A pool's records are one status object; etcd refuses a write past 1.5 MiB, which one
+  // pool reaches at about 10 250 records (bench/growth.ts): a larger limit could not be used.
+  maxRecordsPerPool: Type.Integer({ minimum: 1, maximum: 10000, default: 5000 }),
   autoPoolWaitMs: Type.Integer({
     minimum: 0,
     maximum: 50_000,
