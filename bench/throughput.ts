@@ -378,6 +378,8 @@ export async function runOnce(
     const afterAdd = await requestCounts(cluster);
     const list = (await core.listNamespacedPod({ namespace })).items;
     const dup = duplicates(list);
+    // When each pod went Running, read before the delete phase tears the sandboxes down.
+    const times = [...uids].map((u) => sim.running.get(u)! - t0).sort((x, y) => x - y);
     const t2 = Date.now();
     await core.deleteCollectionNamespacedPod({ namespace });
     await until(
@@ -396,7 +398,6 @@ export async function runOnce(
     const mine = sim.log.filter((l) => uids.has(l.uid));
     const adds = mine.filter((l) => l.command === 'ADD');
     const dels = mine.filter((l) => l.command === 'DEL');
-    const times = [...uids].map((u) => (sim.running.get(u) ?? t1) - t0).sort((x, y) => x - y);
     // At most ~200 points a curve: the plot stays small.
     const step = Math.max(1, Math.floor(times.length / 200));
     const curve: [number, number][] = [[0, 0]];
