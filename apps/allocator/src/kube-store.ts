@@ -18,11 +18,11 @@ import {
 } from '@nicpool/crds';
 import {
   isNotFound,
+  listClusterObjects,
   objectKey,
   Plural,
-  watchInto,
-  type ListPage,
   type Watching,
+  watchInto,
 } from '@nicpool/kube';
 import {
   ChangeSignal,
@@ -81,16 +81,6 @@ export class KubeStore implements AllocatorStore {
     this.#batch = kc.makeApiClient(BatchV1Api);
     const custom = this.#custom;
     const core = this.#core;
-    // Custom objects arrive as plain JSON (timestamps are strings), unlike client-node's typed kinds.
-    const cluster =
-      (plural: string) =>
-      async (page: ListPage): Promise<List> =>
-        (await custom.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural,
-          ...page,
-        })) as List;
     const nodePods = `spec.nodeName=${nodeName}`;
     const nodeEndpoints = `${Label.endpointNode}=${nodeName}`;
     this.#watches = [
@@ -99,7 +89,7 @@ export class KubeStore implements AllocatorStore {
         {
           what: 'pools',
           path: `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
-          list: cluster(Plural.ippool),
+          list: listClusterObjects(custom, Plural.ippool),
           into: this.#pools,
           map: (o) => o as unknown as SpiderIPPool,
           key: nameKey,
@@ -115,7 +105,7 @@ export class KubeStore implements AllocatorStore {
         {
           what: 'reservedips',
           path: `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
-          list: cluster(Plural.reservedIP),
+          list: listClusterObjects(custom, Plural.reservedIP),
           into: this.#reserved,
           map: (o) => o as unknown as SpiderReservedIP,
           key: nameKey,

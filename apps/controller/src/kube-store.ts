@@ -19,12 +19,13 @@ import {
 import {
   ClusterObjects,
   isNotFound,
+  listClusterObjects,
+  type ListPage,
   objectKey,
   Plural,
-  watchInto,
-  type ListPage,
-  type WatchOptions,
   type Watching,
+  watchInto,
+  type WatchOptions,
 } from '@nicpool/kube';
 import { GroupedMap, Tombstones, VersionedMap } from './cache.ts';
 import { Deduper, type EventSink, type EventTarget, type EventType } from './events.ts';
@@ -251,15 +252,6 @@ export class KubeControllerStore implements ControllerStore {
   start(onChange: (c: Change) => void): void {
     const custom = this.#custom;
     const core = this.#core;
-    const cluster =
-      (plural: string) =>
-      async (page: ListPage): Promise<List> =>
-        (await custom.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural,
-          ...page,
-        })) as List;
     const opts = (what: string): WatchOptions => this.#options.watch?.(what) ?? {};
     const notify =
       (kind: Kind, key: (o: KubernetesObject) => string) =>
@@ -282,13 +274,13 @@ export class KubeControllerStore implements ControllerStore {
         if (type === 'delete' && into instanceof VersionedMap) into.deleted(key(o), o);
         then(type, o);
       };
-    const crd = <V>(what: string, plural: string, into: Map<string, V>, kind: Kind): Watching =>
+    const crd = <V>(what: string, plural: Plural, into: Map<string, V>, kind: Kind): Watching =>
       watchInto(
         this.#kc,
         {
           what,
           path: `/apis/${GROUP}/${VERSION}/${plural}`,
-          list: cluster(plural),
+          list: listClusterObjects(custom, plural),
           into,
           map: (o) => o as unknown as V,
           key: nameKey,

@@ -12,7 +12,7 @@ import {
   type SpiderReservedIP,
   type SpiderSubnet,
 } from '@nicpool/crds';
-import { objectKey, Plural, watchInto, type ListPage, type Watching } from '@nicpool/kube';
+import { listClusterObjects, objectKey, Plural, type Watching, watchInto } from '@nicpool/kube';
 import type { NAD, Snapshot } from './snapshot.ts';
 
 type Log = (msg: string, err?: unknown) => void;
@@ -34,15 +34,6 @@ export class KubeCaches {
   constructor(kc: KubeConfig, log: Log) {
     const custom = kc.makeApiClient(CustomObjectsApi);
     const core = kc.makeApiClient(CoreV1Api);
-    const cluster =
-      (plural: string) =>
-      async (page: ListPage): Promise<List> =>
-        (await custom.listClusterCustomObject({
-          group: GROUP,
-          version: VERSION,
-          plural,
-          ...page,
-        })) as List;
     const onChange = (): void => {
       this.#snapshot = undefined;
     };
@@ -55,7 +46,7 @@ export class KubeCaches {
         {
           what: 'pools',
           path: `/apis/${GROUP}/${VERSION}/${Plural.ippool}`,
-          list: cluster(Plural.ippool),
+          list: listClusterObjects(custom, Plural.ippool),
           into: m.pools,
           map: (o) => o as unknown as SpiderIPPool,
           key: name,
@@ -68,7 +59,7 @@ export class KubeCaches {
         {
           what: 'subnets',
           path: `/apis/${GROUP}/${VERSION}/${Plural.subnet}`,
-          list: cluster(Plural.subnet),
+          list: listClusterObjects(custom, Plural.subnet),
           into: m.subnets,
           map: (o) => o as unknown as SpiderSubnet,
           key: name,
@@ -81,7 +72,7 @@ export class KubeCaches {
         {
           what: 'reservedips',
           path: `/apis/${GROUP}/${VERSION}/${Plural.reservedIP}`,
-          list: cluster(Plural.reservedIP),
+          list: listClusterObjects(custom, Plural.reservedIP),
           into: m.reserved,
           map: (o) => o as unknown as SpiderReservedIP,
           key: name,

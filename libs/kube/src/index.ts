@@ -4,9 +4,16 @@
  * touches one place.
  */
 import { createHash } from 'node:crypto';
-import { CoreV1Api, CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import {
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  type KubernetesListObject,
+  type KubernetesObject,
+} from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '@nicpool/crds';
 import { isNotFound } from './errors.ts';
+import type { ListPage } from './watch.ts';
 
 export type { KubeConfig };
 
@@ -78,6 +85,23 @@ export const Plural = {
   reservedIP: 'spiderreservedips',
 } as const;
 export type Plural = (typeof Plural)[keyof typeof Plural];
+
+/**
+ * The `list` of a WatchSpec over a cluster-scoped nicpool collection (one page per call).
+ * Custom objects arrive as plain JSON (timestamps are strings), unlike client-node's typed kinds.
+ */
+export function listClusterObjects(
+  custom: CustomObjectsApi,
+  plural: Plural,
+): (page: ListPage) => Promise<KubernetesListObject<KubernetesObject>> {
+  return async (page) =>
+    (await custom.listClusterCustomObject({
+      group: GROUP,
+      version: VERSION,
+      plural,
+      ...page,
+    })) as KubernetesListObject<KubernetesObject>;
+}
 
 /** Typed access to cluster-scoped nicpool objects. */
 export class ClusterObjects<T extends { metadata: { name: string } }> {
