@@ -14,16 +14,12 @@ import { ensureCluster, REPO, versions } from '../e2e/cluster/control-plane.ts';
 import { apiLimit, endpointCreateRate } from './api-limit.ts';
 import { growth } from './growth.ts';
 import { renderReport, writeReport } from './lib/report.ts';
-import { say, type BenchResult, type Target } from './lib/types.ts';
+import { flag, say, type BenchResult, type Target } from './lib/types.ts';
 import { shimExec } from './shim-exec.ts';
 import { scenario } from './scenario.ts';
 import { throughput } from './throughput.ts';
 
-const arg = (name: string): string | undefined => {
-  const i = process.argv.indexOf(name);
-  return i < 0 ? undefined : process.argv[i + 1];
-};
-const only = new Set((arg('--only') ?? 'B1,B2,B3,B4,shim').split(','));
+const only = new Set((flag('--only') ?? 'B1,B2,B3,B4,shim').split(','));
 const quick = process.argv.includes('--quick');
 const startedAt = new Date();
 const stamp = startedAt.toISOString().slice(0, 19).replace(/[:T]/g, '-');
@@ -79,7 +75,7 @@ if (only.has('B1')) {
 }
 if (only.has('B3')) {
   // --b3 DxR: D Deployments × R replicas instead of the published 100 × 10.
-  const [deployments, replicas] = (arg('--b3') ?? (quick ? '10x5' : '100x10'))
+  const [deployments, replicas] = (flag('--b3') ?? (quick ? '10x5' : '100x10'))
     .split('x')
     .map(Number);
   results.push(
@@ -121,7 +117,7 @@ const rendered = renderReport({
   versions: versions(),
   startedAt: startedAt.toISOString(),
   finishedAt: finishedAt.toISOString(),
-  command: `make bench${only.size < 5 ? ` BENCH=${[...only].join(',')}` : ''}${quick ? ' QUICK=1' : ''}${arg('--b3') === undefined ? '' : ` B3=${arg('--b3')}`}`,
+  command: `make bench${only.size < 5 ? ` BENCH=${[...only].join(',')}` : ''}${quick ? ' QUICK=1' : ''}${flag('--b3') === undefined ? '' : ` B3=${flag('--b3')}`}`,
   runDir,
   plotDir: join('docs', 'benchmarks'),
 });

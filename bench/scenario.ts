@@ -22,7 +22,7 @@ import {
   startNodes,
   type Impl,
 } from './throughput.ts';
-import { say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
+import { flag, say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
 
 export interface ScenarioOptions {
   readonly deployments?: number;
@@ -257,17 +257,13 @@ if (import.meta.main) {
     console.error('no local control plane: make cluster-up');
     process.exit(2);
   }
-  const arg = (name: string): number | undefined => {
-    const i = process.argv.indexOf(name);
-    return i < 0 ? undefined : Number(process.argv[i + 1]);
-  };
-  const d = arg('--deployments');
-  const r = arg('--replicas');
+  const d = flag('--deployments');
+  const r = flag('--replicas');
   console.log(
     JSON.stringify(
       await scenario(cluster, {
-        ...(d === undefined ? {} : { deployments: d }),
-        ...(r === undefined ? {} : { replicas: r }),
+        ...(d === undefined ? {} : { deployments: Number(d) }),
+        ...(r === undefined ? {} : { replicas: Number(r) }),
       }),
       null,
       2,

@@ -24,7 +24,7 @@ import { Paths } from '@nicpool/wire/codes';
 import { NodeSimulator } from '../e2e/sim/node-simulator.ts';
 import { diffCounts, requestCounts, summarise } from './lib/apiserver-metrics.ts';
 import { quantile } from './lib/stats.ts';
-import { say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
+import { flag, say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
 
 export type Impl = 'nicpool' | 'whereabouts';
 
@@ -703,14 +703,10 @@ if (import.meta.main) {
     console.error('no local control plane: make cluster-up');
     process.exit(2);
   }
-  const arg = (name: string): string | undefined => {
-    const i = process.argv.indexOf(name);
-    return i < 0 ? undefined : process.argv[i + 1];
-  };
-  const configs = arg('--configs')
+  const configs = flag('--configs')
     ?.split(',')
     .map((c) => c.split('x').map(Number) as [number, number]);
-  const pods = arg('--pods');
+  const pods = flag('--pods');
   const { result } = await throughput(cluster, {
     ...(pods === undefined ? {} : { pods: Number(pods) }),
     ...(configs === undefined ? {} : { configs }),

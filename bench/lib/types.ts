@@ -52,3 +52,9 @@ export interface BenchResult {
 export function say(line: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 }
+
+/** The value after `--name` on the command line, if given. */
+export function flag(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
