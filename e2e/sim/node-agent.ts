@@ -14,10 +14,10 @@
  *
  * It exits when stdin closes: the simulator is gone, so is the node.
  */
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
+import { run, type RunRequest, type RunResult } from './run.ts';
 
 export interface AgentConfig {
   /**
@@ -33,48 +33,11 @@ export interface AgentConfig {
   readonly socketDir?: string;
 }
 
-export interface AgentRequest {
-  readonly id: number;
-  readonly cmd: string;
-  readonly args: readonly string[];
-  readonly input?: string;
-  readonly env?: Record<string, string>;
-  readonly timeoutMs?: number;
-}
-
-export interface AgentReply {
-  readonly id: number;
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+/** One command to run in the node, and its answer: `run`'s, with the request's id. */
+export type AgentRequest = RunRequest & { readonly id: number };
+export type AgentReply = RunResult & { readonly id: number };
 
 const SOCKET_MOUNT = '/var/run/spidernet';
-
-function run(req: Omit<AgentRequest, 'id'>): Promise<Omit<AgentReply, 'id'>> {
-  return new Promise((resolve) => {
-    const child = spawn(req.cmd, req.args, {
-      env: req.env ?? process.env,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), req.timeoutMs ?? 60_000);
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: -1, stdout, stderr: `${stderr}${e.message}` });
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-    // A program that exits without reading stdin (ip) makes the write fail with EPIPE.
-    child.stdin.on('error', () => undefined);
-    child.stdin.end(req.input ?? '');
-  });
-}
 
 /** Pipes every connection `server` accepts to a new connection from `dial`. */
 function forward(

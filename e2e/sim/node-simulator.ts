@@ -37,6 +37,7 @@ import {
 import { apiStatus, retryOnConflict, watchInto, type Watching } from '@nicpool/kube';
 import { NETNS_PREFIX, REPO, STATE_DIR, type ClusterState } from '../cluster/control-plane.ts';
 import type { AgentConfig, AgentReply, AgentRequest } from './node-agent.ts';
+import { run, type RunResult } from './run.ts';
 
 export interface SimulatorOptions {
   readonly cluster: ClusterState;
@@ -77,11 +78,7 @@ interface Sandbox {
   readonly node: string;
 }
 
-export interface CNIRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
+export type CNIRun = RunResult;
 
 /** One CNI invocation: for assertions, benchmarks and for debugging a failed test. */
 export interface CNILogEntry {
@@ -103,20 +100,8 @@ const NIC_ADDRESS: Readonly<Record<string, (i: number) => string>> = {
   ens224: (i) => `10.7.168.${123 + i}/16`,
 };
 
-function sh(cmd: string, args: readonly string[]): Promise<CNIRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
 async function ip(...args: string[]): Promise<CNIRun> {
-  return sh('ip', args);
+  return run({ cmd: 'ip', args });
 }
 
 async function mustIp(...args: string[]): Promise<void> {
