@@ -1,21 +1,7 @@
+import { CNIErrorCode } from '@nicpool/cni';
 import { AllocatorErrorCode as A } from '@nicpool/wire/codes';
 
-/** CNI error codes (CNI spec "Error" + nicpool's own from 100). */
-export const CNIErrorCode = {
-  incompatibleVersion: 1,
-  unsupportedField: 2,
-  unknownContainer: 3,
-  invalidEnv: 4,
-  ioFailure: 5,
-  decodeFailure: 6,
-  invalidNetconf: 7,
-  tryAgainLater: 11,
-  pluginNotAvailable: 50,
-  noPool: 100,
-  poolExhausted: 101,
-  podNotFound: 102,
-  internal: 199,
-} as const;
+export { CNIErrorCode };
 
 /** The one table from allocator error codes to CNI codes (cni.md, "Errors"). */
 export const ALLOCATOR_TO_CNI: Readonly<Record<string, number>> = {

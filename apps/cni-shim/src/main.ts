@@ -1,7 +1,7 @@
 import { startupSnapshot } from 'node:v8';
+import { readStdin } from '@nicpool/cni';
 import { socketClient } from './client.ts';
 import { run } from './run.ts';
-import { readStdin } from './stdin.ts';
 
 // CommonJS in the single executable: no top-level await. Waiting 5 s for a restarting
 // allocator stays well inside the client's 60 s and the runtime's CNI timeout.

@@ -14,7 +14,8 @@ import {
 import { AllocatorErrorCode } from '@nicpool/wire/codes';
 import type { AllocatorClient, ClientReply } from './client.ts';
 import { CNIErrorCode } from './codes.ts';
-import { run, SUPPORTED_VERSIONS } from './run.ts';
+import { SUPPORTED_VERSIONS } from '@nicpool/cni';
+import { run } from './run.ts';
 
 const COMMANDS = ['ADD', 'DEL', 'CHECK', 'GC', 'STATUS', 'VERSION'];
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import type { AllocatorClient, ClientReply } from './client.ts';
-import { parseCNIArgs, run, SUPPORTED_VERSIONS } from './run.ts';
+import { parseCNIArgs, SUPPORTED_VERSIONS } from '@nicpool/cni';
+import { run } from './run.ts';
 
 interface Call {
   socket: string;

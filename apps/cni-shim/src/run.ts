@@ -7,15 +7,24 @@
 import { validateNetconfDefaultPools } from '@nicpool/annotations';
 import type { AddRequest, AddResponse, DelRequest, GCRequest } from '@nicpool/wire';
 import { DEFAULT_SOCKET_PATH, Paths } from '@nicpool/wire/codes';
-import { ALLOCATOR_TO_CNI, CNIErrorCode } from './codes.ts';
+import {
+  CNIError,
+  CNIErrorCode,
+  convertResult,
+  NOTHING,
+  output,
+  parseCNIArgs,
+  requireEnv,
+  runPlugin,
+  type CNIEnv,
+  type RunOutput,
+  type Version,
+} from '@nicpool/cni';
+import { ALLOCATOR_TO_CNI } from './codes.ts';
 import type { AllocatorClient, ClientReply } from './client.ts';
 
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
-type Version = (typeof SUPPORTED_VERSIONS)[number];
-const LATEST: Version = '1.1.0';
-
 export interface RunInput {
-  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly env: CNIEnv;
   readonly stdin: string;
   readonly client: AllocatorClient;
   /**
@@ -23,11 +32,6 @@ export interface RunInput {
    * ready (it restarts during an upgrade), before CNI 11. 0: answer at once.
    */
   readonly waitForAllocatorMs?: number;
-}
-
-export interface RunOutput {
-  readonly stdout: string;
-  readonly exitCode: number;
 }
 
 interface IPAMConf {
@@ -46,46 +50,6 @@ interface NetConf {
   readonly 'cni.dev/attachments'?: unknown;
 }
 
-class CNIError extends Error {
-  readonly code: number;
-  readonly details: string | undefined;
-  constructor(code: number, msg: string, details?: string) {
-    super(msg);
-    this.code = code;
-    this.details = details;
-  }
-}
-
-function output(value: unknown): RunOutput {
-  return { stdout: `${JSON.stringify(value)}\n`, exitCode: 0 };
-}
-
-function errorOutput(cniVersion: string, e: CNIError): RunOutput {
-  const body = {
-    cniVersion,
-    code: e.code,
-    msg: e.message,
-    ...(e.details === undefined ? {} : { details: e.details }),
-  };
-  return { stdout: `${JSON.stringify(body)}\n`, exitCode: 1 };
-}
-
-/** `CNI_ARGS`: `K=V;K=V`. */
-export function parseCNIArgs(text: string | undefined): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const pair of (text ?? '').split(';')) {
-    if (pair === '') continue;
-    const eq = pair.indexOf('=');
-    if (eq <= 0)
-      throw new CNIError(
-        CNIErrorCode.invalidEnv,
-        `CNI_ARGS: ${JSON.stringify(pair)} is not KEY=VALUE`,
-      );
-    out.set(pair.slice(0, eq), pair.slice(eq + 1));
-  }
-  return out;
-}
-
 function stringList(conf: IPAMConf, field: keyof IPAMConf): string[] {
   const v = conf[field];
   if (v === undefined || v === null) return [];
@@ -93,50 +57,6 @@ function stringList(conf: IPAMConf, field: keyof IPAMConf): string[] {
     throw new CNIError(CNIErrorCode.invalidNetconf, `ipam.${field} must be an array of pool names`);
   }
   return v as string[];
-}
-
-function parseNetconf(stdin: string): { conf: NetConf; version: Version } {
-  let conf: unknown;
-  try {
-    conf = JSON.parse(stdin);
-  } catch (e) {
-    throw new CNIError(
-      CNIErrorCode.decodeFailure,
-      'cannot decode the network configuration on stdin',
-      e instanceof Error ? e.message : String(e),
-    );
-  }
-  if (typeof conf !== 'object' || conf === null || Array.isArray(conf)) {
-    throw new CNIError(
-      CNIErrorCode.decodeFailure,
-      'the network configuration on stdin is not a JSON object',
-    );
-  }
-  const v = (conf as NetConf).cniVersion;
-  if (typeof v !== 'string' || !(SUPPORTED_VERSIONS as readonly string[]).includes(v)) {
-    throw new CNIError(
-      CNIErrorCode.incompatibleVersion,
-      `unsupported cniVersion ${JSON.stringify(v)}`,
-      `supported: ${SUPPORTED_VERSIONS.join(', ')}`,
-    );
-  }
-  return { conf: conf, version: v as Version };
-}
-
-function requireEnv(env: RunInput['env'], ...names: string[]): Record<string, string> {
-  const out: Record<string, string> = {};
-  const missing = names.filter((n) => {
-    const v = env[n];
-    if (v === undefined || v === '') return true;
-    out[n] = v;
-    return false;
-  });
-  if (missing.length > 0)
-    throw new CNIError(
-      CNIErrorCode.invalidEnv,
-      `missing environment variable${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`,
-    );
-  return out;
 }
 
 function podArgs(env: RunInput['env']): { podNamespace: string; podName: string; podUID: string } {
@@ -201,19 +121,19 @@ async function request(
   }
 }
 
-/** The IPAM result in the netconf's version: `version` per IP before 1.0.0. */
+/** The IPAM result in the netconf's version. */
 function ipamResult(version: Version, r: AddResponse): unknown {
-  const legacy = version === '0.3.0' || version === '0.3.1' || version === '0.4.0';
-  return {
-    cniVersion: version,
-    ips: r.ips.map((ip) => ({
-      ...(legacy ? { version: String(ip.version) } : {}),
-      address: ip.address,
-      ...(ip.gateway === undefined ? {} : { gateway: ip.gateway }),
-    })),
-    routes: r.routes.map((x) => ({ dst: x.dst, gw: x.gw })),
-    dns: {},
-  };
+  return convertResult(
+    {
+      ips: r.ips.map((ip) => ({
+        address: ip.address,
+        ...(ip.gateway === undefined ? {} : { gateway: ip.gateway }),
+      })),
+      routes: r.routes.map((x) => ({ dst: x.dst, gw: x.gw })),
+      dns: {},
+    },
+    version,
+  );
 }
 
 async function dispatch(
@@ -244,9 +164,9 @@ async function dispatch(
       const bad = validateNetconfDefaultPools(defaults);
       if (bad.length > 0) throw new CNIError(CNIErrorCode.invalidNetconf, bad.join('; '));
       const body: AddRequest = {
-        containerID: e['CNI_CONTAINERID']!,
-        ifName: e['CNI_IFNAME']!,
-        netNamespace: e['CNI_NETNS']!,
+        containerID: e['CNI_CONTAINERID'],
+        ifName: e['CNI_IFNAME'],
+        netNamespace: e['CNI_NETNS'],
         ...podArgs(env),
         defaultIPv4IPPool: defaults.ipv4,
         defaultIPv6IPPool: defaults.ipv6,
@@ -268,14 +188,14 @@ async function dispatch(
     case 'DEL': {
       const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_IFNAME');
       const body: DelRequest = {
-        containerID: e['CNI_CONTAINERID']!,
-        ifName: e['CNI_IFNAME']!,
+        containerID: e['CNI_CONTAINERID'],
+        ifName: e['CNI_IFNAME'],
         netNamespace: env['CNI_NETNS'] ?? '',
         ...podArgs(env),
       };
       const r = await request(client, socket, 'DELETE', Paths.ip, body, 'DEL', wait);
       if (r.status !== 200) throw fromReply('DEL', r);
-      return { stdout: '', exitCode: 0 };
+      return NOTHING;
     }
     case 'CHECK': {
       if (version === '0.3.0' || version === '0.3.1')
@@ -285,14 +205,14 @@ async function dispatch(
         );
       const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
       const body: DelRequest = {
-        containerID: e['CNI_CONTAINERID']!,
-        ifName: e['CNI_IFNAME']!,
-        netNamespace: e['CNI_NETNS']!,
+        containerID: e['CNI_CONTAINERID'],
+        ifName: e['CNI_IFNAME'],
+        netNamespace: e['CNI_NETNS'],
         ...podArgs(env),
       };
       const r = await request(client, socket, 'POST', Paths.check, body, 'CHECK', wait);
       if (r.status !== 200) throw fromReply('CHECK', r);
-      return { stdout: '', exitCode: 0 };
+      return NOTHING;
     }
     case 'STATUS': {
       let r: ClientReply;
@@ -313,7 +233,7 @@ async function dispatch(
           typeof msg === 'string' && msg !== '' ? msg : 'nicpool allocator is not ready',
         );
       }
-      return { stdout: '', exitCode: 0 };
+      return NOTHING;
     }
     case 'GC': {
       const key =
@@ -340,7 +260,7 @@ async function dispatch(
       const body: GCRequest = { validAttachments };
       const r = await request(client, socket, 'POST', Paths.gc, body, 'GC', wait);
       if (r.status !== 200) throw fromReply('GC', r);
-      return { stdout: '', exitCode: 0 };
+      return NOTHING;
     }
     default:
       throw new CNIError(CNIErrorCode.invalidEnv, `unknown CNI_COMMAND ${JSON.stringify(command)}`);
@@ -348,26 +268,10 @@ async function dispatch(
 }
 
 export async function run(input: RunInput): Promise<RunOutput> {
-  const command = input.env['CNI_COMMAND'];
-  if (command === 'VERSION')
-    return output({ cniVersion: LATEST, supportedVersions: SUPPORTED_VERSIONS });
-  let version: string = LATEST;
-  try {
-    if (command === undefined || command === '')
-      throw new CNIError(CNIErrorCode.invalidEnv, 'missing environment variable CNI_COMMAND');
-    const parsed = parseNetconf(input.stdin);
-    version = parsed.version;
-    return await dispatch(input, command, parsed.version, parsed.conf);
-  } catch (e) {
-    if (e instanceof CNIError) return errorOutput(version, e);
-    // A defect must still be a CNI error, never a silent success nor a stack on stdout.
-    return errorOutput(
-      version,
-      new CNIError(
-        CNIErrorCode.internal,
-        'nicpool shim internal error',
-        e instanceof Error ? e.message : String(e),
-      ),
-    );
-  }
+  return runPlugin(
+    input.env,
+    input.stdin,
+    (command, version, conf) => dispatch(input, command, version, conf),
+    { code: CNIErrorCode.internal, msg: 'nicpool shim internal error' },
+  );
 }
