@@ -1,7 +1,8 @@
-// Builds the CNI shim as one self-contained executable (Node single-executable application):
-// apps/cni-shim/dist/spiderpool. Hosts need no Node installation; the DaemonSet's init
-// container copies it to /opt/cni/bin/spiderpool. bench/shim-exec.ts builds the other
-// variants with buildShim() to measure them against this one.
+// Builds nicpool's CNI plugins as self-contained executables (Node single-executable
+// applications): the IPAM shim apps/cni-shim/dist/spiderpool and the chained plugin
+// apps/cni-veth/dist/veth. Hosts need no Node installation; the allocator DaemonSet's init
+// container copies both to /opt/cni/bin. bench/shim-exec.ts builds the other variants with
+// buildShim() to measure them against the shipped one.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
@@ -27,12 +28,31 @@ export interface ShimBuild {
  */
 export const SHIPPED: ShimBuild = { useSnapshot: true, useCodeCache: false, execArgv: [] };
 
-/** Bundles the shim and injects it into a copy of this Node binary; returns the executable. */
-export async function buildShim(dist: string, how: ShimBuild = SHIPPED): Promise<string> {
+/** A plugin executable: its entry module and the name the runtime execs (its CNI type). */
+export interface Plugin {
+  readonly entry: string;
+  readonly name: string;
+}
+
+export const SHIM: Plugin = {
+  entry: join(root, 'apps', 'cni-shim', 'src', 'main.ts'),
+  name: 'spiderpool',
+};
+export const VETH: Plugin = {
+  entry: join(root, 'apps', 'cni-veth', 'src', 'main.ts'),
+  name: 'veth',
+};
+
+/** Bundles a plugin and injects it into a copy of this Node binary; returns the executable. */
+export async function buildShim(
+  dist: string,
+  how: ShimBuild = SHIPPED,
+  plugin: Plugin = SHIM,
+): Promise<string> {
   mkdirSync(dist, { recursive: true });
-  const bundle = join(dist, 'shim.cjs');
+  const bundle = join(dist, `${plugin.name}.cjs`);
   await build({
-    entryPoints: [join(root, 'apps', 'cni-shim', 'src', 'main.ts')],
+    entryPoints: [plugin.entry],
     outfile: bundle,
     bundle: true,
     platform: 'node',
@@ -58,7 +78,7 @@ export async function buildShim(dist: string, how: ShimBuild = SHIPPED): Promise
   // Output only on failure (in the thrown error): the snapshot build runs the bundle, which
   // would print Node's SEA ExperimentalWarning; postject prints its progress and ELF notes.
   execFileSync(node, ['--experimental-sea-config', config], { stdio: 'pipe' });
-  const exe = join(dist, 'spiderpool');
+  const exe = join(dist, plugin.name);
   copyFileSync(node, exe);
   chmodSync(exe, 0o755);
   execFileSync(
@@ -77,4 +97,5 @@ export async function buildShim(dist: string, how: ShimBuild = SHIPPED): Promise
 
 if (import.meta.main) {
   console.log(`built ${await buildShim(join(root, 'apps', 'cni-shim', 'dist'))}`);
+  console.log(`built ${await buildShim(join(root, 'apps', 'cni-veth', 'dist'), SHIPPED, VETH)}`);
 }

@@ -1,9 +1,9 @@
 // Bundles each app into apps/<app>/dist/. Services keep their npm dependencies external
-// (installed in their image); the CNI shim becomes a single executable.
+// (installed in their image); the CNI plugins (the IPAM shim, veth) become single executables.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildShim } from './build-shim.ts';
+import { buildShim, SHIPPED, VETH } from './build-shim.ts';
 
 const root = join(import.meta.dirname, '..');
 const dependencies = (dir: string): string[] =>
@@ -35,5 +35,6 @@ for (const app of ['webhook', 'allocator', 'controller']) {
     external: [...shared, ...dependencies(join(root, 'apps', app))],
   });
 }
-// The CNI shim: one self-contained executable.
+// The CNI plugins: one self-contained executable each.
 console.log(`built ${await buildShim(join(root, 'apps', 'cni-shim', 'dist'))}`);
+console.log(`built ${await buildShim(join(root, 'apps', 'cni-veth', 'dist'), SHIPPED, VETH)}`);

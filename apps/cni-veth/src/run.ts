@@ -1,0 +1,229 @@
+/**
+ * The `veth` chained plugin (veth.md): ADD gives the pod a link to its node and the routes
+ * and rules that send cluster traffic over it; DEL removes the node end; CHECK says what is
+ * missing. Inputs are the netconf, prevResult and the kernel only (V4): no API, no socket.
+ */
+import {
+  CNIError,
+  CNIErrorCode,
+  convertResult,
+  NOTHING,
+  output,
+  requireEnv,
+  runPlugin,
+  type CNIEnv,
+  type CNIResult,
+  type RunOutput,
+  type Version,
+} from '@nicpool/cni';
+import type { IPFamily } from '@nicpool/ip';
+import { parseVethConf, type VethConf } from './conf.ts';
+import type { Kernel, Where } from './exec.ts';
+import {
+  hostLinkName,
+  nicAddresses,
+  planAdd,
+  planCheck,
+  type NICAddress,
+  type NodeView,
+  type PodView,
+} from './plan.ts';
+import {
+  parseAddresses,
+  parseLinks,
+  parseRouteGet,
+  parseRoutes,
+  parseRules,
+  type Route,
+} from './state.ts';
+
+export interface RunInput {
+  readonly env: CNIEnv;
+  readonly stdin: string;
+  readonly kernel: Kernel;
+  /** A random locally administered unicast MAC (injected so tests are deterministic). */
+  readonly mac: () => string;
+}
+
+const NODE: Where = { netns: undefined };
+const SYSCTL = '/proc/sys/net/ipv4/conf';
+
+/** A random locally administered (bit 1) unicast (bit 0 clear) MAC. */
+export function randomMAC(bytes: Uint8Array): string {
+  const b = [...bytes.slice(0, 6)];
+  b[0] = ((b[0] ?? 0) & 0xfc) | 0x02;
+  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
+
+function chained(conf: VethConf): CNIResult {
+  if (conf.prevResult === undefined)
+    throw new CNIError(
+      CNIErrorCode.invalidNetconf,
+      'veth must be called as a chained plugin: the netconf has no prevResult ' +
+        '(list veth after the interface plugin, e.g. macvlan, in the NAD\'s "plugins")',
+    );
+  return conf.prevResult;
+}
+
+function nicOf(result: CNIResult, ifName: string): NICAddress[] {
+  const nic = nicAddresses(result, ifName);
+  if (nic.length === 0)
+    throw new CNIError(
+      CNIErrorCode.invalidNetconf,
+      `prevResult has no address for ${ifName}: veth routes the NIC's addresses, so the plugin before it must assign some`,
+    );
+  return nic;
+}
+
+/** Both namespaces' state, read in parallel: one ip process each (two in a dual-stack pod). */
+async function observe(
+  kernel: Kernel,
+  netns: string,
+  nic: readonly NICAddress[],
+): Promise<{ node: NodeView; pod: PodView }> {
+  const firstOf = new Map<IPFamily, string>();
+  for (const a of nic) if (!firstOf.has(a.family)) firstOf.set(a.family, a.ip);
+  const gets = [...firstOf];
+  const pod: Where = { netns };
+  const [n, p4, p6] = await Promise.all([
+    // `route get` last: a failed line (no route) must not disturb the dumps before it.
+    kernel.query(NODE, ['link show', 'addr show', ...gets.map(([, ip]) => `route get ${ip}`)]),
+    kernel.query(pod, ['link show', 'rule show', 'route show table all']),
+    firstOf.has(6) ? kernel.query(pod, ['rule show', 'route show table all'], 6) : undefined,
+  ]);
+  const via: Partial<Record<IPFamily, string>> = {};
+  gets.forEach(([family, ip], i) => {
+    const src = parseRouteGet(n.outputs[2 + i], ip);
+    if (src !== undefined) via[family] = src;
+  });
+  return {
+    node: { links: parseLinks(n.outputs[0]), addresses: parseAddresses(n.outputs[1]), via },
+    pod: {
+      links: parseLinks(p4.outputs[0]),
+      rules: [...parseRules(p4.outputs[1], 4), ...parseRules(p6?.outputs[0], 6)],
+      routes: [...parseRoutes(p4.outputs[2], 4), ...parseRoutes(p6?.outputs[1], 6)],
+    },
+  };
+}
+
+async function add(
+  input: RunInput,
+  version: Version,
+  raw: Readonly<Record<string, unknown>>,
+): Promise<RunOutput> {
+  const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+  const conf = parseVethConf(raw);
+  const prev = chained(conf);
+  const nic = nicOf(prev, e.CNI_IFNAME);
+  const { kernel } = input;
+  const view = await observe(kernel, e.CNI_NETNS, nic);
+  const plan = planAdd({
+    conf,
+    ifName: e.CNI_IFNAME,
+    containerID: e.CNI_CONTAINERID,
+    pid: kernel.pid,
+    nic,
+    ...view,
+    mac: input.mac,
+  });
+  if (plan.removeStaleHostLink) await kernel.apply(NODE, [`link del ${plan.hostLink}`]);
+  await kernel.apply({ netns: e.CNI_NETNS }, plan.pod, {
+    ipv6: plan.podIPv6,
+    rpFilter: plan.podRpFilter,
+  });
+  await kernel.apply(NODE, plan.node);
+  if (plan.nodeRpFilter !== undefined && plan.node.length > 0) {
+    kernel.writeSysctl(`${SYSCTL}/${plan.hostLink}/rp_filter`, String(plan.nodeRpFilter));
+    // The effective value is the larger of `all` and the link's: strict `all` would still
+    // drop the pod's replies from addresses of other NICs. Loose keeps the check.
+    if (kernel.readSysctl(`${SYSCTL}/all/rp_filter`) === '1') {
+      kernel.writeSysctl(`${SYSCTL}/all/rp_filter`, '2');
+      kernel.log(
+        'net.ipv4.conf.all.rp_filter was 1 (strict), which drops replies of pods with several NICs; set it to 2 (loose)',
+      );
+    }
+  }
+  // A17: what the plugin before it printed, in the netconf's version.
+  return output(convertResult(prev, version));
+}
+
+async function del(input: RunInput): Promise<RunOutput> {
+  // DEL reads nothing of the netconf beyond its version: a NAD edited since ADD must never
+  // keep a pod from being torn down.
+  const e = requireEnv(input.env, 'CNI_CONTAINERID');
+  const hostLink = hostLinkName(e.CNI_CONTAINERID);
+  try {
+    await input.kernel.apply(NODE, [`link del ${hostLink}`]);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    // Gone already (DEL of the pod's other NIC, a repeated DEL, a netns torn down): done.
+    if (!/Cannot find device|does not exist/.test(msg))
+      input.kernel.log(`DEL: could not delete ${hostLink}: ${msg}`);
+  }
+  return NOTHING;
+}
+
+async function check(
+  input: RunInput,
+  version: Version,
+  raw: Readonly<Record<string, unknown>>,
+): Promise<RunOutput> {
+  if (version === '0.3.0' || version === '0.3.1')
+    throw new CNIError(
+      CNIErrorCode.incompatibleVersion,
+      `CHECK is not defined for cniVersion ${version}`,
+    );
+  const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+  const conf = parseVethConf(raw);
+  const nic = nicOf(chained(conf), e.CNI_IFNAME);
+  const view = await observe(input.kernel, e.CNI_NETNS, nic);
+  const hostLink = hostLinkName(e.CNI_CONTAINERID);
+  let nodeRoutes: Route[] = [];
+  if (view.node.links.some((l) => l.ifname === hostLink)) {
+    const r = await input.kernel.query(NODE, [`route show dev ${hostLink}`]);
+    nodeRoutes = parseRoutes(r.outputs[0], 4).map((x) => ({ ...x, dev: hostLink }));
+    if (nic.some((a) => a.family === 6)) {
+      const r6 = await input.kernel.query(NODE, [`route show dev ${hostLink}`], 6);
+      nodeRoutes.push(...parseRoutes(r6.outputs[0], 6).map((x) => ({ ...x, dev: hostLink })));
+    }
+  }
+  const missing = planCheck({
+    conf,
+    ifName: e.CNI_IFNAME,
+    containerID: e.CNI_CONTAINERID,
+    pid: input.kernel.pid,
+    nic,
+    ...view,
+    nodeRoutes,
+    mac: input.mac,
+  });
+  if (missing.length > 0)
+    throw new CNIError(
+      CNIErrorCode.generic,
+      `veth CHECK of ${e.CNI_IFNAME}: missing ${missing.join('; ')}`,
+    );
+  return NOTHING;
+}
+
+export function run(input: RunInput): Promise<RunOutput> {
+  return runPlugin(
+    input.env,
+    input.stdin,
+    (command, version, conf) => {
+      switch (command) {
+        case 'ADD':
+          return add(input, version, conf);
+        case 'DEL':
+          return del(input);
+        case 'CHECK':
+          return check(input, version, conf);
+        default:
+          throw new CNIError(
+            CNIErrorCode.invalidEnv,
+            `unknown CNI_COMMAND ${JSON.stringify(command)} (veth supports ADD, DEL, CHECK, VERSION)`,
+          );
+      }
+    },
+    { code: CNIErrorCode.generic, msg: 'veth internal error' },
+  );
+}
