@@ -36,13 +36,10 @@ function cidrList(
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw bad(`${key} must be a list of CIDRs, like ["10.96.0.0/12"]`);
   return v.map((item: unknown, i) => {
-    const c = typeof item === 'string' ? parseCIDR(item) : undefined;
-    if (c === undefined || !c.ok)
-      throw bad(
-        `${key}[${i}]: ${JSON.stringify(item)} is not a CIDR (like "10.96.0.0/12")${
-          c !== undefined && !c.ok ? `: ${c.error.message}` : ''
-        }`,
-      );
+    if (typeof item !== 'string')
+      throw bad(`${key}[${i}]: ${JSON.stringify(item)} is not a CIDR string (like "10.96.0.0/12")`);
+    const c = parseCIDR(item);
+    if (!c.ok) throw bad(`${key}[${i}]: ${c.error.message} (write it like "10.96.0.0/12")`);
     return { family: c.value.family, cidr: formatCIDRNetwork(c.value) };
   });
 }

@@ -349,7 +349,7 @@ export function planCheck(ctx: AddContext & { readonly nodeRoutes: readonly Rout
   if (table !== 'main')
     for (const w of wantedRules(ctx.nic, n, ctx.conf.moveRoutes))
       if (!ctx.pod.rules.some((r) => sameRule(r, w, table)))
-        missing.push(ruleLine('add', w, table).slice(9));
+        missing.push(`rule ${ruleLine('add', w, table).slice(9)}`);
   for (const a of ctx.nic)
     if (!ctx.nodeRoutes.some((r) => host(r.dst) === a.ip && r.dev === hostLink))
       missing.push(`route ${a.ip} dev ${hostLink} on the node`);
