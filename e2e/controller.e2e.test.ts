@@ -21,9 +21,9 @@ import {
 } from './harness/helpers.ts';
 import { WebhookProcess } from './harness/webhook.ts';
 import { NodeSimulator } from './sim/node-simulator.ts';
+import { PLUGINS } from '../scripts/stack.ts';
 import { expectInvariants } from './harness/invariants.ts';
 
-const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
 const NAMESPACE = 'nicpool-system';
 const FAST_LEASE = { duration: 4, renew: 3, retry: 1 };
 
@@ -98,11 +98,11 @@ describe('controller: SpiderSubnet auto-pools, GC and leader election', () => {
       nodes: ['node1'],
       hostNics: ['ens192', 'ens224'],
       clusterNetwork: 'macvlan-conf-ens192',
-      extraPlugins: { spiderpool: SHIM },
+      extraPlugins: PLUGINS,
       allocators: { node1: alloc.socket },
     });
     await sim.start();
-    // The tutorial's NADs with Debian's sbr in place of Spiderpool's veth (on net1 only).
+    // The tutorial's NADs, unchanged: macvlan + nicpool's veth.
     await k(['apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]);
   }, 180_000);
 

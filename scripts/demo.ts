@@ -11,6 +11,8 @@ import {
   readState,
   type ClusterState,
 } from '../e2e/cluster/control-plane.ts';
+import { connect, listen } from '../e2e/harness/tcp.ts';
+import type { NodeSimulator } from '../e2e/sim/node-simulator.ts';
 import { startStack, type Stack } from './stack.ts';
 
 // The tutorial's scenario in nicpool's manifests (the same objects as the tutorial's files).
@@ -44,6 +46,43 @@ async function waitFor<T>(
       last = Date.now();
     }
     await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/**
+ * A ClusterIP as kube-proxy's IPVS mode holds it (on a node link, kube-ipvs0; here node1's
+ * lo), a TCP listener on it in node1, and connections from the pod's eth0 and net1
+ * addresses: both go through veth0 (main table and table 100), and node1 sees each source.
+ */
+async function throughVeth(sim: NodeSimulator, netns: string, podName: string): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const node = sim.nodeNetns('node1');
+  const ip = (ns: string, ...args: string[]): string =>
+    execFileSync('ip', ['-n', ns, ...args], { encoding: 'utf8' });
+  const service = '10.96.0.10';
+  const port = 8080;
+  const addrs = JSON.parse(ip(netns, '-j', '-4', 'addr', 'show')) as {
+    ifname: string;
+    addr_info: { local: string }[];
+  }[];
+  const addressOf = (nic: string): string =>
+    addrs.find((a) => a.ifname === nic)?.addr_info[0]?.local ?? '';
+  console.log(`~# ip addr add ${service}/32 dev lo; listen on ${service}:${port}     (on node1)`);
+  ip(node, 'addr', 'replace', `${service}/32`, 'dev', 'lo');
+  const listener = await listen(node, service, port);
+  try {
+    for (const nic of ['eth0', 'net1']) {
+      const from = addressOf(nic);
+      console.log(`~# kubectl exec -ti ${podName} -- ip route get ${service} from ${from}`);
+      process.stdout.write(ip(netns, 'route', 'get', service, 'from', from));
+      const c = await connect(netns, service, port, from);
+      console.log(
+        `   TCP ${c.local} (${nic}) → ${service}:${port}: connected; node1 saw it come from ${c.server.remote}`,
+      );
+    }
+  } finally {
+    await listener.close();
+    ip(node, 'addr', 'del', `${service}/32`, 'dev', 'lo');
   }
 }
 
@@ -105,7 +144,7 @@ try {
   const sim = stack.sim;
 
   step(
-    'Set up Multus configuration (deploy/examples/multus-conf.yaml: the tutorial NADs, sbr in place of veth)',
+    "Set up Multus configuration (deploy/examples/multus-conf.yaml: the tutorial's file unchanged, macvlan + nicpool's veth plugin)",
   );
   await show('apply', '-f', join(EX, 'multus-conf.yaml'));
   await show('get', 'network-attachment-definitions.k8s.cni.cncf.io', '-n', 'kube-system');
@@ -195,6 +234,11 @@ try {
     );
   }
   await show('get', 'spiderendpoint', pod.metadata.name);
+
+  step(
+    'The veth plugin: the pod reaches an address of the service CIDR (10.96.0.0/12) that its node owns, through veth0',
+  );
+  await throughVeth(sim, netns, pod.metadata.name);
 
   step(
     'What nicpool adds: a broken annotation is refused at kubectl apply, not at sandbox creation',

@@ -1,6 +1,6 @@
 // nicpool on this machine: the webhook, the controller and one allocator per simulated node
 // as local processes, each under its ServiceAccount and the RBAC from deploy/, plus the node
-// simulator (real Multus, macvlan, sbr, nicpool's shim). Used in-process by `make demo`, and
+// simulator (real Multus, macvlan, nicpool's shim and veth plugin). Used in-process by `make demo`, and
 // as a detached server by `make up` (`node scripts/stack.ts serve`), stopped by `make down`.
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +11,10 @@ import { WebhookProcess } from '../e2e/harness/webhook.ts';
 import { NodeSimulator } from '../e2e/sim/node-simulator.ts';
 
 export const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
+/** nicpool's chained `veth` plugin, which the tutorial's NADs name (docs/veth.md). */
+export const VETH = join(REPO, 'apps', 'cni-veth', 'dist', 'veth');
+/** The CNI executables nicpool ships, as the simulator's bin dir gets them. */
+export const PLUGINS = { spiderpool: SHIM, veth: VETH } as const;
 /** The tutorial's NADs name no socket: the shim uses Spiderpool's default path. */
 /** Where node1's shim finds its allocator (the simulator mounts the socket there, in node1). */
 export const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
@@ -76,14 +80,14 @@ export async function startStack(
       allocator.cleanup();
     });
     say(
-      'node1: simulated kubelet; host NICs ens192/ens224; CNI: Multus → macvlan (+ sbr) → nicpool shim',
+      'node1: simulated kubelet; host NICs ens192 (10.6.168.123/16) and ens224; CNI: Multus → macvlan → nicpool shim, then nicpool veth',
     );
     const sim = new NodeSimulator({
       cluster,
       nodes: ['node1'],
       hostNics: ['ens192', 'ens224'],
       clusterNetwork: 'macvlan-conf-ens192',
-      extraPlugins: { spiderpool: SHIM },
+      extraPlugins: PLUGINS,
       allocators: { node1: allocator.socket },
     });
     await sim.start();

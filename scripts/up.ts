@@ -2,9 +2,10 @@
 // (scripts/stack.ts serve, detached), each component under its deploy/ ServiceAccount.
 import { spawn } from 'node:child_process';
 import { existsSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import {
   isHealthy,
+  kubectl,
   KUBECONFIG,
   readState,
   REPO,
@@ -14,6 +15,7 @@ import {
 import { STACK_STATE } from './stack.ts';
 
 const UP_STATE = join(REPO, '.nicpool', 'up.json');
+const NADS = join(REPO, 'deploy', 'examples', 'multus-conf.yaml');
 const LOG = join(REPO, '.nicpool', 'stack.log');
 const say = (l: string): void => console.log(`[up] ${l}`);
 
@@ -65,9 +67,17 @@ async function up(): Promise<void> {
     await new Promise((r) => setTimeout(r, 300));
   }
   const s = JSON.parse(readFileSync(STACK_STATE, 'utf8')) as Record<string, unknown>;
+  // The tutorial's NADs, so a pod applied next gets its NICs (without them Multus leaves it
+  // Pending with NoNetworkFound). `apply`: a second make up finds them unchanged.
+  const state = readState()!;
+  const applied = await kubectl(state, ['apply', '-f', NADS]);
+  say(
+    `NetworkAttachmentDefinitions from ${relative(REPO, NADS)} (the tutorial's file, unchanged):`,
+  );
+  for (const l of applied.trim().split('\n')) console.log(`  ${l}`);
   say(`up: webhook ${String(s['webhook'])}, allocator socket ${String(s['socket'])}`);
   say(`controller metrics ${String(s['controllerMetrics'])}`);
-  const kubectlDir = dirname(readState()?.bin.kubectl ?? '');
+  const kubectlDir = dirname(state.bin.kubectl);
   // The kubectl built for the tests, for machines without one.
   if (kubectlDir !== '.') console.log(`export PATH=${kubectlDir}:$PATH`);
   console.log(`export KUBECONFIG=${KUBECONFIG}`);

@@ -21,6 +21,7 @@
  * netns, and a node agent exits when the simulator's end of its stdin closes.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, rmdirSync, symlinkSync } from 'node:fs';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -94,11 +95,16 @@ export interface CNILogEntry {
 
 const SOCKET_MOUNT = '/var/run/spidernet';
 const NODE_NETNS_PREFIX = `${NETNS_PREFIX}node-`;
-/** The tutorial's node addresses, the i-th node counting up from them. */
+/**
+ * The tutorial's node addresses, the i-th node counting up from them: ens192 has the node's
+ * one IPv4 address, ens224 none (veth.md "Outcome to test": the veth plugin routes to every
+ * node address, so tests know exactly which there are). The node's default route is via
+ * ens192's gateway, as on the tutorial's node.
+ */
 const NIC_ADDRESS: Readonly<Record<string, (i: number) => string>> = {
   ens192: (i) => `10.6.168.${123 + i}/16`,
-  ens224: (i) => `10.7.168.${123 + i}/16`,
 };
+const NODE_GATEWAY = { nic: 'ens192', via: '10.6.0.1' };
 
 async function ip(...args: string[]): Promise<CNIRun> {
   return run({ cmd: 'ip', args });
@@ -256,6 +262,11 @@ export class NodeSimulator {
     return s === undefined ? undefined : `/var/run/netns/${s.netns}`;
   }
 
+  /** The container (sandbox) ID CNI got for a running pod, by UID. */
+  containerIdOf(uid: string): string | undefined {
+    return this.#sandboxes.get(uid)?.containerId;
+  }
+
   /** The namespace of the pod a sandbox of this simulator runs, by pod UID. */
   podNamespace(uid: string): string | undefined {
     return this.#sandboxes.get(uid)?.namespace;
@@ -348,6 +359,18 @@ export class NodeSimulator {
       if (address !== undefined) await ip('-n', netns, 'addr', 'replace', address, 'dev', nic);
       await mustIp('-n', netns, 'link', 'set', nic, 'up');
       await mustIp('-n', netns, 'link', 'set', `${nic}p`.slice(0, 15), 'up');
+      if (nic === NODE_GATEWAY.nic)
+        await mustIp(
+          '-n',
+          netns,
+          'route',
+          'replace',
+          'default',
+          'via',
+          NODE_GATEWAY.via,
+          'dev',
+          nic,
+        );
     }
     const socket = this.#opts.allocators?.[node];
     const agent = new NodeAgent(
@@ -564,7 +587,9 @@ export class NodeSimulator {
     await ip('-n', sb.netns, 'link', 'set', 'lo', 'up');
     const r = await this.#multus(sb, 'ADD');
     if (r.code !== 0) {
-      // As a kubelet does: tear the half-made sandbox down; a later attempt starts afresh.
+      // As a kubelet does: tell the pod's events, tear the half-made sandbox down; a later
+      // attempt starts afresh.
+      await this.#sandboxFailed(sb, r);
       await this.#multus(sb, 'DEL');
       await ip('netns', 'delete', sb.netns);
       throw new Error(`CNI ADD failed (exit ${r.code}): ${r.stdout.trim()} ${r.stderr.trim()}`);
@@ -609,6 +634,47 @@ export class NodeSimulator {
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     this.running.set(uid, Date.now());
+  }
+
+  /**
+   * The kubelet's Warning event for a failed ADD, worded as containerd words it, so
+   * `kubectl describe pod` shows the CNI error as on a real node. Best effort.
+   */
+  async #sandboxFailed(sb: Sandbox, r: CNIRun): Promise<void> {
+    let msg = r.stderr.trim();
+    try {
+      const body = JSON.parse(r.stdout) as { msg?: unknown; details?: unknown };
+      if (typeof body.msg === 'string') msg = body.msg;
+    } catch {
+      // not a CNI error object: the stderr stands
+    }
+    const now = new Date();
+    await this.#core
+      .createNamespacedEvent({
+        namespace: sb.namespace,
+        body: {
+          metadata: { name: `${sb.name}.${randomUUID().slice(0, 8)}`, namespace: sb.namespace },
+          involvedObject: {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            namespace: sb.namespace,
+            name: sb.name,
+            uid: sb.uid,
+          },
+          type: 'Warning',
+          reason: 'FailedCreatePodSandBox',
+          message:
+            `Failed to create pod sandbox: rpc error: code = Unknown desc = failed to setup network for sandbox ` +
+            `"${sb.containerId}": plugin type="multus" name="multus-cni-network" failed (add): ${msg}`,
+          source: { component: 'kubelet', host: sb.node },
+          reportingComponent: 'kubelet',
+          reportingInstance: sb.node,
+          firstTimestamp: now,
+          lastTimestamp: now,
+          count: 1,
+        },
+      })
+      .catch(() => undefined);
   }
 
   async #teardown(sb: Sandbox): Promise<void> {
