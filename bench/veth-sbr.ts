@@ -10,7 +10,7 @@
 //   --veth measures another veth executable instead of apps/cni-veth/dist/veth.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { run, type RunResult } from '../e2e/sim/run.ts';
@@ -45,16 +45,22 @@ export const NICS = {
 } as const;
 export type Nic = keyof typeof NICS;
 
-/** One timed exec per sample; `eth0First` runs (untimed) veth ADD on eth0 first. */
+/**
+ * One timed exec per sample: a plugin's ADD on a fresh pod (`eth0First`: after an untimed
+ * veth ADD on eth0), or a yardstick: `/bin/true` (nsenter and exec), `node -e 0` (the
+ * Node 24 the plugin is built from), `veth-version` (the plugin's own start, no work).
+ */
 export interface Case {
   readonly label: string;
-  readonly plugin: 'sbr' | 'veth' | 'true';
+  readonly plugin: 'sbr' | 'veth' | 'true' | 'node' | 'veth-version';
   readonly nic?: Nic;
   readonly eth0First?: boolean;
 }
 
 export const CASES: readonly Case[] = [
   { label: '`nsenter … /bin/true` (exec yardstick)', plugin: 'true' },
+  { label: '`nsenter … node -e 0` (Node 24 start)', plugin: 'node' },
+  { label: 'veth VERSION (the executable’s start, no work)', plugin: 'veth-version' },
   { label: 'sbr ADD net1', plugin: 'sbr', nic: 'net1' },
   { label: 'veth ADD net1 (eth0 had its veth ADD)', plugin: 'veth', nic: 'net1', eth0First: true },
   { label: 'sbr ADD eth0', plugin: 'sbr', nic: 'eth0' },
@@ -131,7 +137,10 @@ export function report(m: Measured): BenchResult {
     p90: quantile(t, 0.9),
   });
   const stats = m.cases.map((_, i) => stat(m.times[i] ?? []));
-  const base = stats[m.cases.findIndex((c) => c.plugin === 'true')]?.p50 ?? Number.NaN;
+  const p50Of = (plugin: Case['plugin']): number =>
+    stats[m.cases.findIndex((c) => c.plugin === plugin)]?.p50 ?? Number.NaN;
+  const base = p50Of('true');
+  const start = p50Of('veth-version');
   const of = (plugin: 'sbr' | 'veth', nic: Nic): { p50: number; p90: number } | undefined =>
     stats[m.cases.findIndex((c) => c.plugin === plugin && c.nic === nic)];
   const nics: readonly Nic[] = ['net1', 'eth0'];
@@ -190,6 +199,7 @@ export function report(m: Measured): BenchResult {
           'p50 ratio',
           'p90 ratio',
           'p50 ratio net of /bin/true',
+          'veth p50 − veth VERSION p50 (ms)',
         ],
         rows: pairs.map(({ nic, v, s }) => [
           nic,
@@ -198,6 +208,7 @@ export function report(m: Measured): BenchResult {
           ratio(v.p50, s.p50),
           ratio(v.p90, s.p90),
           ratio(v.p50 - base, s.p50 - base),
+          ms(v.p50 - start),
         ]),
       },
     ],
@@ -206,6 +217,7 @@ export function report(m: Measured): BenchResult {
     notes: [
       m.environment,
       `Per sample a fresh pod netns \`${POD_NS_PREFIX}<n>\`: Debian's macvlan (bridge mode, static IPAM) makes eth0 10.6.168.172/16 on ens192 and net1 10.7.168.173/16 on ens224 from the node netns \`${NODE_NS}\` (cniVersion 0.3.1), then the case's plugin runs once, timed, with macvlan's result as \`prevResult\` (veth with \`service_cidr: ["10.96.0.0/12"]\`); the "net1" veth case first runs veth ADD on eth0, untimed, as in the tutorial's order. Every ADD's exit code is checked and its stdout must be a CNI result holding the NIC's address. The pod netns is deleted after its sample, the node netns at the end.`,
+      'Yardsticks, in the same rounds: `nsenter … /bin/true` is the cost of nsenter and an exec; `node -e 0` is the Node 24 the executable is built from; veth VERSION is the executable starting, answering and exiting without touching the kernel, so veth ADD − veth VERSION is the work of the ADD itself.',
       'sbr on net1 adds one rule and moves net1’s routes to table 100; veth on net1 also adds the `to` rule, the routes to the node and the service CIDR through veth0, and on the node a /32 route and a neighbour; veth on eth0 creates veth0 and its node-side link, neighbours both ways, and the routes in main. sbr on eth0 is the same work as on net1, for a second pair.',
       ...(m.skipped === undefined ? [] : [`veth cases not run: ${m.skipped}.`]),
     ],
@@ -224,6 +236,9 @@ async function ip(args: readonly string[], batch?: string): Promise<void> {
   if (r.code !== 0) throw failure('ip', ['ip', ...args], batch ?? '', r);
 }
 
+/** Whether the case runs the veth executable. */
+export const usesVeth = (c: Case): boolean => c.plugin === 'veth' || c.plugin === 'veth-version';
+
 const ownNetns = (): string[] =>
   existsSync('/run/netns')
     ? readdirSync('/run/netns').filter((n) => n === NODE_NS || n.startsWith(POD_NS_PREFIX))
@@ -238,12 +253,13 @@ export async function vethVsSbr(runs: number, opts: { veth?: string } = {}): Pro
   const veth = opts.veth ?? VETH;
   const haveVeth = existsSync(veth);
   const skipped = veth === VETH ? NOT_BUILT : `${veth} not found`;
-  const cases = CASES.filter((c) => haveVeth || c.plugin !== 'veth');
+  const cases = CASES.filter((c) => haveVeth || !usesVeth(c));
   const env = {
     PATH: `${process.env['PATH'] ?? ''}:/usr/sbin:/usr/bin:/sbin:/bin`,
     CNI_COMMAND: 'ADD',
     CNI_PATH,
   };
+  const node = realpathSync(process.execPath);
   const nodeExec = (exe: string): string[] => [`--net=/run/netns/${NODE_NS}`, exe];
   const made = new Set<string>();
   const removeSync = (): void => {
@@ -290,18 +306,28 @@ export async function vethVsSbr(runs: number, opts: { veth?: string } = {}): Pro
       throw failure(`${exe} ADD ${nic} (${why})`, ['nsenter', ...args], stdin, r);
     return { t, result: JSON.parse(r.stdout) };
   };
-  const timed = async (cmd: readonly string[]): Promise<number> => {
+  /** A yardstick under nsenter; VERSION must print the supported versions. */
+  const timed = async (args: readonly string[], command?: 'VERSION'): Promise<number> => {
+    const stdin = command === undefined ? '' : '{"cniVersion":"0.3.1"}';
     const t0 = process.hrtime.bigint();
-    const r = await run({ cmd: cmd[0]!, args: cmd.slice(1), env });
+    const r = await run({
+      cmd: 'nsenter',
+      args,
+      input: stdin,
+      env: command === undefined ? env : { ...env, CNI_COMMAND: command },
+    });
     const t = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r.code !== 0) throw failure(cmd[0]!, cmd, '', r);
+    const ok = command === undefined ? r.stdout === '' : r.stdout.includes('"supportedVersions"');
+    if (r.code !== 0 || !ok) throw failure(args[1]!, ['nsenter', ...args], stdin, r);
     return t;
   };
   const exe = (p: 'sbr' | 'veth'): string => (p === 'veth' ? veth : `${CNI_PATH}/sbr`);
   const macvlan: number[] = [];
   let n = 0;
   const sample = async (c: Case): Promise<number> => {
-    if (c.plugin === 'true') return timed(['nsenter', ...nodeExec('/bin/true')]);
+    if (c.plugin === 'true') return timed(nodeExec('/bin/true'));
+    if (c.plugin === 'node') return timed([...nodeExec(node), '-e', '0']);
+    if (c.plugin === 'veth-version') return timed(nodeExec(veth), 'VERSION');
     const nic = c.nic!;
     const pod = `${POD_NS_PREFIX}${n++}`;
     const id = randomBytes(32).toString('hex');

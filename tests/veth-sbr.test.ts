@@ -8,6 +8,7 @@ import {
   NOT_BUILT,
   notAResult,
   report,
+  usesVeth,
   type Measured,
 } from '../bench/veth-sbr.ts';
 
@@ -77,7 +78,8 @@ describe('notAResult', () => {
 });
 
 describe('report', () => {
-  // Times per case in CASES order: true, sbr net1, veth net1, sbr eth0, veth eth0.
+  // Times per case in CASES order: true, node -e 0, veth VERSION, sbr net1, veth net1,
+  // sbr eth0, veth eth0.
   const measured = (times: readonly number[][], over: Partial<Measured> = {}): Measured => ({
     runs: 4,
     cases: CASES,
@@ -91,6 +93,8 @@ describe('report', () => {
     const r = report(
       measured([
         [2, 2, 2, 2],
+        [15, 15, 15, 15],
+        [20, 20, 20, 20],
         [10, 10, 10, 20],
         [25, 25, 25, 50],
         [10, 10, 10, 10],
@@ -100,6 +104,8 @@ describe('report', () => {
     expect(r.commands).toEqual(['node_modules/.bin/node bench/veth-sbr.ts 4']);
     expect(r.tables[0]!.rows.map((row) => row.slice(1))).toEqual([
       [2, 2, 0],
+      [15, 15, 13],
+      [20, 20, 18],
       [10, 20, 8],
       [25, 50, 23],
       [10, 10, 8],
@@ -107,8 +113,8 @@ describe('report', () => {
       [11, 13, 9],
     ]);
     expect(r.tables[1]!.rows).toEqual([
-      ['net1', 25, 10, 2.5, 2.5, 2.88],
-      ['eth0', 40, 10, 4, 4, 4.75],
+      ['net1', 25, 10, 2.5, 2.5, 2.88, 5],
+      ['eth0', 40, 10, 4, 4, 4.75, 20],
     ]);
     expect(r.targets).toEqual([
       {
@@ -127,8 +133,9 @@ describe('report', () => {
   });
 
   it('without veth: sbr and the yardstick only, targets not met, the reason in the notes', () => {
-    const cases = CASES.filter((c) => c.plugin !== 'veth');
-    const r = report(measured([[2], [10], [10]], { runs: 1, cases, skipped: NOT_BUILT }));
+    const cases = CASES.filter((c) => !usesVeth(c));
+    expect(cases.map((c) => c.plugin)).toEqual(['true', 'node', 'sbr', 'sbr']);
+    const r = report(measured([[2], [15], [10], [10]], { runs: 1, cases, skipped: NOT_BUILT }));
     expect(r.tables[0]!.rows).toHaveLength(cases.length + 1);
     expect(r.tables[1]!.rows).toEqual([]);
     expect(r.targets.map((t) => [t.met, t.measured])).toEqual([
@@ -139,7 +146,9 @@ describe('report', () => {
   });
 
   it('names another veth executable in the command', () => {
-    const r = report(measured([[1], [1], [1], [1], [1]], { runs: 1, otherVeth: '/tmp/veth' }));
+    const r = report(
+      measured([[1], [1], [1], [1], [1], [1], [1]], { runs: 1, otherVeth: '/tmp/veth' }),
+    );
     expect(r.commands).toEqual(['node_modules/.bin/node bench/veth-sbr.ts 1 --veth /tmp/veth']);
   });
 });
