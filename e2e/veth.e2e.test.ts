@@ -313,7 +313,10 @@ describe('veth: the tutorial multus-conf.yaml unchanged, through the real Multus
   it('T10: both ADDs repeated with the same arguments: exit 0, nothing added twice', async () => {
     const snapshot = async (): Promise<string[]> => [
       ...lines(await pip(netnsName, 'rule', 'show')),
-      ...lines(await pip(netnsName, 'route', 'show', 'table', 'all')),
+      // The local table changes by itself (an IPv6 link-local address leaving DAD).
+      ...lines(await pip(netnsName, 'route', 'show', 'table', 'all')).filter(
+        (l) => !l.includes(' table local '),
+      ),
       ...lines(await pip(netnsName, 'neigh', 'show', 'dev', 'veth0')),
       ...lines(await pip(node, 'route', 'show', 'dev', hostLink)),
       ...lines(await pip(node, 'neigh', 'show', 'dev', hostLink)),
@@ -372,4 +375,254 @@ describe('veth: the tutorial multus-conf.yaml unchanged, through the real Multus
     expect(await veth('DEL', 'eth0', bare, netns)).toMatchObject({ code: 0, stdout: '' });
     await expectInvariants(undefined, { allowSettling: true, settleMs: 10_000 });
   }, 120_000);
+
+  /** A bare pod on the tutorial's NADs with the given networks and per-NIC pools. */
+  const bare = (name: string, networks: string, pools: object[]): object => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: 'default',
+      labels: { app: 'veth-e2e' },
+      annotations: {
+        'k8s.v1.cni.cncf.io/networks': networks,
+        'ipam.spidernet.io/ippools': JSON.stringify(pools),
+      },
+    },
+    // No grace: a pod whose ADD never succeeded gets no CNI DEL when deleted (it has no
+    // sandbox), so the controller's GC releases its addresses, after the pod's grace.
+    spec: { terminationGracePeriodSeconds: 0, containers: [{ name: 'c', image: 'busybox' }] },
+  });
+  const pool = (name: string, subnet: string, ips: string[], gateway: string): object => ({
+    apiVersion: 'spiderpool.spidernet.io/v2beta1',
+    kind: 'SpiderIPPool',
+    metadata: { name },
+    spec: { subnet, ips, gateway },
+  });
+  const runningPod = (name: string): Promise<Pod> =>
+    eventually(
+      `pod ${name} Running`,
+      async () => {
+        const p = JSON.parse(await k(['get', 'pod', name, '-o', 'json'])) as Pod;
+        return p.status.phase === 'Running' ? p : undefined;
+      },
+      90_000,
+      () => stack.sim.failures.get(`default/${name}`) ?? 'no CNI failure recorded',
+    );
+  const addressOf = async (ns: string, nic: string, family: 4 | 6): Promise<string> => {
+    const [l] = JSON.parse(await pip(ns, '-j', `-${family}`, 'addr', 'show', 'dev', nic)) as {
+      addr_info: { local: string; scope: string }[];
+    }[];
+    return l!.addr_info.find((a) => a.scope === 'global')!.local;
+  };
+  const deletePods = async (): Promise<void> => {
+    await k(['delete', 'pods', '-l', 'app=veth-e2e', '--ignore-not-found', '--wait=false']);
+    await eventually(
+      'veth-e2e pods gone',
+      async () =>
+        (await k(['get', 'pods', '-l', 'app=veth-e2e', '-o', 'name'])) === '' ? true : undefined,
+      60_000,
+    );
+  };
+
+  it('three NICs: net2 gets table 101 and rules 32763/32762, beside net1’s 100 and 32765/32764', async () => {
+    await k(
+      ['apply', '-f', '-'],
+      JSON.stringify(pool('veth-e2e-net2', '10.9.0.0/16', ['10.9.168.10-10.9.168.12'], '10.9.0.1')),
+    );
+    try {
+      await k(
+        ['apply', '-f', '-'],
+        JSON.stringify(
+          bare(
+            'veth-three-nics',
+            'kube-system/macvlan-conf-ens224, kube-system/macvlan-conf-ens224',
+            [
+              { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+              { interface: 'net1', ipv4: ['ippool-test-ens224'] },
+              { interface: 'net2', ipv4: ['veth-e2e-net2'] },
+            ],
+          ),
+        ),
+      );
+      const p = await runningPod('veth-three-nics');
+      const ns = stack.sim.netnsOf(p.metadata.uid)!.split('/').pop()!;
+      const [a1, a2] = [await addressOf(ns, 'net1', 4), await addressOf(ns, 'net2', 4)];
+      expect(lines(await pip(ns, 'rule', 'show'))).toEqual([
+        '0: from all lookup local',
+        `32762: from ${a2} lookup 101`,
+        `32763: from all to ${a2}/16 lookup 101`,
+        `32764: from ${a1} lookup 100`,
+        `32765: from all to ${a1}/16 lookup 100`,
+        '32766: from all lookup main',
+        '32767: from all lookup default',
+      ]);
+      expect(lines(await pip(ns, 'route', 'show', 'table', '101'))).toEqual([
+        'default via 10.9.0.1 dev net2',
+        `${NODE_IP} dev veth0 scope link`,
+        `10.9.0.0/16 dev net2 proto kernel scope link src ${a2}`,
+        `10.96.0.0/12 via ${NODE_IP} dev veth0`,
+      ]);
+      expect(lines(await pip(ns, 'route', 'show', 'table', '100'))).toEqual([
+        'default via 10.7.0.1 dev net1',
+        `${NODE_IP} dev veth0 scope link`,
+        `10.7.0.0/16 dev net1 proto kernel scope link src ${a1}`,
+        `10.96.0.0/12 via ${NODE_IP} dev veth0`,
+      ]);
+      // Nothing listens on the node's port 22: a refusal proves the SYN from net2's address
+      // got there and the reset came back, through veth0 (table 101).
+      const refused = await connect(ns, NODE_IP, 22, a2).then(
+        () => 'connected',
+        (e: Error) => e.message,
+      );
+      expect(refused).toMatch(/ECONNREFUSED/);
+    } finally {
+      await deletePods();
+      await k(['delete', 'spiderippool', 'veth-e2e-net2', '--ignore-not-found', '--timeout=60s']);
+    }
+  }, 180_000);
+
+  it('A15: dual stack on net1 — v6 rules and table 100 routes, the node routes the v6 address too', async () => {
+    await k(
+      ['apply', '-f', '-'],
+      JSON.stringify(
+        pool('veth-e2e-net1-v6', 'fd00:7::/64', ['fd00:7::10-fd00:7::12'], 'fd00:7::1'),
+      ),
+    );
+    try {
+      await k(
+        ['apply', '-f', '-'],
+        JSON.stringify(
+          bare('veth-dual-net1', 'kube-system/macvlan-conf-ens224', [
+            { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+            { interface: 'net1', ipv4: ['ippool-test-ens224'], ipv6: ['veth-e2e-net1-v6'] },
+          ]),
+        ),
+      );
+      const p = await runningPod('veth-dual-net1');
+      const ns = stack.sim.netnsOf(p.metadata.uid)!.split('/').pop()!;
+      const v4 = await addressOf(ns, 'net1', 4);
+      const v6 = await addressOf(ns, 'net1', 6);
+      expect(v6).toMatch(/^fd00:7::1[0-2]$/);
+      expect(lines(await pip(ns, '-6', 'rule', 'show'))).toEqual([
+        '0: from all lookup local',
+        `32764: from ${v6} lookup 100`,
+        `32765: from all to ${v6}/64 lookup 100`,
+        '32766: from all lookup main',
+      ]);
+      expect(lines(await pip(ns, 'rule', 'show'))).toContain(`32764: from ${v4} lookup 100`);
+      const t6 = lines(await pip(ns, '-6', 'route', 'show', 'table', '100'));
+      expect(t6).toEqual(
+        expect.arrayContaining([
+          expect.stringMatching(/^fd00:7::\/64 dev net1 proto kernel metric 256/),
+          expect.stringMatching(/^default via fd00:7::1 dev net1/),
+        ]),
+      );
+      expect(
+        lines(await pip(ns, '-6', 'route', 'show', 'table', 'main')).filter(
+          (l) => l.includes('net1') && !l.startsWith('fe80'),
+        ),
+      ).toEqual([]);
+      const { stdout } = await run('ip', [
+        'netns',
+        'exec',
+        ns,
+        'cat',
+        '/proc/sys/net/ipv6/conf/all/disable_ipv6',
+      ]);
+      expect(stdout.trim()).toBe('0');
+      const cid = stack.sim.containerIdOf(p.metadata.uid)!;
+      expect(
+        lines(await pip(node, '-6', 'route', 'show', 'dev', `veth${cid.slice(0, 11)}`)),
+      ).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${v6} `))]));
+    } finally {
+      await deletePods();
+      await k([
+        'delete',
+        'spiderippool',
+        'veth-e2e-net1-v6',
+        '--ignore-not-found',
+        '--timeout=60s',
+      ]);
+    }
+  }, 180_000);
+
+  it('a bad netconf (service_cidr not a CIDR): CNI code 7 naming the field; the pod’s event shows it; nothing leaks', async () => {
+    const badConf = JSON.stringify({ ...JSON.parse(conf({})), service_cidr: ['10.96.0.0'] });
+    const direct = await veth(
+      'ADD',
+      'net1',
+      JSON.stringify({ ...JSON.parse(badConf), prevResult: {} }),
+      '/var/run/netns/nicpool-no-such',
+      'nosuchcontainer0',
+    );
+    expect(direct.code).not.toBe(0);
+    expect(JSON.parse(direct.stdout)).toMatchObject({
+      code: 7,
+      msg: expect.stringContaining('service_cidr[0]: "10.96.0.0" is not a CIDR'),
+    });
+    const nad = {
+      apiVersion: 'k8s.cni.cncf.io/v1',
+      kind: 'NetworkAttachmentDefinition',
+      metadata: { name: 'veth-e2e-bad', namespace: 'kube-system' },
+      spec: {
+        config: JSON.stringify({
+          cniVersion: '0.3.1',
+          name: 'veth-e2e-bad',
+          plugins: [
+            { type: 'macvlan', master: 'ens224', mode: 'bridge', ipam: { type: 'spiderpool' } },
+            { type: 'veth', service_cidr: ['10.96.0.0'] },
+          ],
+        }),
+      },
+    };
+    await k(['apply', '-f', '-'], JSON.stringify(nad));
+    try {
+      await k(
+        ['apply', '-f', '-'],
+        JSON.stringify(
+          bare('veth-bad-conf', 'kube-system/veth-e2e-bad', [
+            { interface: 'eth0', ipv4: ['ippool-test-ens192'] },
+            { interface: 'net1', ipv4: ['ippool-test-ens224'] },
+          ]),
+        ),
+      );
+      const uid = (JSON.parse(await k(['get', 'pod', 'veth-bad-conf', '-o', 'json'])) as Pod)
+        .metadata.uid;
+      // This pod's own event: events of an earlier pod of the same name outlive it.
+      const event = await eventually(
+        'a FailedCreatePodSandBox event',
+        async () => {
+          const out = await k([
+            'get',
+            'events',
+            '-n',
+            'default',
+            '--field-selector',
+            `involvedObject.uid=${uid},reason=FailedCreatePodSandBox`,
+            '-o',
+            'jsonpath={.items[*].message}',
+          ]);
+          return out.includes('service_cidr') ? out : undefined;
+        },
+        60_000,
+      );
+      expect(event).toContain('service_cidr[0]: "10.96.0.0" is not a CIDR');
+      expect(
+        (JSON.parse(await k(['get', 'pod', 'veth-bad-conf', '-o', 'json'])) as Pod).status.phase,
+      ).not.toBe('Running');
+      const described = await k(['describe', 'pod', 'veth-bad-conf']);
+      expect(described.replace(/\s+/g, ' ')).toContain('service_cidr[0]');
+    } finally {
+      await deletePods();
+      await k(['delete', '-f', '-', '--ignore-not-found'], JSON.stringify(nad));
+    }
+    // The failed ADDs were torn down: no address held, no link left on the node.
+    await expectInvariants(undefined, { allowSettling: false, settleMs: 30_000 });
+    expect(
+      lines(await pip(node, '-o', 'link', 'show', 'type', 'veth')).filter((l) =>
+        / veth[0-9a-z]+@/.test(l),
+      ),
+    ).toEqual([]);
+  }, 180_000);
 });

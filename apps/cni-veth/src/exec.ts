@@ -22,8 +22,11 @@ export interface Where {
 /** What run.ts needs from the kernel; unit tests give a fake. */
 export interface Kernel {
   readonly pid: number;
-  /** Read-only dumps (`-json -force`): a failed line leaves its output undefined. */
-  query(where: Where, lines: readonly string[], family?: 6): Promise<BatchResult>;
+  /**
+   * Read-only dumps (`-json -force`): a failed line leaves its output undefined. `family`
+   * limits the dumps to one family (`route show table all` shows both otherwise).
+   */
+  query(where: Where, lines: readonly string[], family?: 4 | 6): Promise<BatchResult>;
   /**
    * Changes, stopping at the first failure (thrown as a CNIError naming the command). For
    * the pod, `ipv6` enables IPv6 before the batch and `rpFilter` is written to every
@@ -32,7 +35,12 @@ export interface Kernel {
   apply(
     where: Where,
     lines: readonly string[],
-    pod?: { readonly ipv6: boolean; readonly rpFilter: 0 | 1 | 2 | undefined },
+    pod?: {
+      readonly ipv6: boolean;
+      readonly rpFilter: 0 | 1 | 2 | undefined;
+      /** Run with `ip -6 -batch` after `lines`. */
+      readonly lines6: readonly string[];
+    },
   ): Promise<void>;
   readSysctl(path: string): string | undefined;
   writeSysctl(path: string, value: string): void;
@@ -91,17 +99,25 @@ const prefix = (where: Where, args: readonly string[]): [string, string[]] =>
 const place = (where: Where): string => (where.netns === undefined ? 'node' : 'pod');
 
 /**
- * The pod's script: IPv6 on before the batch (routes and neighbours need it), rp_filter
- * after it (veth0's own entry exists then). Values are positional arguments, never code.
+ * The pod's script. IPv6 on and every rp_filter written before the batch: routes and
+ * neighbours need IPv6, and veth0, made by the batch, inherits `default`'s rp_filter. Then
+ * the batch on stdin, then the IPv6 rules (iproute2 reads a rule as IPv4 unless `-6`), each
+ * batch announced on stderr so a failure names its line. Values are positional arguments,
+ * never code.
  */
 const POD_SCRIPT = [
   'if [ "$1" = 1 ]; then',
   '  echo 0 > /proc/sys/net/ipv6/conf/default/disable_ipv6 || exit 1',
   '  echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6 || exit 1',
   'fi',
-  'ip -batch - || exit $?',
   'if [ -n "$2" ]; then',
   '  for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo "$2" > "$f" || exit 1; done',
+  'fi',
+  'echo "@batch 4" >&2',
+  'ip -batch - || exit $?',
+  'if [ -n "$3" ]; then',
+  '  echo "@batch 6" >&2',
+  '  printf "%s\\n" "$3" | ip -6 -batch - || exit $?',
   'fi',
 ].join('\n');
 
@@ -109,7 +125,7 @@ export const systemKernel: Kernel = {
   pid: process.pid,
   async query(where, lines, family) {
     const [cmd, args] = prefix(where, [
-      ...(family === 6 ? ['-6'] : []),
+      ...(family === undefined ? [] : [`-${family}`]),
       '-json',
       '-force',
       '-batch',
@@ -147,6 +163,7 @@ export const systemKernel: Kernel = {
   },
   async apply(where, lines, pod) {
     if (lines.length === 0 && pod?.rpFilter === undefined && pod?.ipv6 !== true) return;
+    const lines6 = pod?.lines6 ?? [];
     const [cmd, args] =
       pod === undefined || where.netns === undefined
         ? prefix(where, ['-batch', '-'])
@@ -160,14 +177,23 @@ export const systemKernel: Kernel = {
               'veth',
               pod.ipv6 ? '1' : '0',
               pod.rpFilter === undefined ? '' : String(pod.rpFilter),
+              lines6.join('\n'),
             ],
           ];
     const r = await exec(cmd, args, `${lines.join('\n')}\n`);
     if (r.code === 0) return;
-    const [f] = parseFailures(r.stderr);
+    // The failed batch is the last one the pod's script announced.
+    const at = r.stderr.lastIndexOf('@batch ');
+    const six = at >= 0 && r.stderr.startsWith('@batch 6', at);
+    const stderr = (at < 0 ? r.stderr : r.stderr.slice(at + '@batch 4'.length)).trim();
+    const [f] = parseFailures(stderr);
     const what =
-      f === undefined ? `${cmd} ${args.slice(0, 2).join(' ')}` : `ip ${lines[f.line - 1]}`;
-    const why = f === undefined ? r.stderr.trim() || `exit ${r.code}` : f.message;
+      f === undefined
+        ? `${cmd} ${args.slice(0, 2).join(' ')}`
+        : six
+          ? `ip -6 ${lines6[f.line - 1]}`
+          : `ip ${lines[f.line - 1]}`;
+    const why = f === undefined ? stderr || `exit ${r.code}` : f.message;
     throw new CNIError(
       TRANSIENT.test(why) ? CNIErrorCode.tryAgainLater : CNIErrorCode.generic,
       `in the ${place(where)}: ${what}: ${why}`,

@@ -3,8 +3,8 @@
  * pure functions from the observed state to `ip -batch` lines, so every rule of the spec is
  * unit-tested without a kernel. exec.ts observes and applies; run.ts orders the steps.
  */
-import { CNIError, CNIErrorCode, familyOf, type CNIResult } from '@nicpool/cni';
-import { parseIP, type IPFamily } from '@nicpool/ip';
+import { CNIError, CNIErrorCode, type CNIResult } from '@nicpool/cni';
+import { formatIP, parseCIDR, parseIP, type IPFamily } from '@nicpool/ip';
 import type { VethConf } from './conf.ts';
 import type { Link, LinkAddress, Route, Rule } from './state.ts';
 
@@ -59,6 +59,8 @@ export interface AddPlan {
   readonly removeStaleHostLink: boolean;
   /** `ip -batch` lines for the pod's netns. */
   readonly pod: readonly string[];
+  /** The pod's IPv6 rules, for `ip -6 -batch` after `pod` (iproute2 reads rules as IPv4). */
+  readonly pod6: readonly string[];
   /** A15: the pod needs IPv6 enabled before its batch. */
   readonly podIPv6: boolean;
   /** A14: every `net.ipv4.conf.*.rp_filter` in the pod after its batch; undefined: untouched. */
@@ -79,13 +81,25 @@ export function nicAddresses(result: CNIResult, ifName: string): NICAddress[] {
   const mine = ips.some((ip) => ip.interface !== undefined)
     ? ips.filter((ip) => ip.interface !== undefined && ifaces[ip.interface]?.name === ifName)
     : ips;
+  // Each value goes into an `ip -batch` line: only what parses as an address gets there.
   return mine.map((ip) => {
-    const slash = ip.address.indexOf('/');
+    const cidr = parseCIDR(ip.address);
+    if (!cidr.ok)
+      throw new CNIError(
+        CNIErrorCode.invalidNetconf,
+        `prevResult: ${JSON.stringify(ip.address)} is not an address with its prefix length`,
+      );
+    const gw = ip.gateway === undefined ? undefined : parseIP(ip.gateway);
+    if (gw !== undefined && (!gw.ok || gw.value.family !== cidr.value.family))
+      throw new CNIError(
+        CNIErrorCode.invalidNetconf,
+        `prevResult: gateway ${JSON.stringify(ip.gateway)} of ${ip.address} is not an address of its family`,
+      );
     return {
-      family: familyOf(ip.address),
-      ip: ip.address.slice(0, slash),
-      prefix: Number(ip.address.slice(slash + 1)),
-      gateway: ip.gateway,
+      family: cidr.value.family,
+      ip: formatIP(cidr.value.family, cidr.value.address),
+      prefix: cidr.value.prefix,
+      gateway: gw === undefined ? undefined : formatIP(gw.value.family, gw.value.value),
     };
   });
 }
@@ -180,12 +194,15 @@ const sameRule = (r: Rule, w: Wanted, table: string): boolean =>
   (r.to === undefined ? undefined : host(r.to)) === (w.to === undefined ? undefined : host(w.to)) &&
   r.table === table;
 
+/** `from all` is the default, and left out: iproute2 reads it as IPv4 and refuses a v6 `to`. */
 const ruleLine = (
   verb: 'add' | 'del',
   r: { priority: number; from: string; to: string | undefined },
   table: string,
 ): string =>
-  `rule ${verb} priority ${r.priority} from ${r.from}${r.to === undefined ? '' : ` to ${r.to}`} lookup ${table}`;
+  `rule ${verb} priority ${r.priority}${r.from === 'all' ? '' : ` from ${r.from}`}${
+    r.to === undefined ? '' : ` to ${r.to}`
+  } lookup ${table}`;
 
 /** A8: routes to the node's addresses, then to the CIDRs through the via, in table T. */
 function nodeRoutes(ctx: AddContext, table: string): { dst: string; line: string }[] {
@@ -235,6 +252,7 @@ export function planAdd(ctx: AddContext): AddPlan {
       hostLink,
       removeStaleHostLink: false,
       pod: hw,
+      pod6: [],
       podIPv6: false,
       podRpFilter: undefined,
       node: [],
@@ -251,6 +269,7 @@ export function planAdd(ctx: AddContext): AddPlan {
   const hostMAC = created ? ctx.mac() : (hostEnd?.address ?? '');
   const fams = families(ctx.nic);
   const pod: string[] = [...hw];
+  const pod6: string[] = [];
   if (created)
     pod.push(
       `link add ${POD_LINK} address ${podMAC} mtu ${MTU} type veth peer name ${hostLink} address ${hostMAC} mtu ${MTU} netns ${ctx.pid}`,
@@ -266,15 +285,17 @@ export function planAdd(ctx: AddContext): AddPlan {
     const priorities = new Set(wanted.map((w) => w.priority));
     // A rule at our priority into T for another address is a former ADD's: it would send
     // that address's traffic to this NIC's table.
+    const rules = (f: IPFamily): string[] => (f === 4 ? pod : pod6);
     for (const r of ctx.pod.rules)
       if (
         priorities.has(r.priority) &&
         r.table === table &&
         !wanted.some((w) => sameRule(r, w, table))
       )
-        pod.push(ruleLine('del', r, table));
+        rules(r.family).push(ruleLine('del', r, table));
     for (const w of wanted)
-      if (!ctx.pod.rules.some((r) => sameRule(r, w, table))) pod.push(ruleLine('add', w, table));
+      if (!ctx.pod.rules.some((r) => sameRule(r, w, table)))
+        rules(w.family).push(ruleLine('add', w, table));
     const inT = ctx.pod.routes.filter((r) => r.table === table);
     const moving = conf.moveRoutes
       ? ctx.pod.routes.filter(
@@ -319,6 +340,7 @@ export function planAdd(ctx: AddContext): AddPlan {
     hostLink,
     removeStaleHostLink: created && hostEnd !== undefined,
     pod,
+    pod6,
     podIPv6: fams.has(6),
     podRpFilter: conf.rpFilter.value,
     node,

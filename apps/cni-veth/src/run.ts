@@ -46,6 +46,23 @@ export interface RunInput {
 }
 
 const NODE: Where = { netns: undefined };
+/** Both go into `ip -batch` lines (the host link is named after the container ID). */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** CNI_CONTAINERID and CNI_IFNAME as the CNI spec allows them, or code 4 naming the variable. */
+function checkNames(e: Partial<Record<'CNI_CONTAINERID' | 'CNI_IFNAME', string>>): void {
+  if (e.CNI_CONTAINERID !== undefined && !CONTAINER_ID.test(e.CNI_CONTAINERID))
+    throw new CNIError(
+      CNIErrorCode.invalidEnv,
+      `CNI_CONTAINERID ${JSON.stringify(e.CNI_CONTAINERID)} is not letters, digits, "_", "." and "-"`,
+    );
+  if (e.CNI_IFNAME !== undefined && !IFNAME.test(e.CNI_IFNAME))
+    throw new CNIError(
+      CNIErrorCode.invalidEnv,
+      `CNI_IFNAME ${JSON.stringify(e.CNI_IFNAME)} is not an interface name (1–15 letters, digits, "_", "." or "-")`,
+    );
+}
 const SYSCTL = '/proc/sys/net/ipv4/conf';
 
 /** A random locally administered (bit 1) unicast (bit 0 clear) MAC. */
@@ -88,7 +105,7 @@ async function observe(
   const [n, p4, p6] = await Promise.all([
     // `route get` last: a failed line (no route) must not disturb the dumps before it.
     kernel.query(NODE, ['link show', 'addr show', ...gets.map(([, ip]) => `route get ${ip}`)]),
-    kernel.query(pod, ['link show', 'rule show', 'route show table all']),
+    kernel.query(pod, ['link show', 'rule show', 'route show table all'], 4),
     firstOf.has(6) ? kernel.query(pod, ['rule show', 'route show table all'], 6) : undefined,
   ]);
   const via: Partial<Record<IPFamily, string>> = {};
@@ -112,6 +129,7 @@ async function add(
   raw: Readonly<Record<string, unknown>>,
 ): Promise<RunOutput> {
   const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+  checkNames(e);
   const conf = parseVethConf(raw);
   const prev = chained(conf);
   const nic = nicOf(prev, e.CNI_IFNAME);
@@ -130,6 +148,7 @@ async function add(
   await kernel.apply({ netns: e.CNI_NETNS }, plan.pod, {
     ipv6: plan.podIPv6,
     rpFilter: plan.podRpFilter,
+    lines6: plan.pod6,
   });
   await kernel.apply(NODE, plan.node);
   if (plan.nodeRpFilter !== undefined && plan.node.length > 0) {
@@ -151,6 +170,7 @@ async function del(input: RunInput): Promise<RunOutput> {
   // DEL reads nothing of the netconf beyond its version: a NAD edited since ADD must never
   // keep a pod from being torn down.
   const e = requireEnv(input.env, 'CNI_CONTAINERID');
+  checkNames(e);
   const hostLink = hostLinkName(e.CNI_CONTAINERID);
   try {
     await input.kernel.apply(NODE, [`link del ${hostLink}`]);
@@ -174,13 +194,14 @@ async function check(
       `CHECK is not defined for cniVersion ${version}`,
     );
   const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
+  checkNames(e);
   const conf = parseVethConf(raw);
   const nic = nicOf(chained(conf), e.CNI_IFNAME);
   const view = await observe(input.kernel, e.CNI_NETNS, nic);
   const hostLink = hostLinkName(e.CNI_CONTAINERID);
   let nodeRoutes: Route[] = [];
   if (view.node.links.some((l) => l.ifname === hostLink)) {
-    const r = await input.kernel.query(NODE, [`route show dev ${hostLink}`]);
+    const r = await input.kernel.query(NODE, [`route show dev ${hostLink}`], 4);
     nodeRoutes = parseRoutes(r.outputs[0], 4).map((x) => ({ ...x, dev: hostLink }));
     if (nic.some((a) => a.family === 6)) {
       const r6 = await input.kernel.query(NODE, [`route show dev ${hostLink}`], 6);
