@@ -214,13 +214,23 @@ export function allocatorObjects(): Obj[] {
             tolerations: [{ operator: 'Exists' }],
             initContainers: [
               {
-                name: 'install-cni-shim',
+                name: 'install-cni-plugins',
                 image: IMAGE,
-                // Copy then rename: Multus never execs a half-written binary.
+                // nicpool's two CNI executables: the IPAM shim and the chained veth plugin
+                // (the tutorial's NADs name both). Copy then rename: Multus never execs a
+                // half-written binary.
                 command: [
                   'sh',
                   '-c',
-                  'cp /app/apps/cni-shim/dist/spiderpool /host/opt/cni/bin/.spiderpool.new && mv -f /host/opt/cni/bin/.spiderpool.new /host/opt/cni/bin/spiderpool',
+                  [
+                    ['cni-shim', 'spiderpool'],
+                    ['cni-veth', 'veth'],
+                  ]
+                    .map(
+                      ([app, exe]) =>
+                        `cp /app/apps/${app}/dist/${exe} /host/opt/cni/bin/.${exe}.new && mv -f /host/opt/cni/bin/.${exe}.new /host/opt/cni/bin/${exe}`,
+                    )
+                    .join(' && '),
                 ],
                 securityContext: { ...RESTRICTED, runAsUser: 0 },
                 volumeMounts: [{ name: 'cni-bin', mountPath: '/host/opt/cni/bin' }],
