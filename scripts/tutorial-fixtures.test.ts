@@ -30,4 +30,9 @@ describe('e2e/fixtures/tutorial', () => {
     );
     expect(extra).toEqual([]);
   });
+
+  it("deploy/examples/multus-conf.yaml is the tutorial's file, byte for byte (veth included)", () => {
+    const examples = join(import.meta.dirname, '..', 'deploy', 'examples', 'multus-conf.yaml');
+    expect(readFileSync(examples)).toEqual(readFileSync(join(DIR, 'multus-conf.yaml')));
+  });
 });
