@@ -55,6 +55,8 @@ export interface AddPlan {
   readonly first: boolean;
   readonly table: string;
   readonly hostLink: string;
+  /** The pod's batch creates veth0 and the node end (the node's batch must wait for it). */
+  readonly createsLink: boolean;
   /** A2: a node link of this name exists without its pod end: delete it before the pod batch. */
   readonly removeStaleHostLink: boolean;
   /** `ip -batch` lines for the pod's netns. */
@@ -250,6 +252,7 @@ export function planAdd(ctx: AddContext): AddPlan {
       first: false,
       table: 'main',
       hostLink,
+      createsLink: false,
       removeStaleHostLink: false,
       pod: hw,
       pod6: [],
@@ -338,6 +341,7 @@ export function planAdd(ctx: AddContext): AddPlan {
     first,
     table,
     hostLink,
+    createsLink: created,
     removeStaleHostLink: created && hostEnd !== undefined,
     pod,
     pod6,

@@ -145,12 +145,17 @@ async function add(
     mac: input.mac,
   });
   if (plan.removeStaleHostLink) await kernel.apply(NODE, [`link del ${plan.hostLink}`]);
-  await kernel.apply({ netns: e.CNI_NETNS }, plan.pod, {
-    ipv6: plan.podIPv6,
-    rpFilter: plan.podRpFilter,
-    lines6: plan.pod6,
-  });
-  await kernel.apply(NODE, plan.node);
+  const podSide = (): Promise<void> =>
+    kernel.apply({ netns: e.CNI_NETNS }, plan.pod, {
+      ipv6: plan.podIPv6,
+      rpFilter: plan.podRpFilter,
+      lines6: plan.pod6,
+    });
+  // The pod's batch makes the node end; once it exists, both sides are independent.
+  if (plan.createsLink) {
+    await podSide();
+    await kernel.apply(NODE, plan.node);
+  } else await Promise.all([podSide(), kernel.apply(NODE, plan.node)]);
   if (plan.nodeRpFilter !== undefined && plan.node.length > 0) {
     kernel.writeSysctl(`${SYSCTL}/${plan.hostLink}/rp_filter`, String(plan.nodeRpFilter));
     // The effective value is the larger of `all` and the link's: strict `all` would still
