@@ -46,7 +46,7 @@ test-e2e: install components build ## e2e tests against the real control plane, 
 fuzz: install ## Property-based fuzzing at full size (>= 100 000 cases, random seed; FUZZ_SEED=n replays one); make test runs a fixed-seed sample
 	NICPOOL_FUZZ=full $(JEST) --selectProjects unit --testPathPatterns '\.fuzz\.test\.ts$$'
 
-bench: install components build ## Benchmarks (not part of make test): B1–B4 and the shim side by side with their baselines → docs/benchmarks.md (BENCH=B1,B2,… runs some; QUICK=1 smaller sizes; B3=DxR Deployments × replicas)
+bench: install components build ## Benchmarks (not part of make test): B1–B4, the shim and veth side by side with their baselines → docs/benchmarks.md (BENCH=B1,B2,B3,B4,shim,veth runs some; QUICK=1 smaller sizes; B3=DxR Deployments × replicas)
 	$(NODE) bench/run.ts $(if $(BENCH),--only $(BENCH)) $(if $(QUICK),--quick) $(if $(B3),--b3 $(B3))
 
 check-invariants: install ## Check records <-> SpiderEndpoints <-> live pods, duplicates and counts on the cluster of $$KUBECONFIG (default: the local one)

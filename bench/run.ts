@@ -3,7 +3,7 @@
  * (with a CSV per table under docs/benchmarks/runs/<time>/ and SVG plots) from the results.
  * Not part of `make test`: these are benchmarks, compared as ratios within the run.
  *
- * Usage: node bench/run.ts [--only B1,B2,B3,B4,shim] [--quick] [--b3 DxR]
+ * Usage: node bench/run.ts [--only B1,B2,B3,B4,shim,veth] [--quick] [--b3 DxR]
  *   --quick  smaller sizes, for trying the harness (the report says so).
  *   --b3     B3 with D Deployments × R replicas (default the published 100 × 10).
  */
@@ -18,8 +18,9 @@ import { flag, say, type BenchResult, type Target } from './lib/types.ts';
 import { shimExec } from './shim-exec.ts';
 import { scenario } from './scenario.ts';
 import { throughput } from './throughput.ts';
+import { vethVsSbr } from './veth-sbr.ts';
 
-const only = new Set((flag('--only') ?? 'B1,B2,B3,B4,shim').split(','));
+const only = new Set((flag('--only') ?? 'B1,B2,B3,B4,shim,veth').split(','));
 const quick = process.argv.includes('--quick');
 const startedAt = new Date();
 const stamp = startedAt.toISOString().slice(0, 19).replace(/[:T]/g, '-');
@@ -33,6 +34,10 @@ const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '
 if (only.has('shim')) {
   say('shim: per-exec cost');
   results.push(await shimExec(quick ? { runs: 10 } : {}));
+}
+if (only.has('veth')) {
+  say('veth: the chained plugin’s ADD beside sbr’s');
+  results.push(await vethVsSbr(quick ? 10 : 40));
 }
 let rawCreates: number | undefined;
 if (only.has('B2')) {
