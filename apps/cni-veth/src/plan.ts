@@ -225,10 +225,13 @@ function nodeRoutes(ctx: AddContext, table: string): { dst: string; line: string
   return out;
 }
 
+/** A route's destination for a batch line: `default` alone would be read as IPv4. */
+const dstOf = (r: Route): string => (r.dst === 'default' && r.family === 6 ? '::/0' : r.dst);
+
 /** A11: how to re-create a route of the main table in T. */
 function routeSpec(r: Route): string {
   return [
-    r.dst,
+    dstOf(r),
     ...(r.gateway === undefined ? [] : ['via', r.gateway]),
     'dev',
     r.dev ?? '',
@@ -323,11 +326,13 @@ export function planAdd(ctx: AddContext): AddPlan {
     }
     for (const r of moving)
       pod.push(
-        `route del ${r.dst}${r.gateway === undefined ? '' : ` via ${r.gateway}`} dev ${ifName} table main`,
+        `route del ${dstOf(r)}${r.gateway === undefined ? '' : ` via ${r.gateway}`} dev ${ifName} table main`,
       );
   }
   // A6, A10: the node reaches each of the NIC's addresses through the node end.
-  const node: string[] = created
+  // Up and marked on every ADD of the first NIC: a retry after a failed node batch finds
+  // the pair made but the node end still down.
+  const node: string[] = first
     ? [`link set ${hostLink} up`, `link set ${hostLink} alias ${FIRST_ALIAS}${ifName}`]
     : [];
   for (const a of ctx.nic) {

@@ -26,8 +26,15 @@ export async function runPlugin(
     return output({ cniVersion: LATEST, supportedVersions: SUPPORTED_VERSIONS });
   let version: string = LATEST;
   try {
-    if (command === undefined || command === '')
+    if (command === undefined || command === '') {
+      // In the netconf's version when it has one.
+      try {
+        version = parseNetconf(stdin).version;
+      } catch {
+        // no usable netconf either: the missing command is the first thing to say
+      }
       throw new CNIError(CNIErrorCode.invalidEnv, 'missing environment variable CNI_COMMAND');
+    }
     const parsed = parseNetconf(stdin);
     version = parsed.version;
     return await dispatch(command, parsed.version, parsed.conf);
