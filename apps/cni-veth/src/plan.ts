@@ -315,8 +315,10 @@ export function planAdd(ctx: AddContext): AddPlan {
       : [];
     // Into T first, out of main after: a failure half-way leaves the route in one of them.
     for (const r of moving) pod.push(`route replace ${routeSpec(r)} table ${table}`);
-    // A12: nicpool's IPAM gives net<N> its gateway and no default route.
-    for (const f of fams) {
+    // A12: nicpool's IPAM gives net<N> its gateway and no default route. Not when routes
+    // stay in main: a default in T would catch the NIC's own subnet, which T then lacks,
+    // and send it through the gateway (without one, T misses and main answers directly).
+    for (const f of conf.moveRoutes ? fams : []) {
       const gw = ctx.nic.find((a) => a.family === f && a.gateway !== undefined)?.gateway;
       const hasDefault = [...inT, ...moving].some(
         (r) => r.family === f && r.dst === 'default' && r.dev === ifName,
