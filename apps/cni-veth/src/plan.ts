@@ -12,7 +12,7 @@ import type { Link, LinkAddress, Route, Rule } from './state.ts';
 export const POD_LINK = 'veth0';
 export const MTU = 1500;
 /** Marks the node-side link with the NIC that made it, so a repeated ADD of that NIC is known. */
-const FIRST_ALIAS = 'nicpool:first=';
+export const FIRST_ALIAS = 'nicpool:first=';
 /** Node links whose addresses are not the node's (A3). */
 const NOT_NODE_LINKS =
   /^(?:lo|veth.*|docker.*|cni.*|flannel.*|cali.*|kube-.*|tunl.*|vxlan.*|genev.*|nodelocaldns)$/;
@@ -387,4 +387,15 @@ export function planCheck(ctx: AddContext & { readonly nodeRoutes: readonly Rout
     if (!ctx.nodeRoutes.some((r) => host(r.dst) === a.ip && r.dev === hostLink))
       missing.push(`route ${a.ip} dev ${hostLink} on the node`);
   return missing;
+}
+
+/**
+ * GC (CNI 1.1): the node ends this plugin made (they carry its mark) whose container is not
+ * among the runtime's valid attachments. Links of other plugins are never touched.
+ */
+export function planGC(links: readonly Link[], validContainerIDs: readonly string[]): string[] {
+  const keep = new Set(validContainerIDs.map(hostLinkName));
+  return links
+    .filter((l) => l.ifalias?.startsWith(FIRST_ALIAS) === true && !keep.has(l.ifname))
+    .map((l) => l.ifname);
 }

@@ -352,7 +352,7 @@ function outputProblem(
   )
     return `DEL did not exit 0 silently: ${out.stdout}`;
   if (out.exitCode === 0 && out.stdout === '')
-    return command === 'DEL' || command === 'CHECK' ? undefined : `empty success for ${command}`;
+    return command === 'ADD' || command === 'VERSION' ? `empty success for ${command}` : undefined;
   if (!out.stdout.endsWith('\n')) return 'stdout does not end with a newline';
   let body: Record<string, unknown>;
   try {

@@ -581,10 +581,10 @@ describe('ADD refusals', () => {
     ],
     [
       'unknown command → 4',
-      env('GC', 'eth0'),
+      env('FSCK', 'eth0'),
       netconf('1.1.0', ETH0_RESULT),
       4,
-      'unknown CNI_COMMAND "GC" (veth supports ADD, DEL, CHECK, VERSION)',
+      'unknown CNI_COMMAND "FSCK" (veth supports ADD, DEL, CHECK, GC, STATUS, VERSION)',
     ],
     [
       'CHECK on 0.3.1 → 1',
@@ -973,3 +973,68 @@ const POD_ROUTES_V6 = `[
 {"type":"multicast","dst":"ff00::/8","dev":"eth0","table":"local","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},
 {"type":"multicast","dst":"ff00::/8","dev":"net1","table":"local","protocol":"kernel","metric":256,"flags":[],"pref":"medium"},
 {"type":"multicast","dst":"ff00::/8","dev":"veth0","table":"local","protocol":"kernel","metric":256,"flags":[],"pref":"medium"}]`;
+
+describe('GC and STATUS (CNI 1.1)', () => {
+  const link = (ifindex: number, ifname: string, ifalias?: string): object => ({
+    ifindex,
+    ifname,
+    address: '02:00:00:00:00:01',
+    ...(ifalias === undefined ? {} : { ifalias }),
+  });
+  const links = JSON.stringify([
+    link(1, 'lo'),
+    link(2, 'ens192'),
+    link(7, HV, 'nicpool:first=eth0'), // CID: still valid
+    link(8, 'vethdeadbeef000', 'nicpool:first=eth0'), // gone: deleted
+    link(9, 'vethcafe0000000'), // another plugin's veth (no mark): kept
+  ]);
+  const gcConf = (valid: unknown): string =>
+    JSON.stringify({
+      cniVersion: '1.1.0',
+      name: 'n',
+      type: 'veth',
+      'cni.dev/valid-attachments': valid,
+    });
+
+  it('GC deletes only this plugin’s node ends whose container is not valid', async () => {
+    const f = fakeKernel({ node: { 'link show': links } });
+    const out = await run({
+      env: { CNI_COMMAND: 'GC' },
+      stdin: gcConf([{ containerID: CID, ifname: 'eth0' }]),
+      kernel: f.kernel,
+      mac: macs(),
+    });
+    expect(out).toEqual({ stdout: '', exitCode: 0 });
+    expect(f.calls.filter((c) => c.op === 'apply')).toEqual([
+      { op: 'apply', where: 'node', lines: ['link del vethdeadbeef000'] },
+    ]);
+  });
+
+  it('GC refuses a malformed attachment list whole (code 7 naming the item), deleting nothing', async () => {
+    const f = fakeKernel({ node: { 'link show': links } });
+    const out = await run({
+      env: { CNI_COMMAND: 'GC' },
+      stdin: gcConf([{ containerID: CID }, null]),
+      kernel: f.kernel,
+      mac: macs(),
+    });
+    expect(out.exitCode).toBe(1);
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      code: 7,
+      msg: 'cni.dev/valid-attachments[1] must be an object with a containerID',
+    });
+    expect(f.calls).toEqual([]);
+  });
+
+  it('STATUS is ready without touching anything (no daemon, no API)', async () => {
+    const f = fakeKernel({});
+    const out = await run({
+      env: { CNI_COMMAND: 'STATUS' },
+      stdin: JSON.stringify({ cniVersion: '1.1.0', name: 'n', type: 'veth' }),
+      kernel: f.kernel,
+      mac: macs(),
+    });
+    expect(out).toEqual({ stdout: '', exitCode: 0 });
+    expect(f.calls).toEqual([]);
+  });
+});

@@ -24,6 +24,7 @@ import {
   nicAddresses,
   planAdd,
   planCheck,
+  planGC,
   type NICAddress,
   type NodeView,
   type PodView,
@@ -231,6 +232,42 @@ async function check(
   return NOTHING;
 }
 
+/**
+ * GC: delete the node ends of attachments the runtime no longer has. A malformed list is
+ * refused whole: it would make GC delete what it must keep.
+ */
+async function gc(input: RunInput, raw: Readonly<Record<string, unknown>>): Promise<RunOutput> {
+  const key =
+    raw['cni.dev/valid-attachments'] !== undefined
+      ? 'cni.dev/valid-attachments'
+      : 'cni.dev/attachments';
+  const valid: unknown = raw[key] ?? [];
+  if (!Array.isArray(valid))
+    throw new CNIError(CNIErrorCode.invalidNetconf, `${key} must be an array`);
+  const ids = valid.map((a: unknown, i) => {
+    const id = (a as { containerID?: unknown } | null)?.containerID;
+    if (typeof id !== 'string' || id === '')
+      throw new CNIError(
+        CNIErrorCode.invalidNetconf,
+        `${key}[${i}] must be an object with a containerID`,
+      );
+    return id;
+  });
+  const r = await input.kernel.query(NODE, ['link show']);
+  const stale = planGC(parseLinks(r.outputs[0]), ids);
+  for (const link of stale) {
+    try {
+      await input.kernel.apply(NODE, [`link del ${link}`]);
+    } catch (err) {
+      // Gone meanwhile (a DEL raced it) is fine; anything else is said, and GC goes on.
+      const msg = err instanceof Error ? err.message : String(err);
+      if (!/Cannot find device|does not exist/.test(msg))
+        input.kernel.log(`GC: could not delete ${link}: ${msg}`);
+    }
+  }
+  return NOTHING;
+}
+
 export function run(input: RunInput): Promise<RunOutput> {
   return runPlugin(
     input.env,
@@ -243,10 +280,15 @@ export function run(input: RunInput): Promise<RunOutput> {
           return del(input);
         case 'CHECK':
           return check(input, version, conf);
+        case 'GC':
+          return gc(input, conf);
+        case 'STATUS':
+          // Nothing to wait for: no daemon, no API (V4). Ready whenever it can run.
+          return Promise.resolve(NOTHING);
         default:
           throw new CNIError(
             CNIErrorCode.invalidEnv,
-            `unknown CNI_COMMAND ${JSON.stringify(command)} (veth supports ADD, DEL, CHECK, VERSION)`,
+            `unknown CNI_COMMAND ${JSON.stringify(command)} (veth supports ADD, DEL, CHECK, GC, STATUS, VERSION)`,
           );
       }
     },
