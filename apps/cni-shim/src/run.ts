@@ -16,6 +16,7 @@ import {
   parseCNIArgs,
   requireEnv,
   runPlugin,
+  validAttachments as validAttachmentsOf,
   type CNIEnv,
   type RunOutput,
   type Version,
@@ -236,27 +237,7 @@ async function dispatch(
       return NOTHING;
     }
     case 'GC': {
-      const key =
-        conf['cni.dev/valid-attachments'] !== undefined
-          ? 'cni.dev/valid-attachments'
-          : 'cni.dev/attachments';
-      const valid: unknown = conf[key] ?? [];
-      if (!Array.isArray(valid))
-        throw new CNIError(CNIErrorCode.invalidNetconf, `${key} must be an array`);
-      // Every item must say which attachment it keeps: a malformed one would make GC release
-      // what it should keep, so the whole GC is refused, naming the item.
-      const validAttachments = valid.map((a: unknown, i) => {
-        const o = a as { containerID?: unknown; ifname?: unknown } | null;
-        if (typeof o !== 'object' || o === null || Array.isArray(o))
-          throw new CNIError(
-            CNIErrorCode.invalidNetconf,
-            `${key}[${i}] must be an object with containerID and ifname`,
-          );
-        return {
-          containerID: typeof o.containerID === 'string' ? o.containerID : '',
-          ifname: typeof o.ifname === 'string' ? o.ifname : '',
-        };
-      });
+      const validAttachments = [...validAttachmentsOf(conf).items];
       const body: GCRequest = { validAttachments };
       const r = await request(client, socket, 'POST', Paths.gc, body, 'GC', wait);
       if (r.status !== 200) throw fromReply('GC', r);

@@ -1021,7 +1021,22 @@ describe('GC and STATUS (CNI 1.1)', () => {
     expect(out.exitCode).toBe(1);
     expect(JSON.parse(out.stdout)).toMatchObject({
       code: 7,
-      msg: 'cni.dev/valid-attachments[1] must be an object with a containerID',
+      msg: 'cni.dev/valid-attachments[1] must be an object with containerID and ifname',
+    });
+    expect(f.calls).toEqual([]);
+  });
+
+  it('GC refuses an item without a containerID (it would keep nothing), deleting nothing', async () => {
+    const f = fakeKernel({ node: { 'link show': links } });
+    const out = await run({
+      env: { CNI_COMMAND: 'GC' },
+      stdin: gcConf([{ containerID: CID, ifname: 'eth0' }, { ifname: 'net1' }]),
+      kernel: f.kernel,
+      mac: macs(),
+    });
+    expect(JSON.parse(out.stdout)).toMatchObject({
+      code: 7,
+      msg: 'cni.dev/valid-attachments[1] must have a containerID',
     });
     expect(f.calls).toEqual([]);
   });

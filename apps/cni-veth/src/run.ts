@@ -11,6 +11,7 @@ import {
   output,
   requireEnv,
   runPlugin,
+  validAttachments,
   type CNIEnv,
   type CNIResult,
   type RunOutput,
@@ -172,20 +173,27 @@ async function add(
   return output(convertResult(prev, version));
 }
 
+/**
+ * Deletes a node end. Gone already (DEL of the pod's other NIC, a repeated DEL, a netns torn
+ * down, a DEL racing GC) is done; any other failure is said on stderr and never fails the
+ * call: a teardown must not be kept from finishing by a link it cannot remove.
+ */
+async function deleteHostLink(kernel: Kernel, link: string, what: string): Promise<void> {
+  try {
+    await kernel.apply(NODE, [`link del ${link}`]);
+  } catch (err) {
+    const msg = err instanceof Error ? err.message : String(err);
+    if (!/Cannot find device|does not exist/.test(msg))
+      kernel.log(`${what}: could not delete ${link}: ${msg}`);
+  }
+}
+
 async function del(input: RunInput): Promise<RunOutput> {
   // DEL reads nothing of the netconf beyond its version: a NAD edited since ADD must never
   // keep a pod from being torn down.
   const e = requireEnv(input.env, 'CNI_CONTAINERID');
   checkNames(e);
-  const hostLink = hostLinkName(e.CNI_CONTAINERID);
-  try {
-    await input.kernel.apply(NODE, [`link del ${hostLink}`]);
-  } catch (err) {
-    const msg = err instanceof Error ? err.message : String(err);
-    // Gone already (DEL of the pod's other NIC, a repeated DEL, a netns torn down): done.
-    if (!/Cannot find device|does not exist/.test(msg))
-      input.kernel.log(`DEL: could not delete ${hostLink}: ${msg}`);
-  }
+  await deleteHostLink(input.kernel, hostLinkName(e.CNI_CONTAINERID), 'DEL');
   return NOTHING;
 }
 
@@ -237,34 +245,16 @@ async function check(
  * refused whole: it would make GC delete what it must keep.
  */
 async function gc(input: RunInput, raw: Readonly<Record<string, unknown>>): Promise<RunOutput> {
-  const key =
-    raw['cni.dev/valid-attachments'] !== undefined
-      ? 'cni.dev/valid-attachments'
-      : 'cni.dev/attachments';
-  const valid: unknown = raw[key] ?? [];
-  if (!Array.isArray(valid))
-    throw new CNIError(CNIErrorCode.invalidNetconf, `${key} must be an array`);
-  const ids = valid.map((a: unknown, i) => {
-    const id = (a as { containerID?: unknown } | null)?.containerID;
-    if (typeof id !== 'string' || id === '')
-      throw new CNIError(
-        CNIErrorCode.invalidNetconf,
-        `${key}[${i}] must be an object with a containerID`,
-      );
-    return id;
+  const { key, items } = validAttachments(raw);
+  // A link is kept by its container ID alone: an item without one would keep nothing.
+  const ids = items.map((a, i) => {
+    if (a.containerID === '')
+      throw new CNIError(CNIErrorCode.invalidNetconf, `${key}[${i}] must have a containerID`);
+    return a.containerID;
   });
   const r = await input.kernel.query(NODE, ['link show']);
   const stale = planGC(parseLinks(r.outputs[0]), ids);
-  for (const link of stale) {
-    try {
-      await input.kernel.apply(NODE, [`link del ${link}`]);
-    } catch (err) {
-      // Gone meanwhile (a DEL raced it) is fine; anything else is said, and GC goes on.
-      const msg = err instanceof Error ? err.message : String(err);
-      if (!/Cannot find device|does not exist/.test(msg))
-        input.kernel.log(`GC: could not delete ${link}: ${msg}`);
-    }
-  }
+  for (const link of stale) await deleteHostLink(input.kernel, link, 'GC');
   return NOTHING;
 }
 

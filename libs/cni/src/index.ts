@@ -5,6 +5,7 @@
  * every exec, so nothing here may load more than it uses.
  */
 export * from './errors.ts';
+export * from './gc.ts';
 export * from './env.ts';
 export * from './netconf.ts';
 export * from './result.ts';
