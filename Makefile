@@ -4,7 +4,7 @@ SHELL := /bin/bash
 NODE := node_modules/.bin/node
 JEST := $(NODE) --experimental-vm-modules node_modules/jest/bin/jest.js
 
-.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e fuzz bench check-invariants cluster-up cluster-down cluster-status up down demo clean
+.PHONY: help install components build typecheck lint format gen verify test test-unit test-e2e fuzz soak bench check-invariants cluster-up cluster-down cluster-status up down demo clean
 
 help: ## Show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,9 @@ test-e2e: install components build ## e2e tests against the real control plane, 
 
 fuzz: install ## Property-based fuzzing at full size (>= 100 000 cases, random seed; FUZZ_SEED=n replays one); make test runs a fixed-seed sample
 	NICPOOL_FUZZ=full $(JEST) --selectProjects unit --testPathPatterns '\.fuzz\.test\.ts$$'
+
+soak: install components build ## Churn and faults on the simulator with the invariant checker watching → docs/reliability.md "Soak" (SOAK_MINUTES=30, SEED=random; make test runs 2 minutes, seed 20261201)
+	$(NODE) e2e/soak/cli.ts --minutes $(or $(SOAK_MINUTES),30) --seed $(or $(SEED),random)
 
 bench: install components build ## Benchmarks (not part of make test): B1–B4, the shim and veth side by side with their baselines → docs/benchmarks.md (BENCH=B1,B2,B3,B4,shim,veth runs some; QUICK=1 smaller sizes; B3=DxR Deployments × replicas)
 	$(NODE) bench/run.ts $(if $(BENCH),--only $(BENCH)) $(if $(QUICK),--quick) $(if $(B3),--b3 $(B3))

@@ -116,6 +116,15 @@ export class WebhookProcess {
     ]);
   }
 
+  /** SIGKILL: no graceful shutdown, like a crashed replica. start() runs it again, same cert. */
+  async kill9(): Promise<void> {
+    const c = this.#child;
+    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+
   async stop(): Promise<void> {
     const c = this.#child;
     if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;

@@ -1,0 +1,571 @@
+/**
+ * The soak (test infrastructure): churn and faults on the multi-node simulator, with the
+ * invariant checker watching (docs/reliability.md, "Soak").
+ *
+ * - nicpool runs as in `make up`: the webhook, the controller and one allocator per
+ *   simulated node, each under its deploy/ ServiceAccount, the real Multus, macvlan and
+ *   nicpool's veth on the tutorial's NADs.
+ * - `workers` loops, each with its own seeded stream, create, scale and delete Deployments
+ *   (2 or 3 NICs, over IPPools or over SpiderSubnets with auto-pools) and StatefulSets,
+ *   delete and force-delete pods (a StatefulSet re-creates a pod under the same name), and
+ *   edit pools (grow, shrink, disable for a moment).
+ * - A fault loop SIGKILLs, at random moments, an allocator (in the middle of whatever ADD or
+ *   DEL it is serving), the controller (the leader), or the webhook, and starts it again.
+ * - Every few seconds the checker reads the cluster: an address held twice or a record
+ *   outside its pool's free set is a failure at any instant; records of pods that are gone
+ *   are leaks, timed from first to last sighting. At the end everything is deleted and,
+ *   after GC's grace, every invariant must hold.
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kind, type Finding } from '@nicpool/invariants';
+import {
+  ensureCluster,
+  freePort,
+  kubectl,
+  REPO,
+  type ClusterState,
+} from '../cluster/control-plane.ts';
+import { AllocatorProcess } from '../harness/allocator.ts';
+import { ControllerProcess } from '../harness/controller.ts';
+import { checkInvariants, invariantClient, reportText } from '../harness/invariants.ts';
+import { WebhookProcess } from '../harness/webhook.ts';
+import { NodeSimulator } from '../sim/node-simulator.ts';
+import { PLUGINS } from '../../scripts/stack.ts';
+import { Rng } from './rng.ts';
+
+export interface SoakOptions {
+  readonly minutes: number;
+  readonly seed: number;
+  /** Simulated nodes, one allocator each (default 2). */
+  readonly nodes?: number;
+  /** Concurrent churn loops (default 3). */
+  readonly workers?: number;
+  /** Seconds between faults, drawn in [min, max] (default 5–12). */
+  readonly faultEvery?: readonly [number, number];
+  readonly say?: (line: string) => void;
+}
+
+export const OPS = [
+  'createDeployment',
+  'scaleDeployment',
+  'deleteDeployment',
+  'createStatefulSet',
+  'scaleStatefulSet',
+  'deleteStatefulSet',
+  'deletePod',
+  'forceDeletePod',
+  'editPool',
+] as const;
+export type Op = (typeof OPS)[number];
+
+export const FAULTS = ['allocatorKill', 'controllerKill', 'webhookKill'] as const;
+export type Fault = (typeof FAULTS)[number];
+
+/** Findings that must never be seen, not even for an instant. */
+const INSTANT = new Set<string>([
+  Kind.addressHeldTwice,
+  Kind.recordTwiceInPool,
+  Kind.nicHoldsTwo,
+  Kind.recordOutsideIPs,
+  Kind.recordExcluded,
+  Kind.recordReserved,
+  Kind.claimsOverlap,
+  Kind.claimOverlapsPool,
+]);
+/** Findings that mean an address is held for a pod that no longer needs it. */
+const LEAK = new Set<string>([
+  Kind.recordPodGone,
+  Kind.recordPodRecreated,
+  Kind.recordPodFinished,
+  Kind.endpointOrphan,
+]);
+
+export interface SoakResult {
+  readonly seed: number;
+  readonly minutes: number;
+  readonly nodes: number;
+  readonly workers: number;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  /** Per operation: done, and refused (by the API server or the webhook), with examples. */
+  readonly ops: Record<Op, { done: number; refused: number }>;
+  readonly refusals: readonly string[];
+  readonly faults: Record<Fault, number>;
+  readonly checks: number;
+  /** Instant-invariant findings (duplicates, records outside the free set): must be none. */
+  readonly duplicates: readonly Finding[];
+  /** Violations of the final strict check, after GC's grace: must be none. */
+  readonly leaksAtEnd: readonly Finding[];
+  readonly finalReport: string;
+  /** The longest a leaked address was seen held (ms), and which. */
+  readonly longestLeakMs: number;
+  readonly longestLeak: string | undefined;
+  readonly podsSeen: number;
+  readonly podsRunning: number;
+  /** Pods that lived long enough and never became Running, with the simulator's last CNI failure. */
+  readonly neverRunning: readonly { pod: string; livedMs: number; reason: string }[];
+}
+
+const NS = 'soak';
+const FAST_LEASE = { duration: 4, renew: 3, retry: 1 };
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const errText = (e: unknown): string =>
+  ((e as { stderr?: string }).stderr ?? (e instanceof Error ? e.message : String(e)))
+    .trim()
+    .split('\n')[0]!
+    .slice(0, 300);
+
+/** The soak's pools: one per NIC for IPPool workloads, one subnet per NIC for auto-pools. */
+const POOLS = {
+  eth0: { subnet: '10.6.0.0/16', first: '10.6.200.1', gateway: '10.6.0.1', prefix: '10.6.200.' },
+  net1: { subnet: '10.7.0.0/16', first: '10.7.200.1', gateway: '10.7.0.1', prefix: '10.7.200.' },
+  net2: { subnet: '10.9.0.0/16', first: '10.9.200.1', gateway: '10.9.0.1', prefix: '10.9.200.' },
+} as const;
+const SUBNETS = {
+  eth0: { subnet: '10.16.0.0/16', ips: ['10.16.0.10-10.16.0.250'], gateway: '10.16.0.1' },
+  net1: { subnet: '10.17.0.0/16', ips: ['10.17.0.10-10.17.0.250'], gateway: '10.17.0.1' },
+} as const;
+const poolIPs = (nic: keyof typeof POOLS, last: number): string[] => [
+  `${POOLS[nic].first}-${POOLS[nic].prefix}${last}`,
+];
+
+function poolObjects(): object[] {
+  return [
+    ...(Object.keys(POOLS) as (keyof typeof POOLS)[]).map((nic) => ({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderIPPool',
+      metadata: { name: `soak-${nic}` },
+      spec: { subnet: POOLS[nic].subnet, ips: poolIPs(nic, 100), gateway: POOLS[nic].gateway },
+    })),
+    ...(Object.keys(SUBNETS) as (keyof typeof SUBNETS)[]).map((nic) => ({
+      apiVersion: 'spiderpool.spidernet.io/v2beta1',
+      kind: 'SpiderSubnet',
+      metadata: { name: `soak-sub-${nic}` },
+      spec: { ...SUBNETS[nic] },
+    })),
+  ];
+}
+
+/** A pod template's annotations: 2 or 3 NICs over the soak's pools, or 2 over its subnets. */
+function annotations(mode: 'pools' | 'subnets', nics: 2 | 3): Record<string, string> {
+  if (mode === 'subnets')
+    return {
+      'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
+      'ipam.spidernet.io/subnets': JSON.stringify([
+        { interface: 'eth0', ipv4: ['soak-sub-eth0'] },
+        { interface: 'net1', ipv4: ['soak-sub-net1'] },
+      ]),
+      'ipam.spidernet.io/ippool-ip-number': '+1',
+    };
+  const names = nics === 3 ? ['eth0', 'net1', 'net2'] : ['eth0', 'net1'];
+  return {
+    'k8s.v1.cni.cncf.io/networks': Array(nics - 1)
+      .fill('kube-system/macvlan-conf-ens224')
+      .join(', '),
+    'ipam.spidernet.io/ippools': JSON.stringify(
+      names.map((n) => ({ interface: n, ipv4: [`soak-${n}`] })),
+    ),
+  };
+}
+
+function workload(
+  kind: 'Deployment' | 'StatefulSet',
+  name: string,
+  replicas: number,
+  ann: Record<string, string>,
+): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind,
+    metadata: { name, namespace: NS },
+    spec: {
+      replicas,
+      ...(kind === 'StatefulSet' ? { serviceName: name, podManagementPolicy: 'Parallel' } : {}),
+      selector: { matchLabels: { app: name } },
+      template: {
+        metadata: { labels: { app: name, soak: 'true' }, annotations: ann },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'c', image: 'busybox' }],
+        },
+      },
+    },
+  };
+}
+
+/** Everything the soak started, so the end (or a failure) stops all of it. */
+class Components {
+  webhook!: WebhookProcess;
+  controller!: ControllerProcess;
+  allocators: AllocatorProcess[] = [];
+  sim!: NodeSimulator;
+  /** Components killed and not started again yet (a fault in progress). */
+  readonly down = new Set<string>();
+}
+
+export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
+  const say =
+    opts.say ??
+    ((l: string) =>
+      process.stderr.write(`[soak ${new Date().toISOString().slice(11, 19)}] ${l}\n`));
+  const nodes = Array.from({ length: opts.nodes ?? 2 }, (_, i) => `node${i + 1}`);
+  const workers = opts.workers ?? 3;
+  const rng = new Rng(opts.seed);
+  const { state: cluster } = await ensureCluster();
+  const k = (args: readonly string[], input?: string): Promise<string> =>
+    kubectl(cluster, args, input);
+  const c = new Components();
+  const startedAt = new Date();
+  const ops = Object.fromEntries(OPS.map((o) => [o, { done: 0, refused: 0 }])) as SoakResult['ops'];
+  const faults = Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>;
+  const refusals: string[] = [];
+  const duplicates = new Map<string, Finding>();
+  const leaks = new Map<string, { first: number; last: number }>();
+  const pods = new Map<string, { name: string; first: number; last: number; running: boolean }>();
+  let checks = 0;
+
+  try {
+    say(`seed ${opts.seed}: ${nodes.length} nodes, ${workers} workers, ${opts.minutes} min`);
+    await startComponents(cluster, c, nodes);
+    await k(['apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]);
+    await k(['create', 'namespace', NS]).catch(() => undefined);
+    await k(
+      ['apply', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: poolObjects() }),
+    );
+
+    const deadline = Date.now() + opts.minutes * 60_000;
+    const live = { deployments: new Set<string>(), statefulSets: new Set<string>(), next: 0 };
+    const run = async (op: Op, r: Rng): Promise<void> => {
+      switch (op) {
+        case 'createDeployment': {
+          if (live.deployments.size >= 5) return;
+          const name = `soak-d${live.next++}`;
+          const mode = r.chance(0.35) ? 'subnets' : 'pools';
+          const nics = mode === 'pools' && r.chance(0.4) ? 3 : 2;
+          await k(
+            ['apply', '-f', '-'],
+            JSON.stringify(workload('Deployment', name, r.int(1, 3), annotations(mode, nics))),
+          );
+          live.deployments.add(name);
+          return;
+        }
+        case 'createStatefulSet': {
+          if (live.statefulSets.size >= 2) return;
+          const name = `soak-s${live.next++}`;
+          await k(
+            ['apply', '-f', '-'],
+            JSON.stringify(workload('StatefulSet', name, r.int(1, 3), annotations('pools', 2))),
+          );
+          live.statefulSets.add(name);
+          return;
+        }
+        case 'scaleDeployment':
+        case 'scaleStatefulSet': {
+          const set = op === 'scaleDeployment' ? live.deployments : live.statefulSets;
+          const name = r.pick([...set]);
+          if (name === undefined) return;
+          const kind = op === 'scaleDeployment' ? 'deployment' : 'statefulset';
+          await k(['scale', kind, name, '-n', NS, `--replicas=${r.int(0, 3)}`]);
+          return;
+        }
+        case 'deleteDeployment':
+        case 'deleteStatefulSet': {
+          const set = op === 'deleteDeployment' ? live.deployments : live.statefulSets;
+          const name = r.pick([...set]);
+          if (name === undefined) return;
+          const kind = op === 'deleteDeployment' ? 'deployment' : 'statefulset';
+          set.delete(name);
+          await k(['delete', kind, name, '-n', NS, '--wait=false']);
+          return;
+        }
+        case 'deletePod':
+        case 'forceDeletePod': {
+          const names = (await k(['get', 'pods', '-n', NS, '-o', 'name']))
+            .split('\n')
+            .filter(Boolean);
+          const pod = r.pick(names);
+          if (pod === undefined) return;
+          await k([
+            'delete',
+            pod,
+            '-n',
+            NS,
+            '--wait=false',
+            ...(op === 'forceDeletePod' ? ['--grace-period=0', '--force'] : []),
+          ]);
+          return;
+        }
+        case 'editPool': {
+          const nic = r.pick(['eth0', 'net1', 'net2'] as const)!;
+          const what = r.weighted({ grow: 2, shrink: 2, disable: 1 });
+          const patch = (spec: object): Promise<string> =>
+            k([
+              'patch',
+              'spiderippool',
+              `soak-${nic}`,
+              '--type=merge',
+              '-p',
+              JSON.stringify({ spec }),
+            ]);
+          if (what === 'disable') {
+            await patch({ disable: true });
+            await sleep(r.int(500, 2000));
+            await patch({ disable: false });
+          } else await patch({ ips: poolIPs(nic, what === 'grow' ? 120 : 100) });
+          return;
+        }
+      }
+    };
+    const weights: Record<Op, number> = {
+      createDeployment: 4,
+      scaleDeployment: 4,
+      deleteDeployment: 2,
+      createStatefulSet: 2,
+      scaleStatefulSet: 2,
+      deleteStatefulSet: 1,
+      deletePod: 3,
+      forceDeletePod: 2,
+      editPool: 1,
+    };
+    const worker = async (r: Rng): Promise<void> => {
+      while (Date.now() < deadline) {
+        const op = r.weighted(weights);
+        try {
+          await run(op, r);
+          ops[op].done++;
+        } catch (e) {
+          ops[op].refused++;
+          if (refusals.length < 40) refusals.push(`${op}: ${errText(e)}`);
+        }
+        await sleep(r.int(300, 1500));
+      }
+    };
+    const faultLoop = async (r: Rng): Promise<void> => {
+      const [min, max] = opts.faultEvery ?? [5, 12];
+      // Round robin first, so a short run injects every kind; then at random.
+      let n = 0;
+      for (;;) {
+        await sleep(r.int(min * 1000, max * 1000));
+        if (Date.now() >= deadline) return;
+        const kind =
+          n < FAULTS.length
+            ? FAULTS[n]!
+            : r.weighted({ allocatorKill: 3, controllerKill: 1, webhookKill: 1 });
+        n++;
+        await inject(kind, r, c, say);
+        faults[kind]++;
+      }
+    };
+    const checker = async (): Promise<void> => {
+      const client = invariantClient(cluster.kubeconfig);
+      while (Date.now() < deadline) {
+        await sleep(3000);
+        try {
+          const report = await checkInvariants(client, { allowSettling: true });
+          checks++;
+          const now = Date.now();
+          for (const f of [...report.violations, ...report.settling]) {
+            const key = `${f.kind} ${f.object}: ${f.message}`;
+            if (INSTANT.has(f.kind) && !duplicates.has(key)) {
+              duplicates.set(key, f);
+              say(`INVARIANT BROKEN: ${key}`);
+            }
+            if (LEAK.has(f.kind)) {
+              const l = leaks.get(key) ?? { first: now, last: now };
+              l.last = now;
+              leaks.set(key, l);
+            }
+          }
+          await trackPods(k, pods, now);
+        } catch (e) {
+          // The API server may be briefly away; the next round reads again.
+          say(`checker: ${errText(e)}`);
+        }
+      }
+    };
+    await Promise.all([
+      ...Array.from({ length: workers }, () => worker(rng.fork())),
+      faultLoop(rng.fork()),
+      checker(),
+    ]);
+
+    say('churn over: restarting anything down, deleting every workload');
+    await restartDown(c);
+    await k(['delete', 'deployments,statefulsets', '--all', '-n', NS, '--wait=false']);
+    await waitFor(
+      'the soak pods to be gone',
+      180_000,
+      async () => (await k(['get', 'pods', '-n', NS, '-o', 'name'])).trim() === '',
+    );
+    // GC's grace: the pods' 1 s plus the controller's 1 s delay, and its retry; then strict.
+    const client = invariantClient(cluster.kubeconfig);
+    let final = await checkInvariants(client, {});
+    for (const t0 = Date.now(); final.violations.length > 0 && Date.now() - t0 < 90_000;) {
+      await sleep(3000);
+      final = await checkInvariants(client, {});
+    }
+    const now = Date.now();
+    const longest = [...leaks].sort((a, b) => b[1].last - b[1].first - (a[1].last - a[1].first))[0];
+    const neverRunning = [...pods.values()]
+      .filter((p) => !p.running && p.last - p.first >= 60_000)
+      .map((p) => ({
+        pod: `${NS}/${p.name}`,
+        livedMs: p.last - p.first,
+        reason: c.sim.failures.get(`${NS}/${p.name}`) ?? 'no CNI failure recorded',
+      }));
+    return {
+      seed: opts.seed,
+      minutes: opts.minutes,
+      nodes: nodes.length,
+      workers,
+      startedAt: startedAt.toISOString(),
+      endedAt: new Date(now).toISOString(),
+      ops,
+      refusals,
+      faults,
+      checks,
+      duplicates: [...duplicates.values()],
+      leaksAtEnd: final.violations,
+      finalReport: reportText(final),
+      longestLeakMs: longest === undefined ? 0 : longest[1].last - longest[1].first,
+      longestLeak: longest?.[0],
+      podsSeen: pods.size,
+      podsRunning: [...pods.values()].filter((p) => p.running).length,
+      neverRunning,
+    };
+  } finally {
+    await stopComponents(c, k);
+  }
+}
+
+async function startComponents(
+  cluster: ClusterState,
+  c: Components,
+  nodes: string[],
+): Promise<void> {
+  c.webhook = new WebhookProcess(cluster, await freePort());
+  await c.webhook.start();
+  await c.webhook.register();
+  c.controller = new ControllerProcess(cluster, {
+    identity: 'soak',
+    port: await freePort(),
+    namespace: 'nicpool-system',
+    leaseSeconds: FAST_LEASE,
+    gcDelaySeconds: 1,
+    gcIntervalSeconds: 30,
+  });
+  await c.controller.start();
+  for (const node of nodes) {
+    const a = new AllocatorProcess(cluster, node, await freePort());
+    await a.start();
+    c.allocators.push(a);
+  }
+  c.sim = new NodeSimulator({
+    cluster,
+    nodes,
+    hostNics: ['ens192', 'ens224'],
+    clusterNetwork: 'macvlan-conf-ens192',
+    extraPlugins: PLUGINS,
+    allocators: Object.fromEntries(c.allocators.map((a) => [a.node, a.socket])),
+    parallel: 8,
+  });
+  await c.sim.start();
+}
+
+/** One fault: SIGKILL a component, leave it down a moment, start it again. */
+async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => void): Promise<void> {
+  const target: { kill9(): Promise<void>; start(): Promise<void> } =
+    kind === 'allocatorKill'
+      ? r.pick(c.allocators)!
+      : kind === 'controllerKill'
+        ? c.controller
+        : c.webhook;
+  const name =
+    target instanceof AllocatorProcess ? `allocator ${target.node}` : kind.replace('Kill', '');
+  say(`fault: SIGKILL ${name}`);
+  c.down.add(name);
+  await target.kill9();
+  await sleep(r.int(200, 2000));
+  await target.start();
+  c.down.delete(name);
+}
+
+async function restartDown(c: Components): Promise<void> {
+  // inject() always starts what it killed before returning; nothing is down here unless a
+  // start failed, which has thrown already.
+  if (c.down.size > 0) throw new Error(`still down after the churn: ${[...c.down].join(', ')}`);
+}
+
+async function trackPods(
+  k: (args: readonly string[]) => Promise<string>,
+  pods: Map<string, { name: string; first: number; last: number; running: boolean }>,
+  now: number,
+): Promise<void> {
+  const list = JSON.parse(await k(['get', 'pods', '-n', NS, '-o', 'json'])) as {
+    items: {
+      metadata: { uid: string; name: string; deletionTimestamp?: string };
+      status: { phase?: string };
+    }[];
+  };
+  for (const p of list.items) {
+    const seen = pods.get(p.metadata.uid) ?? {
+      name: p.metadata.name,
+      first: now,
+      last: now,
+      running: false,
+    };
+    // A pod being deleted needs no sandbox any more: its time stops counting.
+    if (p.metadata.deletionTimestamp === undefined) seen.last = now;
+    seen.running ||= p.status.phase === 'Running';
+    pods.set(p.metadata.uid, seen);
+  }
+}
+
+async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
+  const t0 = Date.now();
+  while (!(await probe().catch(() => false))) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await sleep(1000);
+  }
+}
+
+async function stopComponents(
+  c: Components,
+  k: (args: readonly string[], input?: string) => Promise<string>,
+): Promise<void> {
+  const quiet = (p: Promise<unknown> | undefined): Promise<unknown> =>
+    (p ?? Promise.resolve()).catch(() => undefined);
+  await quiet(k(['delete', 'deployments,statefulsets,pods', '--all', '-n', NS, '--wait=false']));
+  await quiet(c.sim?.stop());
+  for (const a of c.allocators) {
+    await quiet(a.stop());
+    a.cleanup();
+  }
+  // While the controller runs: it removes the pools' and subnets' finalizers.
+  await quiet(k(['delete', 'namespace', NS, '--wait=false']));
+  await quiet(
+    k(
+      ['delete', '--ignore-not-found', '--timeout=60s', '-f', '-'],
+      JSON.stringify({ apiVersion: 'v1', kind: 'List', items: poolObjects() }),
+    ),
+  );
+  await quiet(
+    k(['delete', '--ignore-not-found', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]),
+  );
+  await quiet(c.controller?.stop());
+  c.controller?.cleanup();
+  await quiet(c.webhook?.unregister());
+  await quiet(c.webhook?.stop());
+  c.webhook?.cleanup();
+}
+
+/** Writes the result as JSON in a fresh temp dir; returns its path (for the CLI and a failed test). */
+export function saveResult(r: SoakResult): string {
+  const dir = mkdtempSync(join(tmpdir(), 'nicpool-soak-'));
+  const path = join(dir, `soak-${r.seed}.json`);
+  writeFileSync(path, `${JSON.stringify(r, null, 2)}\n`);
+  return path;
+}
