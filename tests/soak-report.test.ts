@@ -14,6 +14,17 @@ const result = (over: Partial<SoakResult> = {}): SoakResult => ({
   ) as SoakResult['ops'],
   refusals: ['createDeployment: webhook down'],
   faults: Object.fromEntries(FAULTS.map((f) => [f, 2])) as SoakResult['faults'],
+  apiProxy: {
+    forwarded: 900,
+    delay: 30,
+    drop: 4,
+    status429: 5,
+    status500: 3,
+    status409: 6,
+    status500AfterWrite: 2,
+    upstreamError: 1,
+  },
+  restarts: { controller: 1 },
   checks: 40,
   duplicates: [],
   leaksAtEnd: [],
@@ -23,6 +34,7 @@ const result = (over: Partial<SoakResult> = {}): SoakResult => ({
   podsSeen: 50,
   podsRunning: 44,
   neverRunning: [],
+  logs: [],
   ...over,
 });
 
@@ -41,6 +53,10 @@ describe('soak report', () => {
       '| longest a leaked address was seen held (checks 3 s apart) | 4.2 s: record-pod-gone',
     );
     expect(md).toContain('| allocatorKill | 2 |');
+    expect(md).toContain(
+      '| components that exited on their own and were started again | controller: 1 |',
+    );
+    expect(md).toContain('forwarded 900, delay 30, drop 4, status429 5, status500 3, status409 6');
   });
 
   it('the verdict names each failure: a fault kind too rare, a duplicate, a leak, a stuck pod', () => {

@@ -293,6 +293,79 @@ export async function stopCluster(): Promise<void> {
   log(`stopped (${ours.length} processes), removed ${state.dir}`);
 }
 
+/** etcd's command line for a cluster (the same on every start: its data dir survives). */
+function etcdArgs(st: Pick<ClusterState, 'dir' | 'ports'>): string[] {
+  const etcdURL = `http://127.0.0.1:${st.ports.etcd}`;
+  const peerURL = `http://127.0.0.1:${st.ports.etcdPeer}`;
+  return [
+    '--name=default',
+    `--data-dir=${join(st.dir, 'etcd')}`,
+    `--listen-client-urls=${etcdURL}`,
+    `--advertise-client-urls=${etcdURL}`,
+    `--listen-peer-urls=${peerURL}`,
+    `--initial-advertise-peer-urls=${peerURL}`,
+    `--initial-cluster=default=${peerURL}`,
+    '--unsafe-no-fsync',
+    '--log-level=warn',
+  ];
+}
+
+/** kube-apiserver's command line for a cluster. */
+function apiserverArgs(st: Pick<ClusterState, 'dir' | 'ports' | 'caFile'>): string[] {
+  const dir = st.dir;
+  return [
+    `--etcd-servers=http://127.0.0.1:${st.ports.etcd}`,
+    '--bind-address=127.0.0.1',
+    '--advertise-address=127.0.0.1',
+    `--secure-port=${st.ports.apiserver}`,
+    '--endpoint-reconciler-type=none',
+    `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
+    `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
+    `--client-ca-file=${st.caFile}`,
+    `--token-auth-file=${join(dir, 'tokens.csv')}`,
+    '--authorization-mode=RBAC',
+    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+    `--service-account-key-file=${join(dir, 'sa.pub')}`,
+    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+    '--service-cluster-ip-range=10.96.0.0/12',
+    '--allow-privileged=true',
+    '--v=1',
+  ];
+}
+
+/**
+ * A fault for the soak: SIGKILLs etcd or kube-apiserver of the recorded cluster, waits
+ * `downMs`, starts it again with the same command line and data, records its new pid and
+ * waits until it serves again.
+ */
+export async function killAndRestart(
+  name: 'etcd' | 'kube-apiserver',
+  downMs: number,
+): Promise<void> {
+  const st = readState();
+  if (st === undefined) throw new Error('no recorded cluster');
+  const pid = st.pids[name];
+  const bin = name === 'etcd' ? st.bin.etcd : st.bin.kubeApiserver;
+  if (pid !== undefined && isOurs(pid, bin)) {
+    process.kill(pid, 'SIGKILL');
+    for (const t0 = Date.now(); isAlive(pid) && Date.now() - t0 < 10_000;)
+      await new Promise((r) => setTimeout(r, 50));
+  }
+  await new Promise((r) => setTimeout(r, downMs));
+  const pids = { ...st.pids };
+  pids[name] = startProcess(st.dir, name, bin, name === 'etcd' ? etcdArgs(st) : apiserverArgs(st));
+  writeFileSync(STATE_FILE, JSON.stringify({ ...st, pids }, null, 2));
+  await waitFor(
+    `${name} serving again`,
+    120_000,
+    async () =>
+      name === 'etcd'
+        ? (await fetch(`http://127.0.0.1:${st.ports.etcd}/health`)).ok
+        : (await apiGet(st, '/readyz')).status === 200,
+    st.dir,
+  );
+}
+
 /** Starts a fresh control plane, cleaning up the leftovers of a crashed run first. */
 export async function startCluster(): Promise<ClusterState> {
   const bin = binaries();
@@ -330,40 +403,17 @@ export async function startCluster(): Promise<ClusterState> {
   save();
 
   const etcdURL = `http://127.0.0.1:${ports.etcd}`;
-  const peerURL = `http://127.0.0.1:${ports.etcdPeer}`;
-  pids['etcd'] = startProcess(dir, 'etcd', bin.etcd, [
-    '--name=default',
-    `--data-dir=${join(dir, 'etcd')}`,
-    `--listen-client-urls=${etcdURL}`,
-    `--advertise-client-urls=${etcdURL}`,
-    `--listen-peer-urls=${peerURL}`,
-    `--initial-advertise-peer-urls=${peerURL}`,
-    `--initial-cluster=default=${peerURL}`,
-    '--unsafe-no-fsync',
-    '--log-level=warn',
-  ]);
+  pids['etcd'] = startProcess(dir, 'etcd', bin.etcd, etcdArgs(partial));
   save();
   await waitFor('etcd', 30_000, async () => (await fetch(`${etcdURL}/health`)).ok, dir);
   log('etcd ready');
 
-  pids['kube-apiserver'] = startProcess(dir, 'kube-apiserver', bin.kubeApiserver, [
-    `--etcd-servers=${etcdURL}`,
-    '--bind-address=127.0.0.1',
-    '--advertise-address=127.0.0.1',
-    `--secure-port=${ports.apiserver}`,
-    '--endpoint-reconciler-type=none',
-    `--tls-cert-file=${join(dir, 'apiserver.crt')}`,
-    `--tls-private-key-file=${join(dir, 'apiserver.key')}`,
-    `--client-ca-file=${caFile}`,
-    `--token-auth-file=${join(dir, 'tokens.csv')}`,
-    '--authorization-mode=RBAC',
-    '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-    `--service-account-key-file=${join(dir, 'sa.pub')}`,
-    `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-    '--service-cluster-ip-range=10.96.0.0/12',
-    '--allow-privileged=true',
-    '--v=1',
-  ]);
+  pids['kube-apiserver'] = startProcess(
+    dir,
+    'kube-apiserver',
+    bin.kubeApiserver,
+    apiserverArgs(partial),
+  );
   save();
   await waitFor(
     'kube-apiserver /readyz',

@@ -97,6 +97,12 @@ export class AllocatorProcess {
     );
   }
 
+  /** The process is up (started, and not exited since). */
+  get running(): boolean {
+    const c = this.#child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
   /** SIGKILL: no graceful shutdown, like a crashed or OOM-killed agent. */
   async kill9(): Promise<void> {
     const c = this.#child;

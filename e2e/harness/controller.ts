@@ -15,6 +15,8 @@ export interface ControllerOptions {
   readonly leaseSeconds?: { duration: number; renew: number; retry: number };
   readonly gcDelaySeconds?: number;
   readonly gcIntervalSeconds?: number;
+  /** Added to (and overriding) the environment, e.g. a KUBECONFIG through a fault proxy. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 export class ControllerProcess {
@@ -51,6 +53,7 @@ export class ControllerProcess {
           NICPOOL_GC_DELAY_SECONDS: String(o.gcDelaySeconds ?? 1),
           NICPOOL_GC_INTERVAL_SECONDS: String(o.gcIntervalSeconds ?? 600),
           NICPOOL_LOG_LEVEL: 'info',
+          ...o.env,
         },
         stdio: ['ignore', log, log],
       },
@@ -64,6 +67,12 @@ export class ControllerProcess {
       60_000,
       () => this.log().slice(-2000),
     );
+  }
+
+  /** The process is up (started, and not exited since). */
+  get running(): boolean {
+    const c = this.#child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
   }
 
   log(): string {

@@ -59,6 +59,12 @@ export class WebhookProcess {
     );
   }
 
+  /** The process is up (started, and not exited since). */
+  get running(): boolean {
+    const c = this.#child;
+    return c !== undefined && c.exitCode === null && c.signalCode === null;
+  }
+
   get(path: string): Promise<number> {
     return new Promise((res, rej) => {
       const req = request(

@@ -94,6 +94,8 @@ export interface CNILogEntry {
 }
 
 const SOCKET_MOUNT = '/var/run/spidernet';
+/** CNI DEL attempts for one teardown (about 15 s of backoff) before the sandbox is let go. */
+const DEL_ATTEMPTS = 6;
 const NODE_NETNS_PREFIX = `${NETNS_PREFIX}node-`;
 /**
  * The tutorial's node addresses, the i-th node counting up from them: ens192 has the node's
@@ -679,12 +681,18 @@ export class NodeSimulator {
 
   async #teardown(sb: Sandbox): Promise<void> {
     await this.#limits.get(sb.node)!.run(async () => {
-      const r = await this.#multus(sb, 'DEL');
-      if (r.code !== 0)
+      // As a kubelet does: a failed DEL (an allocator restarting, the API away) is tried
+      // again, backing off, before the sandbox is let go; its pod stays Terminating meanwhile.
+      for (let attempt = 1; ; attempt++) {
+        const r = await this.#multus(sb, 'DEL');
+        if (r.code === 0) break;
         this.#failures.set(
           `${sb.namespace}/${sb.name}`,
-          `CNI DEL failed: ${r.stdout.trim()} ${r.stderr.trim()}`,
+          `CNI DEL failed (attempt ${attempt}): ${r.stdout.trim()} ${r.stderr.trim()}`,
         );
+        if (attempt === DEL_ATTEMPTS || this.#stopped) break;
+        await new Promise((res) => setTimeout(res, Math.min(250 * 2 ** attempt, 4000)));
+      }
       await ip('netns', 'delete', sb.netns);
       this.#sandboxes.delete(sb.uid);
       this.running.delete(sb.uid);

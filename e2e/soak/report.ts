@@ -42,6 +42,16 @@ export function renderSoak(r: SoakResult, command: string, minFaults = 1): strin
     '| --- | --- |',
     `| operations done (refused) | ${OPS.reduce((n, o) => n + r.ops[o].done, 0)} (${OPS.reduce((n, o) => n + r.ops[o].refused, 0)}) |`,
     `| faults injected | ${FAULTS.reduce((n, f) => n + r.faults[f], 0)} |`,
+    `| API requests of the allocators and the controller, through the fault proxy | ${Object.entries(
+      r.apiProxy,
+    )
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')} |`,
+    `| components that exited on their own and were started again | ${
+      Object.entries(r.restarts)
+        .map(([k, n]) => `${k}: ${n}`)
+        .join(', ') || 'none'
+    } |`,
     `| invariant checks during the churn | ${r.checks} |`,
     `| duplicates and records outside the free set, at any check | ${r.duplicates.length} |`,
     `| violations after GC's grace (leaks and every other invariant) | ${r.leaksAtEnd.length} |`,
@@ -77,6 +87,9 @@ export function renderSoak(r: SoakResult, command: string, minFaults = 1): strin
       ),
     ),
     '',
+    ...(r.logs.length > 0 && verdict(r, minFaults).length > 0
+      ? ['Component logs, kept for the post-mortem:', '', ...r.logs.map((l) => `- \`${l}\``), '']
+      : []),
     'Refusals (the first of them; a webhook or API server down during a fault refuses writes):',
     '',
     ...list(r.refusals.slice(0, 10)),

@@ -23,10 +23,13 @@ import { Kind, type Finding } from '@nicpool/invariants';
 import {
   ensureCluster,
   freePort,
+  killAndRestart,
   kubectl,
   REPO,
   type ClusterState,
 } from '../cluster/control-plane.ts';
+import { componentKubeconfig } from '../harness/identity.ts';
+import { ApiFaultProxy, type Counter } from './api-proxy.ts';
 import { AllocatorProcess } from '../harness/allocator.ts';
 import { ControllerProcess } from '../harness/controller.ts';
 import { checkInvariants, invariantClient, reportText } from '../harness/invariants.ts';
@@ -60,7 +63,14 @@ export const OPS = [
 ] as const;
 export type Op = (typeof OPS)[number];
 
-export const FAULTS = ['allocatorKill', 'controllerKill', 'webhookKill'] as const;
+export const FAULTS = [
+  'allocatorKill',
+  'controllerKill',
+  'webhookKill',
+  'apiserverKill',
+  'etcdKill',
+  'apiFaults',
+] as const;
 export type Fault = (typeof FAULTS)[number];
 
 /** Findings that must never be seen, not even for an instant. */
@@ -93,6 +103,14 @@ export interface SoakResult {
   readonly ops: Record<Op, { done: number; refused: number }>;
   readonly refusals: readonly string[];
   readonly faults: Record<Fault, number>;
+  /**
+   * Components that exited on their own and were started again, as a Deployment or
+   * DaemonSet would (the controller exits when it loses its Lease, e.g. while the API
+   * server is down): by component.
+   */
+  readonly restarts: Record<string, number>;
+  /** What the API fault proxy (in front of the allocators and the controller) did, by kind. */
+  readonly apiProxy: Record<Counter, number>;
   readonly checks: number;
   /** Instant-invariant findings (duplicates, records outside the free set): must be none. */
   readonly duplicates: readonly Finding[];
@@ -106,6 +124,8 @@ export interface SoakResult {
   readonly podsRunning: number;
   /** Pods that lived long enough and never became Running, with the simulator's last CNI failure. */
   readonly neverRunning: readonly { pod: string; livedMs: number; reason: string }[];
+  /** The components' log directories, kept when something failed (removed otherwise). */
+  readonly logs: readonly string[];
 }
 
 const NS = 'soak';
@@ -197,6 +217,7 @@ function workload(
 
 /** Everything the soak started, so the end (or a failure) stops all of it. */
 class Components {
+  proxy!: ApiFaultProxy;
   webhook!: WebhookProcess;
   controller!: ControllerProcess;
   allocators: AllocatorProcess[] = [];
@@ -225,12 +246,39 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
   const leaks = new Map<string, { first: number; last: number }>();
   const pods = new Map<string, { name: string; first: number; last: number; running: boolean }>();
   let checks = 0;
+  // Logs stay unless the run ends and holds.
+  const keep = { value: true };
 
   try {
     say(`seed ${opts.seed}: ${nodes.length} nodes, ${workers} workers, ${opts.minutes} min`);
-    await startComponents(cluster, c, nodes);
+    await startComponents(cluster, c, nodes, opts.seed);
+    // A former run's pools may still be Terminating with addresses of pods that are gone:
+    // the controller's GC releases them, then the pools go. Start from a clean slate.
+    await waitFor(
+      'pools of an earlier soak to finish terminating',
+      150_000,
+      async () =>
+        (
+          await k(['get', 'spiderippools,spidersubnets', '-o', 'json']).then((o) =>
+            (
+              JSON.parse(o) as {
+                items: { metadata: { name: string; deletionTimestamp?: string } }[];
+              }
+            ).items.filter(
+              (x) =>
+                x.metadata.name.startsWith('soak-') && x.metadata.deletionTimestamp !== undefined,
+            ),
+          )
+        ).length === 0,
+    );
     await k(['apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]);
-    await k(['create', 'namespace', NS]).catch(() => undefined);
+    await waitFor(
+      `namespace ${NS} of an earlier soak to be gone`,
+      150_000,
+      async () =>
+        (await k(['get', 'namespace', NS, '--ignore-not-found', '-o', 'name'])).trim() === '',
+    );
+    await k(['create', 'namespace', NS]);
     await k(
       ['apply', '-f', '-'],
       JSON.stringify({ apiVersion: 'v1', kind: 'List', items: poolObjects() }),
@@ -353,10 +401,37 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         const kind =
           n < FAULTS.length
             ? FAULTS[n]!
-            : r.weighted({ allocatorKill: 3, controllerKill: 1, webhookKill: 1 });
+            : r.weighted<Fault>({
+                allocatorKill: 4,
+                controllerKill: 1,
+                webhookKill: 1,
+                apiserverKill: 1,
+                etcdKill: 1,
+                apiFaults: 2,
+              });
         n++;
         await inject(kind, r, c, say);
         faults[kind]++;
+      }
+    };
+    // The kubelet's restart policy: what exits on its own is started again.
+    const restarts: Record<string, number> = {};
+    const supervisor = async (): Promise<void> => {
+      while (Date.now() < deadline) {
+        await sleep(1000);
+        const all: [string, { running: boolean; start(): Promise<void> }][] = [
+          ['controller', c.controller],
+          ['webhook', c.webhook],
+          ...c.allocators.map((a) => [`allocator ${a.node}`, a] as [string, AllocatorProcess]),
+        ];
+        for (const [name, p] of all) {
+          if (p.running || c.down.has(name)) continue;
+          say(`${name} exited on its own; starting it again`);
+          restarts[name] = (restarts[name] ?? 0) + 1;
+          c.down.add(name);
+          await p.start().catch((e: unknown) => say(`restarting ${name}: ${errText(e)}`));
+          c.down.delete(name);
+        }
       }
     };
     const checker = async (): Promise<void> => {
@@ -390,6 +465,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       ...Array.from({ length: workers }, () => worker(rng.fork())),
       faultLoop(rng.fork()),
       checker(),
+      supervisor(),
     ]);
 
     say('churn over: restarting anything down, deleting every workload');
@@ -416,6 +492,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         livedMs: p.last - p.first,
         reason: c.sim.failures.get(`${NS}/${p.name}`) ?? 'no CNI failure recorded',
       }));
+    keep.value = duplicates.size > 0 || final.violations.length > 0 || neverRunning.length > 0;
     return {
       seed: opts.seed,
       minutes: opts.minutes,
@@ -426,6 +503,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       ops,
       refusals,
       faults,
+      restarts,
+      apiProxy: c.proxy.counts(),
       checks,
       duplicates: [...duplicates.values()],
       leaksAtEnd: final.violations,
@@ -435,9 +514,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       podsSeen: pods.size,
       podsRunning: [...pods.values()].filter((p) => p.running).length,
       neverRunning,
+      logs: [c.webhook.dir, c.controller.dir, ...c.allocators.map((a) => a.dir), c.sim.dir],
     };
   } finally {
-    await stopComponents(c, k);
+    await stopComponents(c, k, keep.value);
   }
 }
 
@@ -445,7 +525,16 @@ async function startComponents(
   cluster: ClusterState,
   c: Components,
   nodes: string[],
+  seed: number,
 ): Promise<void> {
+  // The allocators and the controller reach the API server through the fault proxy; the
+  // webhook, Multus and the simulator directly (their faults are not nicpool's to survive).
+  c.proxy = await ApiFaultProxy.start({
+    upstream: { server: cluster.server, caFile: cluster.caFile },
+    seed,
+  });
+  const via = async (component: 'allocator' | 'controller'): Promise<string> =>
+    c.proxy.kubeconfigFor(await componentKubeconfig(cluster, component));
   c.webhook = new WebhookProcess(cluster, await freePort());
   await c.webhook.start();
   await c.webhook.register();
@@ -456,10 +545,15 @@ async function startComponents(
     leaseSeconds: FAST_LEASE,
     gcDelaySeconds: 1,
     gcIntervalSeconds: 30,
+    env: { KUBECONFIG: await via('controller') },
   });
   await c.controller.start();
+  const allocatorKubeconfig = await via('allocator');
   for (const node of nodes) {
     const a = new AllocatorProcess(cluster, node, await freePort());
+    const start = a.start.bind(a);
+    // Every (re)start through the proxy.
+    a.start = (env = {}) => start({ KUBECONFIG: allocatorKubeconfig, ...env });
     await a.start();
     c.allocators.push(a);
   }
@@ -475,8 +569,35 @@ async function startComponents(
   await c.sim.start();
 }
 
-/** One fault: SIGKILL a component, leave it down a moment, start it again. */
+/** API answers slowed or refused while a fault window lasts (the proxy's share of requests). */
+const API_FAULTS = {
+  delay: { rate: 0.2, minMs: 100, maxMs: 1500 },
+  drop: 0.04,
+  status429: 0.05,
+  status500: 0.04,
+  status409: 0.05,
+  status500AfterWrite: 0.03,
+} as const;
+
+/** One fault: SIGKILL a component, leave it down a moment, start it again; or an API window. */
 async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => void): Promise<void> {
+  const downMs = r.int(200, 2000);
+  if (kind === 'apiserverKill' || kind === 'etcdKill') {
+    const name = kind === 'etcdKill' ? 'etcd' : 'kube-apiserver';
+    say(`fault: SIGKILL ${name} for ${downMs} ms`);
+    c.down.add(name);
+    await killAndRestart(name, downMs);
+    c.down.delete(name);
+    return;
+  }
+  if (kind === 'apiFaults') {
+    const ms = r.int(4000, 10_000);
+    say(`fault: API answers slowed, dropped, 429/500/409 for ${ms} ms`);
+    c.proxy.setFaults(API_FAULTS);
+    await sleep(ms);
+    c.proxy.setFaults({});
+    return;
+  }
   const target: { kill9(): Promise<void>; start(): Promise<void> } =
     kind === 'allocatorKill'
       ? r.pick(c.allocators)!
@@ -488,15 +609,14 @@ async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => vo
   say(`fault: SIGKILL ${name}`);
   c.down.add(name);
   await target.kill9();
-  await sleep(r.int(200, 2000));
+  await sleep(downMs);
   await target.start();
   c.down.delete(name);
 }
 
+/** Before the end's checks: everything up again (the GC and DELs need them). */
 async function restartDown(c: Components): Promise<void> {
-  // inject() always starts what it killed before returning; nothing is down here unless a
-  // start failed, which has thrown already.
-  if (c.down.size > 0) throw new Error(`still down after the churn: ${[...c.down].join(', ')}`);
+  for (const p of [c.controller, c.webhook, ...c.allocators]) if (!p.running) await p.start();
 }
 
 async function trackPods(
@@ -532,9 +652,11 @@ async function waitFor(what: string, ms: number, probe: () => Promise<boolean>):
   }
 }
 
+/** Stops everything; `keep`: leave the components' log directories for a post-mortem. */
 async function stopComponents(
   c: Components,
   k: (args: readonly string[], input?: string) => Promise<string>,
+  keep: boolean,
 ): Promise<void> {
   const quiet = (p: Promise<unknown> | undefined): Promise<unknown> =>
     (p ?? Promise.resolve()).catch(() => undefined);
@@ -542,7 +664,7 @@ async function stopComponents(
   await quiet(c.sim?.stop());
   for (const a of c.allocators) {
     await quiet(a.stop());
-    a.cleanup();
+    if (!keep) a.cleanup();
   }
   // While the controller runs: it removes the pools' and subnets' finalizers.
   await quiet(k(['delete', 'namespace', NS, '--wait=false']));
@@ -556,10 +678,11 @@ async function stopComponents(
     k(['delete', '--ignore-not-found', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]),
   );
   await quiet(c.controller?.stop());
-  c.controller?.cleanup();
+  if (!keep) c.controller?.cleanup();
   await quiet(c.webhook?.unregister());
   await quiet(c.webhook?.stop());
-  c.webhook?.cleanup();
+  if (!keep) c.webhook?.cleanup();
+  await quiet(c.proxy?.close());
 }
 
 /** Writes the result as JSON in a fresh temp dir; returns its path (for the CLI and a failed test). */
