@@ -1,5 +1,6 @@
 // Runs real allocator processes (apps/allocator/src/main.ts on Node 24) for e2e suites,
 // and talks to them over their Unix sockets the way the shim does.
+import { isRunning, sigkill, terminate } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
@@ -99,27 +100,16 @@ export class AllocatorProcess {
 
   /** The process is up (started, and not exited since). */
   get running(): boolean {
-    const c = this.#child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return isRunning(this.#child);
   }
 
   /** SIGKILL: no graceful shutdown, like a crashed or OOM-killed agent. */
   async kill9(): Promise<void> {
-    const c = this.#child;
-    if (c === undefined || c.exitCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
+    await sigkill(this.#child);
   }
 
   async stop(): Promise<void> {
-    const c = this.#child;
-    if (c !== undefined && c.exitCode === null && c.signalCode === null) {
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }
+    await terminate(this.#child, 5000);
   }
 
   async metric(name: string): Promise<number> {

@@ -1,4 +1,5 @@
 // Runs real controller processes (apps/controller/src/main.ts on Node 24) for e2e suites.
+import { isRunning, sigkill, terminate } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -71,8 +72,7 @@ export class ControllerProcess {
 
   /** The process is up (started, and not exited since). */
   get running(): boolean {
-    const c = this.#child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return isRunning(this.#child);
   }
 
   log(): string {
@@ -101,21 +101,11 @@ export class ControllerProcess {
 
   /** SIGKILL: a crashed leader that never gives its Lease back. */
   async kill9(): Promise<void> {
-    const c = this.#child;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
+    await sigkill(this.#child);
   }
 
   async stop(): Promise<void> {
-    const c = this.#child;
-    if (c !== undefined && c.exitCode === null && c.signalCode === null) {
-      const exited = new Promise((r) => c.once('exit', r));
-      c.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 8000))]);
-      if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    }
+    await terminate(this.#child, 8000);
   }
 
   cleanup(): void {

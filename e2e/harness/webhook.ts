@@ -1,5 +1,6 @@
 // Runs the real webhook process (apps/webhook/src/main.ts) with a throwaway CA and serving
 // certificate, and registers nicpool's webhook configurations with the API server by URL.
+import { isRunning, sigkill, terminate } from './process.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:https';
@@ -61,8 +62,7 @@ export class WebhookProcess {
 
   /** The process is up (started, and not exited since). */
   get running(): boolean {
-    const c = this.#child;
-    return c !== undefined && c.exitCode === null && c.signalCode === null;
+    return isRunning(this.#child);
   }
 
   get(path: string): Promise<number> {
@@ -124,20 +124,11 @@ export class WebhookProcess {
 
   /** SIGKILL: no graceful shutdown, like a crashed replica. start() runs it again, same cert. */
   async kill9(): Promise<void> {
-    const c = this.#child;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGKILL');
-    await exited;
+    await sigkill(this.#child);
   }
 
   async stop(): Promise<void> {
-    const c = this.#child;
-    if (c === undefined || c.exitCode !== null || c.signalCode !== null) return;
-    const exited = new Promise((r) => c.once('exit', r));
-    c.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await terminate(this.#child, 5000);
   }
 
   cleanup(): void {
