@@ -12,19 +12,20 @@ const SEED = 20261201;
 describe('soak: 2 minutes of churn and faults, fixed seed', () => {
   it(`seed ${SEED}: no duplicate at any instant, no leak after GC, every pod ran, every fault injected`, async () => {
     const r = await runSoak({ minutes: 2, seed: SEED, say: () => undefined });
-    const where = saveResult(r);
     const summary = {
       duplicates: r.duplicates,
       leaksAtEnd: r.leaksAtEnd,
       neverRunning: r.neverRunning,
       faultKindsMissing: FAULTS.filter((f) => r.faults[f] === 0),
     };
-    expect({ ...summary, result: where }).toEqual({
+    const held = Object.values(summary).every((v) => v.length === 0);
+    // The whole result (and the components' logs it names) only when it failed.
+    expect({ ...summary, result: held ? 'held' : saveResult(r) }).toEqual({
       duplicates: [],
       leaksAtEnd: [],
       neverRunning: [],
       faultKindsMissing: [],
-      result: where,
+      result: 'held',
     });
     // The churn did something: pods came and went.
     expect(r.podsRunning).toBeGreaterThan(10);
