@@ -14,6 +14,7 @@ import {
   NOTHING,
   output,
   parseCNIArgs,
+  requireCheckVersion,
   requireEnv,
   runPlugin,
   validAttachments as validAttachmentsOf,
@@ -199,11 +200,7 @@ async function dispatch(
       return NOTHING;
     }
     case 'CHECK': {
-      if (version === '0.3.0' || version === '0.3.1')
-        throw new CNIError(
-          CNIErrorCode.incompatibleVersion,
-          `CHECK is not defined for cniVersion ${version}`,
-        );
+      requireCheckVersion(version);
       const e = requireEnv(env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
       const body: DelRequest = {
         containerID: e['CNI_CONTAINERID'],

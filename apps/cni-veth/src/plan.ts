@@ -139,6 +139,18 @@ export function nodeIPs(
   return out;
 }
 
+/**
+ * A1: the first NIC finds no veth0; a repeated ADD of that NIC finds its mark on the node
+ * end; without a mark (a link made before it), a NIC not named net<N> is taken as the first.
+ */
+function isFirstNIC(podEnd: Link | undefined, hostEnd: Link | undefined, ifName: string): boolean {
+  return (
+    podEnd === undefined ||
+    hostEnd?.ifalias === `${FIRST_ALIAS}${ifName}` ||
+    (hostEnd?.ifalias?.startsWith(FIRST_ALIAS) !== true && !/^net\d+$/.test(ifName))
+  );
+}
+
 /** A7: main for the first NIC, 100 + N − 1 for `net<N>`. */
 function tableFor(first: boolean, ifName: string): { table: string; n: number } {
   if (first) return { table: 'main', n: 0 };
@@ -264,11 +276,7 @@ export function planAdd(ctx: AddContext): AddPlan {
       node: [],
       nodeRpFilter: undefined,
     };
-  // A1: the first NIC finds no veth0; a repeated ADD of that NIC finds its mark on the node end.
-  const first =
-    podEnd === undefined ||
-    (hostEnd !== undefined && hostEnd.ifalias === `${FIRST_ALIAS}${ifName}`) ||
-    (hostEnd?.ifalias?.startsWith(FIRST_ALIAS) !== true && !/^net\d+$/.test(ifName));
+  const first = isFirstNIC(podEnd, hostEnd, ifName);
   const { table, n } = tableFor(first, ifName);
   const created = podEnd === undefined;
   const podMAC = podEnd?.address ?? ctx.mac();
@@ -368,10 +376,7 @@ export function planCheck(ctx: AddContext & { readonly nodeRoutes: readonly Rout
   const hostEnd = ctx.node.links.find((l) => l.ifname === hostLink);
   if (hostEnd === undefined) return [`${hostLink} on the node`];
   if (ctx.conf.onlyHardware) return [];
-  const first =
-    hostEnd.ifalias === `${FIRST_ALIAS}${ctx.ifName}` ||
-    (hostEnd.ifalias?.startsWith(FIRST_ALIAS) !== true && !/^net\d+$/.test(ctx.ifName));
-  const { table, n } = tableFor(first, ctx.ifName);
+  const { table, n } = tableFor(isFirstNIC(podEnd, hostEnd, ctx.ifName), ctx.ifName);
   for (const r of nodeRoutes(ctx, table))
     if (
       !ctx.pod.routes.some(

@@ -9,6 +9,7 @@ import {
   convertResult,
   NOTHING,
   output,
+  requireCheckVersion,
   requireEnv,
   runPlugin,
   validAttachments,
@@ -26,6 +27,7 @@ import {
   planAdd,
   planCheck,
   planGC,
+  type AddContext,
   type NICAddress,
   type NodeView,
   type PodView,
@@ -125,30 +127,44 @@ async function observe(
   };
 }
 
-async function add(
+/**
+ * What ADD and CHECK start from: the CNI names, the netconf, the NIC's addresses in
+ * prevResult, and both namespaces as they are now.
+ */
+async function attachment(
   input: RunInput,
-  version: Version,
   raw: Readonly<Record<string, unknown>>,
-): Promise<RunOutput> {
+): Promise<AddContext & { readonly netns: string; readonly prev: CNIResult }> {
   const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
   checkNames(e);
   const conf = parseVethConf(raw);
   const prev = chained(conf);
   const nic = nicOf(prev, e.CNI_IFNAME);
-  const { kernel } = input;
-  const view = await observe(kernel, e.CNI_NETNS, nic);
-  const plan = planAdd({
+  const view = await observe(input.kernel, e.CNI_NETNS, nic);
+  return {
     conf,
+    prev,
+    netns: e.CNI_NETNS,
     ifName: e.CNI_IFNAME,
     containerID: e.CNI_CONTAINERID,
-    pid: kernel.pid,
+    pid: input.kernel.pid,
     nic,
     ...view,
     mac: input.mac,
-  });
+  };
+}
+
+async function add(
+  input: RunInput,
+  version: Version,
+  raw: Readonly<Record<string, unknown>>,
+): Promise<RunOutput> {
+  const { kernel } = input;
+  const ctx = await attachment(input, raw);
+  const plan = planAdd(ctx);
   if (plan.removeStaleHostLink) await kernel.apply(NODE, [`link del ${plan.hostLink}`]);
   const podSide = (): Promise<void> =>
-    kernel.apply({ netns: e.CNI_NETNS }, plan.pod, {
+    kernel.apply({ netns: ctx.netns }, plan.pod, {
       ipv6: plan.podIPv6,
       rpFilter: plan.podRpFilter,
       lines6: plan.pod6,
@@ -170,7 +186,7 @@ async function add(
     }
   }
   // A17: what the plugin before it printed, in the netconf's version.
-  return output(convertResult(prev, version));
+  return output(convertResult(ctx.prev, version));
 }
 
 /**
@@ -202,19 +218,12 @@ async function check(
   version: Version,
   raw: Readonly<Record<string, unknown>>,
 ): Promise<RunOutput> {
-  if (version === '0.3.0' || version === '0.3.1')
-    throw new CNIError(
-      CNIErrorCode.incompatibleVersion,
-      `CHECK is not defined for cniVersion ${version}`,
-    );
-  const e = requireEnv(input.env, 'CNI_CONTAINERID', 'CNI_NETNS', 'CNI_IFNAME');
-  checkNames(e);
-  const conf = parseVethConf(raw);
-  const nic = nicOf(chained(conf), e.CNI_IFNAME);
-  const view = await observe(input.kernel, e.CNI_NETNS, nic);
-  const hostLink = hostLinkName(e.CNI_CONTAINERID);
+  requireCheckVersion(version);
+  const ctx = await attachment(input, raw);
+  const { nic, node } = ctx;
+  const hostLink = hostLinkName(ctx.containerID);
   let nodeRoutes: Route[] = [];
-  if (view.node.links.some((l) => l.ifname === hostLink)) {
+  if (node.links.some((l) => l.ifname === hostLink)) {
     const r = await input.kernel.query(NODE, [`route show dev ${hostLink}`], 4);
     nodeRoutes = parseRoutes(r.outputs[0], 4).map((x) => ({ ...x, dev: hostLink }));
     if (nic.some((a) => a.family === 6)) {
@@ -222,20 +231,11 @@ async function check(
       nodeRoutes.push(...parseRoutes(r6.outputs[0], 6).map((x) => ({ ...x, dev: hostLink })));
     }
   }
-  const missing = planCheck({
-    conf,
-    ifName: e.CNI_IFNAME,
-    containerID: e.CNI_CONTAINERID,
-    pid: input.kernel.pid,
-    nic,
-    ...view,
-    nodeRoutes,
-    mac: input.mac,
-  });
+  const missing = planCheck({ ...ctx, nodeRoutes });
   if (missing.length > 0)
     throw new CNIError(
       CNIErrorCode.generic,
-      `veth CHECK of ${e.CNI_IFNAME}: missing ${missing.join('; ')}`,
+      `veth CHECK of ${ctx.ifName}: missing ${missing.join('; ')}`,
     );
   return NOTHING;
 }

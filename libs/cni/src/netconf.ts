@@ -7,6 +7,15 @@ export const LATEST: Version = '1.1.0';
 /** Versions whose results carry `version` per IP and have no CHECK (0.3.x) or GC/STATUS. */
 export const isLegacy = (v: Version): boolean => v === '0.3.0' || v === '0.3.1' || v === '0.4.0';
 
+/** CHECK exists from 0.4.0 on: before that, code 1. */
+export function requireCheckVersion(v: Version): void {
+  if (v === '0.3.0' || v === '0.3.1')
+    throw new CNIError(
+      CNIErrorCode.incompatibleVersion,
+      `CHECK is not defined for cniVersion ${v}`,
+    );
+}
+
 /** The netconf on stdin: a JSON object with a supported `cniVersion`. */
 export function parseNetconf(stdin: string): {
   conf: Readonly<Record<string, unknown>>;
