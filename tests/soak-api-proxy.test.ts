@@ -13,10 +13,10 @@ import {
   ApiFaultProxy,
   conflictStatus,
   decide,
-  mulberry32,
   writeTarget,
   type Counter,
 } from '../e2e/soak/api-proxy.ts';
+import { Rng } from '../e2e/soak/rng.ts';
 
 const SETUP_MS = 60_000;
 const TOKEN = 'soak-token-123';
@@ -473,7 +473,8 @@ describe('decisions', () => {
       delayMs: undefined,
       outcome: 'status500AfterWrite',
     });
-    expect(decide(mulberry32(1), {}, true)).toEqual({ delayMs: undefined, outcome: 'forward' });
+    const rng = new Rng(1);
+    expect(decide(() => rng.next(), {}, true)).toEqual({ delayMs: undefined, outcome: 'forward' });
   });
 
   it('refuse rates outside [0, 1] and shares adding up past 1', () => {

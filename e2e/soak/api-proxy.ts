@@ -21,6 +21,7 @@ import { pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kubeconfigYAML } from '../cluster/control-plane.ts';
 import { issueServingCert } from '../cluster/tls.ts';
+import { Rng } from './rng.ts';
 
 /** Shares of faultable requests, each in [0, 1]; all 0 unless set. */
 export interface Faults {
@@ -78,17 +79,6 @@ const HOP_BY_HOP = new Set([
   'expect',
   'host',
 ]);
-
-/** mulberry32: a seeded uniform generator in [0, 1), the same as the soak's Rng. */
-export function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    let t = (state = (state + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * The fault for one request. Always three draws, whatever the rates, so the n-th request's
@@ -301,7 +291,8 @@ export class ApiFaultProxy {
     this.#upstream = new URL(opts.upstream.server);
     // Watches each hold an upstream connection for their whole life, hence no socket limit.
     this.#agent = new Agent({ keepAlive: true, ca: readFileSync(opts.upstream.caFile) });
-    this.#rand = mulberry32(opts.seed);
+    const rng = new Rng(opts.seed);
+    this.#rand = () => rng.next();
     this.setFaults(opts.faults ?? {});
     server.on('connection', (s: Socket) => {
       this.#sockets.add(s);

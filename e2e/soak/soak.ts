@@ -32,6 +32,7 @@ import { componentKubeconfig } from '../harness/identity.ts';
 import { ApiFaultProxy, type Counter } from './api-proxy.ts';
 import { AllocatorProcess } from '../harness/allocator.ts';
 import { ControllerProcess } from '../harness/controller.ts';
+import { eventually } from '../harness/helpers.ts';
 import { checkInvariants, invariantClient, reportText } from '../harness/invariants.ts';
 import { WebhookProcess } from '../harness/webhook.ts';
 import { NodeSimulator } from '../sim/node-simulator.ts';
@@ -254,9 +255,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await startComponents(cluster, c, nodes, opts.seed);
     // A former run's pools may still be Terminating with addresses of pods that are gone:
     // the controller's GC releases them, then the pools go. Start from a clean slate.
-    await waitFor(
+    await eventually(
       'pools of an earlier soak to finish terminating',
-      150_000,
       async () =>
         (
           await k(['get', 'spiderippools,spidersubnets', '-o', 'json']).then((o) =>
@@ -269,14 +269,19 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
                 x.metadata.name.startsWith('soak-') && x.metadata.deletionTimestamp !== undefined,
             ),
           )
-        ).length === 0,
+        ).length === 0
+          ? true
+          : undefined,
+      150_000,
     );
     await k(['apply', '-f', join(REPO, 'deploy', 'examples', 'multus-conf.yaml')]);
-    await waitFor(
+    await eventually(
       `namespace ${NS} of an earlier soak to be gone`,
-      150_000,
       async () =>
-        (await k(['get', 'namespace', NS, '--ignore-not-found', '-o', 'name'])).trim() === '',
+        (await k(['get', 'namespace', NS, '--ignore-not-found', '-o', 'name'])).trim() === ''
+          ? true
+          : undefined,
+      150_000,
     );
     await k(['create', 'namespace', NS]);
     await k(
@@ -471,10 +476,11 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     say('churn over: restarting anything down, deleting every workload');
     await restartDown(c);
     await k(['delete', 'deployments,statefulsets', '--all', '-n', NS, '--wait=false']);
-    await waitFor(
+    await eventually(
       'the soak pods to be gone',
+      async () =>
+        (await k(['get', 'pods', '-n', NS, '-o', 'name'])).trim() === '' ? true : undefined,
       180_000,
-      async () => (await k(['get', 'pods', '-n', NS, '-o', 'name'])).trim() === '',
     );
     // GC's grace: the pods' 1 s plus the controller's 1 s delay, and its retry; then strict.
     const client = invariantClient(cluster.kubeconfig);
@@ -641,14 +647,6 @@ async function trackPods(
     if (p.metadata.deletionTimestamp === undefined) seen.last = now;
     seen.running ||= p.status.phase === 'Running';
     pods.set(p.metadata.uid, seen);
-  }
-}
-
-async function waitFor(what: string, ms: number, probe: () => Promise<boolean>): Promise<void> {
-  const t0 = Date.now();
-  while (!(await probe().catch(() => false))) {
-    if (Date.now() - t0 > ms) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await sleep(1000);
   }
 }
 
