@@ -7,6 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO } from '../cluster/control-plane.ts';
+import { run } from '../sim/run.ts';
 
 const NODE = join(REPO, 'node_modules', '.bin', 'node');
 
@@ -74,30 +75,19 @@ export interface Connection {
 }
 
 /** Connects from `netns` (optionally from a given source address); rejects naming why. */
-export function connect(
+export async function connect(
   netns: string,
   host: string,
   port: number,
   from?: string,
 ): Promise<Connection> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', netns, NODE, '-e', CLIENT, host, String(port), from ?? ''],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('exit', (code) => {
-      if (code === 0) resolve(JSON.parse(out) as Connection);
-      else
-        reject(
-          new Error(
-            `TCP ${from ?? ''}→${host}:${port} from ${netns} failed: ${err.trim() || `exit ${code}`}`,
-          ),
-        );
-    });
+  const r = await run({
+    cmd: 'ip',
+    args: ['netns', 'exec', netns, NODE, '-e', CLIENT, host, String(port), from ?? ''],
   });
+  if (r.code !== 0)
+    throw new Error(
+      `TCP ${from ?? ''}→${host}:${port} from ${netns} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
+    );
+  return JSON.parse(r.stdout) as Connection;
 }
