@@ -19,6 +19,12 @@ install_debian() {
   command -v ip >/dev/null || need+=(iproute2)
   command -v openssl >/dev/null || need+=(openssl)
   command -v jq >/dev/null || need+=(jq)
+  # The real node (e2e/realnode, make node-up): containerd + runc as its runtime, nft for
+  # kube-proxy's nftables mode and the node's forward guard, mmdebstrap for image rootfs.
+  command -v containerd >/dev/null || need+=(containerd)
+  command -v runc >/dev/null || need+=(runc)
+  command -v nft >/dev/null || need+=(nftables)
+  command -v mmdebstrap >/dev/null || need+=(mmdebstrap)
   if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     apt-get update -qq
@@ -28,12 +34,18 @@ install_debian() {
 
 # build_kube: a wrapper module requiring k8s.io/kubernetes with every staging module
 # replaced by its published version (the upstream go.mod points them at ./staging).
+# The control plane (kube-apiserver, kube-controller-manager, kubectl) and the real node's
+# kubelet, kube-scheduler, kube-proxy: one wrapper module, one Go build cache; only the
+# missing commands are built.
+KUBE_CMDS=(kube-apiserver kube-controller-manager kubectl kubelet kube-scheduler kube-proxy)
 build_kube() {
   local out="$cache/kubernetes-$KUBE_VERSION"
-  if [ -x "$out/bin/kube-apiserver" ] && [ -x "$out/bin/kube-controller-manager" ] && [ -x "$out/bin/kubectl" ]; then
+  local missing=() cmd
+  for cmd in "${KUBE_CMDS[@]}"; do [ -x "$out/bin/$cmd" ] || missing+=("$cmd"); done
+  if [ ${#missing[@]} -eq 0 ]; then
     log "kubernetes $KUBE_VERSION: cached"; return
   fi
-  log "kubernetes $KUBE_VERSION: building kube-apiserver, kube-controller-manager, kubectl (cold: ~10 min on 2 cores)"
+  log "kubernetes $KUBE_VERSION: building ${missing[*]} (cold: ~12 min on 2 cores; the node's three ~1.5 min after the control plane's)"
   local src="$out/src"; rm -rf "$src"; mkdir -p "$src" "$out/bin"
   local gomod
   gomod=$(cd "$src" && go mod download -json "k8s.io/kubernetes@$KUBE_VERSION" | jq -r .GoMod)
@@ -60,6 +72,9 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-apiserver"
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-scheduler"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
   (cd "$src" && go mod tidy -e >/dev/null 2>&1 || true; cd "$src" && go mod download)
@@ -70,7 +85,7 @@ GO
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld="$ld -X $pkg.gitVersion=$KUBE_VERSION -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
   done
-  for cmd in kube-apiserver kube-controller-manager kubectl; do
+  for cmd in "${missing[@]}"; do
     log "  go build $cmd"
     (cd "$src" && go build -trimpath -ldflags "$ld" -o "$out/bin/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd")
     mv "$out/bin/$cmd.tmp" "$out/bin/$cmd"
@@ -107,7 +122,7 @@ whereabouts_crds() {
   log "whereabouts $WHEREABOUTS_VERSION: CRDs"
 }
 
-want=${*:-debian etcd multus whereabouts kube}
+want=${*:-debian etcd multus whereabouts kube helm}
 for w in $want; do
   case $w in
     debian) install_debian ;;
@@ -115,6 +130,7 @@ for w in $want; do
     multus) build_wrapped multus "$MULTUS_VERSION" gopkg.in/k8snetworkplumbingwg/multus-cni.v4 gopkg.in/k8snetworkplumbingwg/multus-cni.v4/cmd/multus ;;
     whereabouts) build_wrapped whereabouts "$WHEREABOUTS_VERSION" github.com/k8snetworkplumbingwg/whereabouts github.com/k8snetworkplumbingwg/whereabouts/cmd && whereabouts_crds ;;
     kube) build_kube ;;
+    helm) build_wrapped helm "$HELM_VERSION" helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm ;;
     *) echo "unknown component: $w" >&2; exit 2 ;;
   esac
 done
