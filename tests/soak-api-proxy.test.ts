@@ -13,6 +13,8 @@ import {
   ApiFaultProxy,
   conflictStatus,
   decide,
+  poolStatusTarget,
+  poolWriteEffect,
   writeTarget,
   type Counter,
 } from '../e2e/soak/api-proxy.ts';
@@ -44,7 +46,32 @@ let proxy: ApiFaultProxy;
 const seen: Seen[] = [];
 const watches: UpstreamWatch[] = [];
 
+/** The pool the upstream serves for aimed kills: GET answers it, a PUT of its status lands. */
+const TAPPED = '/apis/spiderpool.spidernet.io/v2beta1/spiderippools/tapped';
+const record = (uid: string): object => ({ pod: `default/${uid}`, podUid: uid, nic: 'eth0' });
+const tapped = {
+  object: {
+    metadata: { name: 'tapped', resourceVersion: '5' },
+    status: { allocatedIPs: JSON.stringify({ '10.6.0.2': record('a') }) },
+  } as object,
+  /** What the upstream answers a status PUT. */
+  putStatus: 200,
+};
+/** A status write of `tapped` holding these addresses, at its current resourceVersion. */
+const tappedWrite = (ips: string[], rv = '5'): string =>
+  JSON.stringify({
+    metadata: { name: 'tapped', resourceVersion: rv },
+    status: {
+      allocatedIPs: JSON.stringify(Object.fromEntries(ips.map((ip, i) => [ip, record(`u${i}`)]))),
+    },
+  });
+
 function serveUpstream(req: IncomingMessage, res: ServerResponse): void {
+  if (req.url === TAPPED && req.method === 'GET') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify(tapped.object));
+    return;
+  }
   if ((req.url ?? '').includes('watch=true')) {
     seen.push({
       method: req.method ?? '',
@@ -77,7 +104,9 @@ function serveUpstream(req: IncomingMessage, res: ServerResponse): void {
       body,
     };
     seen.push(s);
-    res.writeHead(200, { 'content-type': 'application/json' });
+    res.writeHead(req.url === `${TAPPED}/status` ? tapped.putStatus : 200, {
+      'content-type': 'application/json',
+    });
     res.end(JSON.stringify(s));
   });
 }
@@ -204,6 +233,7 @@ afterAll(async () => {
 });
 
 beforeEach(() => {
+  tapped.putStatus = 200;
   proxy.setFaults({});
   seen.length = 0;
   for (const w of watches.splice(0)) if (!w.ended) w.release();
@@ -532,4 +562,104 @@ describe('close()', () => {
     },
     SETUP_MS,
   );
+});
+
+describe('aimed kills on pool writes', () => {
+  /** One request through a labelled listener's URL, as `call` does through the main one. */
+  const callAt = (url: string, method: string, path: string, body?: string): Promise<Reply> =>
+    call({ url, caFile: proxy.caFile } as ApiFaultProxy, method, path, body);
+  const killed: string[] = [];
+  const kill = async (label: string): Promise<void> => void killed.push(label);
+  let n1: string;
+  let n2: string;
+  beforeAll(async () => {
+    n1 = await proxy.listen('node1');
+    n2 = await proxy.listen('node2');
+  });
+  beforeEach(() => void (killed.length = 0));
+
+  it('names a pool status write, and nothing else', () => {
+    expect(poolStatusTarget('PUT', `${TAPPED}/status`)).toBe('tapped');
+    expect(poolStatusTarget('PUT', `${TAPPED}/status?fieldManager=x`)).toBe('tapped');
+    expect(poolStatusTarget('PATCH', `${TAPPED}/status`)).toBeUndefined();
+    expect(poolStatusTarget('PUT', TAPPED)).toBeUndefined();
+    expect(
+      poolStatusTarget('PUT', '/apis/spiderpool.spidernet.io/v2beta1/spidersubnets/s/status'),
+    ).toBeUndefined();
+  });
+
+  it('judges a write against the pool as it stands: added, removed, or not landable', () => {
+    const cur = tapped.object;
+    expect(poolWriteEffect(cur, JSON.parse(tappedWrite(['10.6.0.2', '10.6.0.3'])))).toEqual({
+      added: 1,
+      removed: 0,
+    });
+    expect(poolWriteEffect(cur, JSON.parse(tappedWrite([])))).toEqual({ added: 0, removed: 1 });
+    expect(poolWriteEffect(cur, JSON.parse(tappedWrite(['10.6.0.3'])))).toEqual({
+      added: 1,
+      removed: 1,
+    });
+    // A stale resourceVersion gets a 409, so it is no write at all.
+    expect(poolWriteEffect(cur, JSON.parse(tappedWrite(['10.6.0.3'], '4')))).toBeUndefined();
+    expect(
+      poolWriteEffect(cur, { metadata: { resourceVersion: '5' }, status: { allocatedIPs: '{' } }),
+    ).toBeUndefined();
+  });
+
+  it('before the write: kills the writer, cuts its connection, and the write never lands', async () => {
+    const armed = proxy.armWriteKill(
+      { kind: 'allocate', phase: 'beforeWrite', labels: ['node1', 'node2'], kill },
+      5000,
+    );
+    const r = await callAt(n2, 'PUT', `${TAPPED}/status`, tappedWrite(['10.6.0.2', '10.6.0.3']));
+    expect(r.error).toBeDefined();
+    expect(await armed).toBe('node2');
+    expect(killed).toEqual(['node2']);
+    expect(seen.filter((x) => x.method === 'PUT')).toEqual([]);
+  });
+
+  it('after the write: the write lands, then the writer is killed before it hears so', async () => {
+    const armed = proxy.armWriteKill(
+      { kind: 'release', phase: 'afterWrite', labels: ['node1'], kill },
+      5000,
+    );
+    const r = await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite([]));
+    expect(r.error).toBeDefined();
+    expect(await armed).toBe('node1');
+    expect(killed).toEqual(['node1']);
+    expect(seen.filter((x) => x.method === 'PUT').map((x) => x.body)).toEqual([tappedWrite([])]);
+  });
+
+  it('a write that does not match, or that the API server refuses, goes on and the kill stays armed', async () => {
+    const armed = proxy.armWriteKill(
+      { kind: 'release', phase: 'afterWrite', labels: ['node1'], kill },
+      1500,
+    );
+    // An allocation, when a release is armed: forwarded, answered.
+    expect(
+      (await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite(['10.6.0.2', '10.6.0.9']))).status,
+    ).toBe(200);
+    // The main listener's clients (the controller) and other labels are never aimed at.
+    expect((await call(proxy, 'PUT', `${TAPPED}/status`, tappedWrite([]))).status).toBe(200);
+    expect((await callAt(n2, 'PUT', `${TAPPED}/status`, tappedWrite([]))).status).toBe(200);
+    // A release the API server refuses with 409: relayed, no kill.
+    tapped.putStatus = 409;
+    expect((await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite([]))).status).toBe(409);
+    expect(killed).toEqual([]);
+    // Nothing else matched within the time: disarmed.
+    expect(await armed).toBeUndefined();
+    expect((await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite([]))).status).toBe(409);
+    expect(killed).toEqual([]);
+  });
+
+  it('one kill armed at a time', async () => {
+    const armed = proxy.armWriteKill(
+      { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], kill },
+      200,
+    );
+    expect(() =>
+      proxy.armWriteKill({ kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], kill }, 200),
+    ).toThrow('armed already');
+    expect(await armed).toBeUndefined();
+  });
 });

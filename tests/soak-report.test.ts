@@ -24,6 +24,8 @@ const result = (over: Partial<SoakResult> = {}): SoakResult => ({
     status500AfterWrite: 2,
     upstreamError: 1,
   },
+  socketProxy: { forward: 300, closeBeforeForward: 7, closeAfterForward: 8, upstreamDown: 3 },
+  aimedMissed: 1,
   restarts: { controller: 1 },
   checks: 40,
   duplicates: [],
@@ -57,6 +59,11 @@ describe('soak report', () => {
       '| components that exited on their own and were started again | controller: 1 |',
     );
     expect(md).toContain('forwarded 900, delay 30, drop 4, status429 5, status500 3, status409 6');
+    expect(md).toContain(
+      '| allocator connections through the socket relays | forward 300, closeBeforeForward 7, closeAfterForward 8, upstreamDown 3 |',
+    );
+    expect(md).toContain('| allocatorKillDelAfterWrite | 2 |');
+    expect(md).toContain('reached in 20 s (not counted) | 1 |');
   });
 
   it('the verdict names each failure: a fault kind too rare, a duplicate, a leak, a stuck pod', () => {

@@ -8,6 +8,12 @@
  * Decisions come from a seeded PRNG and nothing else, so a seed replays the same decision
  * for the n-th faultable request (which request is n-th still depends on timing).
  *
+ * A kill can also be armed on one pool write (`armWriteKill`): the next IPPool status write
+ * that allocates (or releases) an address, by a client of a labelled listener (one allocator),
+ * SIGKILLs that client just before the write reaches the API server, or just after it landed
+ * and before the client hears so: "an allocator killed in the middle of ADD / DEL, before and
+ * after its pool write".
+ *
  * Not proxied: upgrades (exec, attach, port-forward); no component uses them, and Node
  * closes such a connection.
  */
@@ -19,6 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeAllocatedIPs } from '@nicpool/crds';
 import { kubeconfigYAML } from '../cluster/control-plane.ts';
 import { issueServingCert } from '../cluster/tls.ts';
 import { Rng } from './rng.ts';
@@ -47,6 +54,58 @@ export interface Decision {
 }
 
 export type Counter = Exclude<Outcome, 'forward'> | 'forwarded' | 'delay' | 'upstreamError';
+
+/** What a pool status write does to the pool's records, against the pool as it stands. */
+export type PoolWriteKind = 'allocate' | 'release';
+
+export interface WriteKill {
+  /** Writes that add a record (an ADD's) or drop one (a DEL's); a write may do both. */
+  readonly kind: PoolWriteKind;
+  /** `beforeWrite`: the write never reaches the API server; `afterWrite`: it landed (2xx). */
+  readonly phase: 'beforeWrite' | 'afterWrite';
+  /** Only writes that came through these listeners (see `listen`). */
+  readonly labels: readonly string[];
+  /** Kills the client; the proxy waits for it, then cuts the client's connection. */
+  readonly kill: (label: string) => Promise<void>;
+}
+
+/** `/apis/spiderpool.spidernet.io/v2beta1/spiderippools/<name>/status` → name. */
+export function poolStatusTarget(method: string, url: string): string | undefined {
+  if (method !== 'PUT') return undefined;
+  const m = /^\/apis\/spiderpool\.spidernet\.io\/v2beta1\/spiderippools\/([^/?]+)\/status$/.exec(
+    new URL(url, 'https://proxy.invalid').pathname,
+  );
+  return m?.[1];
+}
+
+/**
+ * What a pool status write would change: the addresses it adds and drops relative to the
+ * pool's current status. Undefined when the write cannot land as sent (its resourceVersion is
+ * not the current one: the API server answers 409) or either side does not decode.
+ */
+export function poolWriteEffect(
+  current: unknown,
+  written: unknown,
+): { added: number; removed: number } | undefined {
+  const view = (o: unknown): { rv?: string; ips?: string } => {
+    const x = o as { metadata?: { resourceVersion?: string }; status?: { allocatedIPs?: string } };
+    return { rv: x?.metadata?.resourceVersion, ips: x?.status?.allocatedIPs };
+  };
+  const cur = view(current);
+  const next = view(written);
+  if (cur.rv === undefined || cur.rv !== next.rv) return undefined;
+  const before = decodeAllocatedIPs(cur.ips);
+  const after = decodeAllocatedIPs(next.ips);
+  if (!before.ok || !after.ok) return undefined;
+  let added = 0;
+  let removed = 0;
+  for (const ip of after.value.keys()) if (!before.value.has(ip)) added++;
+  for (const ip of before.value.keys()) if (!after.value.has(ip)) removed++;
+  return { added, removed };
+}
+
+/** A pool status write is at most this big (etcd's request limit is 1.5 MiB; records are small). */
+const MAX_TAPPED_BODY = 16 << 20;
 
 export interface ApiProxyOptions {
   /** The real API server, e.g. ClusterState's server and caFile. */
@@ -227,18 +286,27 @@ function answer(req: IncomingMessage, res: ServerResponse, s: Status, retryAfter
 
 type Mode = 'relay' | 'dropMidStream' | 'answer500AfterWrite';
 
+interface ForwardOptions {
+  /** The request body, already read (a tapped write); else the request is piped. */
+  readonly body?: Buffer;
+  /** Takes over the upstream response instead of `mode`. */
+  readonly onResponse?: (upRes: IncomingMessage) => void;
+}
+
 export class ApiFaultProxy {
   /** https://127.0.0.1:<port> */
   readonly url: string;
   /** The CA that signed the proxy's serving certificate (for clients). */
   readonly caFile: string;
   readonly #dir: string;
-  readonly #server: Server;
   readonly #upstream: URL;
   readonly #agent: Agent;
   readonly #rand: () => number;
   readonly #sockets = new Set<Socket>();
+  readonly #servers: Server[] = [];
   readonly #written: string[] = [];
+  readonly #tls: { key: Buffer; cert: Buffer };
+  #tap: { kill: WriteKill; hit: (label: string | undefined) => void } | undefined;
   readonly #closing = new AbortController();
   #faults: Faults = {};
   readonly #counts: Record<Counter, number> = {
@@ -274,16 +342,24 @@ export class ApiFaultProxy {
         server.once('error', reject);
         server.listen(0, '127.0.0.1', () => resolve());
       });
-      return new ApiFaultProxy(dir, server, opts);
+      return new ApiFaultProxy(dir, server, opts, {
+        key: readFileSync(join(dir, 'proxy.key')),
+        cert: readFileSync(join(dir, 'proxy.crt')),
+      });
     } catch (e) {
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
   }
 
-  private constructor(dir: string, server: Server, opts: ApiProxyOptions) {
+  private constructor(
+    dir: string,
+    server: Server,
+    opts: ApiProxyOptions,
+    tls: { key: Buffer; cert: Buffer },
+  ) {
     this.#dir = dir;
-    this.#server = server;
+    this.#tls = tls;
     this.caFile = join(dir, 'ca.crt');
     const addr = server.address();
     if (addr === null || typeof addr === 'string') throw new Error('proxy: no TCP address');
@@ -294,11 +370,57 @@ export class ApiFaultProxy {
     const rng = new Rng(opts.seed);
     this.#rand = () => rng.next();
     this.setFaults(opts.faults ?? {});
+    this.#attach(server, undefined);
+  }
+
+  #attach(server: Server, label: string | undefined): void {
+    this.#servers.push(server);
     server.on('connection', (s: Socket) => {
       this.#sockets.add(s);
       s.on('close', () => this.#sockets.delete(s));
     });
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#serve(req, res));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) =>
+      this.#serve(req, res, label),
+    );
+  }
+
+  /**
+   * Another listener of the same proxy (same CA, faults and counters) whose clients carry
+   * `label`: how a write kill tells one allocator from another when they share a token.
+   * Returns its URL.
+   */
+  async listen(label: string): Promise<string> {
+    const server = createServer(this.#tls);
+    server.keepAliveTimeout = KEEP_ALIVE_MS;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    this.#attach(server, label);
+    const addr = server.address();
+    if (addr === null || typeof addr === 'string') throw new Error('proxy: no TCP address');
+    return `https://127.0.0.1:${addr.port}`;
+  }
+
+  /**
+   * Arms one kill on the next matching pool write (see WriteKill). Resolves with the label
+   * of the client killed, or undefined when no write matched within `timeoutMs` (disarmed).
+   */
+  armWriteKill(kill: WriteKill, timeoutMs: number): Promise<string | undefined> {
+    if (this.#tap !== undefined) throw new Error('proxy: a write kill is armed already');
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#tap = undefined;
+        resolve(undefined);
+      }, timeoutMs);
+      this.#tap = {
+        kill,
+        hit: (label) => {
+          clearTimeout(timer);
+          resolve(label);
+        },
+      };
+    });
   }
 
   /** Replaces the fault rates (unset ones become 0); takes effect from the next request. */
@@ -315,15 +437,15 @@ export class ApiFaultProxy {
    * Writes `<original>-via-api-proxy` beside a kubeconfig made by kubeconfigYAML (one user
    * with a bearer token): the same token, the proxy's URL and CA. Removed by close().
    */
-  kubeconfigFor(originalKubeconfigPath: string): string {
+  kubeconfigFor(originalKubeconfigPath: string, url = this.url, suffix = ''): string {
     const text = readFileSync(originalKubeconfigPath, 'utf8');
     const token = /^\s*token:\s*["']?([^"'\s]+)["']?\s*$/m.exec(text)?.[1];
     if (token === undefined) throw new Error(`${originalKubeconfigPath}: no user token to reuse`);
     const path = join(
       dirname(originalKubeconfigPath),
-      `${basename(originalKubeconfigPath)}-via-api-proxy`,
+      `${basename(originalKubeconfigPath)}-via-api-proxy${suffix}`,
     );
-    writeFileSync(path, kubeconfigYAML(this.url, this.caFile, token), { mode: 0o600 });
+    writeFileSync(path, kubeconfigYAML(url, this.caFile, token), { mode: 0o600 });
     this.#written.push(path);
     return path;
   }
@@ -331,7 +453,9 @@ export class ApiFaultProxy {
   /** Stops listening, cuts every connection (watches too, both sides), removes its files. */
   async close(): Promise<void> {
     this.#closing.abort();
-    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    const closed = Promise.all(
+      this.#servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))),
+    );
     for (const s of this.#sockets) s.destroy();
     this.#agent.destroy();
     await closed;
@@ -339,10 +463,20 @@ export class ApiFaultProxy {
     for (const f of this.#written) rmSync(f, { force: true });
   }
 
-  #serve(req: IncomingMessage, res: ServerResponse): void {
+  #serve(req: IncomingMessage, res: ServerResponse, label: string | undefined): void {
     const url = req.url ?? '/';
     if (HEALTH.test(new URL(url, 'https://proxy.invalid').pathname)) {
       this.#forward(req, res, 'relay');
+      return;
+    }
+    const pool = poolStatusTarget(req.method ?? '', url);
+    if (
+      pool !== undefined &&
+      label !== undefined &&
+      this.#tap !== undefined &&
+      this.#tap.kill.labels.includes(label)
+    ) {
+      void this.#tapped(req, res, label, pool);
       return;
     }
     const d = decide(this.#rand, this.#faults, WRITES.has(req.method ?? ''));
@@ -392,7 +526,105 @@ export class ApiFaultProxy {
     }
   }
 
-  #forward(req: IncomingMessage, res: ServerResponse, mode: Mode): void {
+  /**
+   * A pool status write while a kill is armed: read it, compare it with the pool as it stands
+   * (a GET with the client's own credentials), and if it matches, kill its client before or
+   * after it lands. Writes that do not match go on as if nothing was armed (unfaulted).
+   */
+  async #tapped(
+    req: IncomingMessage,
+    res: ServerResponse,
+    label: string,
+    pool: string,
+  ): Promise<void> {
+    let body: Buffer;
+    let effect: { added: number; removed: number } | undefined;
+    try {
+      body = await readBody(req, MAX_TAPPED_BODY);
+      const current = await this.#get(
+        `/apis/spiderpool.spidernet.io/v2beta1/spiderippools/${pool}`,
+        req.headers.authorization,
+      );
+      effect = poolWriteEffect(current, JSON.parse(body.toString('utf8')));
+    } catch {
+      req.socket.destroy(); // unreadable: as a connection lost in transit
+      return;
+    }
+    const tap = this.#tap;
+    const matches =
+      tap !== undefined &&
+      effect !== undefined &&
+      (tap.kill.kind === 'allocate' ? effect.added > 0 : effect.removed > 0);
+    if (!matches) {
+      this.#forward(req, res, 'relay', { body });
+      return;
+    }
+    this.#tap = undefined; // one shot; a concurrent write that matches too goes on
+    if (tap.kill.phase === 'beforeWrite') {
+      await tap.kill.kill(label).catch(() => undefined);
+      req.socket.destroy();
+      tap.hit(label);
+      return;
+    }
+    this.#forward(req, res, 'relay', {
+      body,
+      onResponse: (upRes) => {
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          const code = upRes.statusCode ?? 502;
+          if (code >= 200 && code < 300) {
+            void tap.kill
+              .kill(label)
+              .catch(() => undefined)
+              .then(() => {
+                req.socket.destroy();
+                tap.hit(label);
+              });
+            return;
+          }
+          // The write did not land (a 409, say): relay the answer and stay armed.
+          if (this.#tap === undefined) this.#tap = tap;
+          if (req.socket.destroyed) return;
+          const payload = Buffer.concat(chunks);
+          res.writeHead(code, { ...endToEnd(upRes.headers), 'content-length': payload.length });
+          res.end(payload);
+        });
+      },
+    });
+  }
+
+  /** One GET upstream with the given credentials; the body as JSON. */
+  #get(path: string, authorization: string | undefined): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const up = request(
+        {
+          agent: this.#agent,
+          hostname: this.#upstream.hostname,
+          port: this.#upstream.port,
+          method: 'GET',
+          path,
+          headers: {
+            accept: 'application/json',
+            ...(authorization === undefined ? {} : { authorization }),
+          },
+        },
+        (upRes) => {
+          readBody(upRes, MAX_TAPPED_BODY).then((b) => {
+            if ((upRes.statusCode ?? 0) !== 200) {
+              reject(new Error(`GET ${path}: HTTP ${upRes.statusCode}`));
+              return;
+            }
+            resolve(JSON.parse(b.toString('utf8')));
+          }, reject);
+        },
+      );
+      up.on('error', reject);
+      up.end();
+    });
+  }
+
+  #forward(req: IncomingMessage, res: ServerResponse, mode: Mode, o: ForwardOptions = {}): void {
     this.#counts.forwarded++;
     const up = request({
       agent: this.#agent,
@@ -419,8 +651,14 @@ export class ApiFaultProxy {
       this.#counts.upstreamError++;
       req.socket.destroy();
     });
-    pipeline(req, up, () => {}); // errors reach `up`'s handler or the client's socket
+    if (o.body === undefined)
+      pipeline(req, up, () => {}); // errors reach `up`'s handler or the client's socket
+    else up.end(o.body);
     up.on('response', (upRes: IncomingMessage) => {
+      if (o.onResponse !== undefined) {
+        o.onResponse(upRes);
+        return;
+      }
       if (mode === 'answer500AfterWrite') {
         upRes.resume();
         upRes.on('end', () => answer(req, res, INTERNAL_AFTER_WRITE));
@@ -444,6 +682,25 @@ export class ApiFaultProxy {
       });
     });
   }
+}
+
+/** A whole body, or an error past `limit` bytes. */
+function readBody(from: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    from.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        from.destroy();
+        reject(new Error(`body over ${limit} bytes`));
+        return;
+      }
+      chunks.push(c);
+    });
+    from.on('end', () => resolve(Buffer.concat(chunks)));
+    from.on('error', reject);
+  });
 }
 
 /** Starts an ApiFaultProxy (see ApiFaultProxy.start). */

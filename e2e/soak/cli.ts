@@ -25,11 +25,7 @@ if (!Number.isFinite(minutes) || minutes <= 0 || !Number.isInteger(seed) || seed
 const minFaults = minutes >= 30 ? 20 : 1;
 // A control plane this command started is stopped at the end; a running one is reused.
 const { started } = await ensureCluster();
-const r = await runSoak({
-  minutes,
-  seed,
-  ...(minutes >= 30 ? { faultEvery: [6, 14] as const } : {}),
-});
+const r = await runSoak({ minutes, seed });
 const json = saveResult(r);
 const doc = join(REPO, 'docs', 'reliability.md');
 writeFileSync(

@@ -9,6 +9,8 @@ export const END = '<!-- soak:end -->';
 
 /** The checker's period (soak.ts). */
 const CHECK_EVERY_S = 3;
+/** How long an aimed kill waits for its pool write (soak.ts). */
+const AIM_S = 20;
 const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /** Whether the run holds up: every fault kind injected, no duplicate, no leak, every pod ran. */
@@ -47,6 +49,10 @@ export function renderSoak(r: SoakResult, command: string, minFaults = 1): strin
     )
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')} |`,
+    `| allocator connections through the socket relays | ${Object.entries(r.socketProxy)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')} |`,
+    `| aimed allocator kills armed that no matching pool write reached in ${AIM_S} s (not counted) | ${r.aimedMissed} |`,
     `| components that exited on their own and were started again | ${
       Object.entries(r.restarts)
         .map(([k, n]) => `${k}: ${n}`)

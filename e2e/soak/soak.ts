@@ -9,8 +9,11 @@
  *   (2 or 3 NICs, over IPPools or over SpiderSubnets with auto-pools) and StatefulSets,
  *   delete and force-delete pods (a StatefulSet re-creates a pod under the same name), and
  *   edit pools (grow, shrink, disable for a moment).
- * - A fault loop SIGKILLs, at random moments, an allocator (in the middle of whatever ADD or
- *   DEL it is serving), the controller (the leader), or the webhook, and starts it again.
+ * - A fault loop, at random moments: SIGKILLs an allocator (in the middle of whatever ADD or
+ *   DEL it is serving, or aimed: just before or just after the pool write of an ADD or of a
+ *   DEL, through the API fault proxy), the controller (the leader), the webhook,
+ *   kube-apiserver or etcd, and starts it again; or opens a window of slowed and refused API
+ *   answers, or of allocator connections cut mid-request (a relay in front of each socket).
  * - Every few seconds the checker reads the cluster: an address held twice or a record
  *   outside its pool's free set is a failure at any instant; records of pods that are gone
  *   are leaks, timed from first to last sighting. At the end everything is deleted and,
@@ -29,7 +32,8 @@ import {
   type ClusterState,
 } from '../cluster/control-plane.ts';
 import { componentKubeconfig } from '../harness/identity.ts';
-import { ApiFaultProxy, type Counter } from './api-proxy.ts';
+import { ApiFaultProxy, type Counter, type WriteKill } from './api-proxy.ts';
+import { SocketFaultProxy, type SocketCounter } from './socket-proxy.ts';
 import { AllocatorProcess } from '../harness/allocator.ts';
 import { ControllerProcess } from '../harness/controller.ts';
 import { eventually } from '../harness/helpers.ts';
@@ -46,7 +50,7 @@ export interface SoakOptions {
   readonly nodes?: number;
   /** Concurrent churn loops (default 3). */
   readonly workers?: number;
-  /** Seconds between faults, drawn in [min, max] (default 5–12). */
+  /** Seconds between faults, drawn in [min, max], in each of the two fault loops (default 2–6). */
   readonly faultEvery?: readonly [number, number];
   readonly say?: (line: string) => void;
 }
@@ -66,13 +70,26 @@ export type Op = (typeof OPS)[number];
 
 export const FAULTS = [
   'allocatorKill',
+  'allocatorKillAddBeforeWrite',
+  'allocatorKillAddAfterWrite',
+  'allocatorKillDelBeforeWrite',
+  'allocatorKillDelAfterWrite',
   'controllerKill',
   'webhookKill',
   'apiserverKill',
   'etcdKill',
   'apiFaults',
+  'socketClose',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/** The aimed allocator kills: which pool writes, and on which side of the write. */
+const AIMED: Partial<Record<Fault, Pick<WriteKill, 'kind' | 'phase'>>> = {
+  allocatorKillAddBeforeWrite: { kind: 'allocate', phase: 'beforeWrite' },
+  allocatorKillAddAfterWrite: { kind: 'allocate', phase: 'afterWrite' },
+  allocatorKillDelBeforeWrite: { kind: 'release', phase: 'beforeWrite' },
+  allocatorKillDelAfterWrite: { kind: 'release', phase: 'afterWrite' },
+};
 
 /** Findings that must never be seen, not even for an instant. */
 const INSTANT = new Set<string>([
@@ -104,6 +121,8 @@ export interface SoakResult {
   readonly ops: Record<Op, { done: number; refused: number }>;
   readonly refusals: readonly string[];
   readonly faults: Record<Fault, number>;
+  /** Aimed kills armed that no matching pool write reached in time (not counted as injected). */
+  readonly aimedMissed: number;
   /**
    * Components that exited on their own and were started again, as a Deployment or
    * DaemonSet would (the controller exits when it loses its Lease, e.g. while the API
@@ -112,6 +131,8 @@ export interface SoakResult {
   readonly restarts: Record<string, number>;
   /** What the API fault proxy (in front of the allocators and the controller) did, by kind. */
   readonly apiProxy: Record<Counter, number>;
+  /** What the relays in front of the allocators' sockets did, by outcome (all nodes). */
+  readonly socketProxy: Record<SocketCounter, number>;
   readonly checks: number;
   /** Instant-invariant findings (duplicates, records outside the free set): must be none. */
   readonly duplicates: readonly Finding[];
@@ -219,6 +240,8 @@ function workload(
 /** Everything the soak started, so the end (or a failure) stops all of it. */
 class Components {
   proxy!: ApiFaultProxy;
+  /** One relay per node, in front of its allocator's socket. */
+  sockets: SocketFaultProxy[] = [];
   webhook!: WebhookProcess;
   controller!: ControllerProcess;
   allocators: AllocatorProcess[] = [];
@@ -252,7 +275,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
 
   try {
     say(`seed ${opts.seed}: ${nodes.length} nodes, ${workers} workers, ${opts.minutes} min`);
-    await startComponents(cluster, c, nodes, opts.seed);
+    await startComponents(cluster, c, nodes, opts.seed, rng.fork());
     // A former run's pools may still be Terminating with addresses of pods that are gone:
     // the controller's GC releases them, then the pools go. Start from a clean slate.
     await eventually(
@@ -396,27 +419,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         await sleep(r.int(300, 1500));
       }
     };
-    const faultLoop = async (r: Rng): Promise<void> => {
-      const [min, max] = opts.faultEvery ?? [5, 12];
-      // Round robin first, so a short run injects every kind; then at random.
-      let n = 0;
+    let aimedMissed = 0;
+    // Two loops, so faults overlap as they do in life (an allocator dies while the API server
+    // is away): one kills allocators, the other everything else.
+    const faultLoop = async (r: Rng, kinds: readonly Fault[]): Promise<void> => {
+      const [min, max] = opts.faultEvery ?? [2, 6];
       for (;;) {
         await sleep(r.int(min * 1000, max * 1000));
         if (Date.now() >= deadline) return;
-        const kind =
-          n < FAULTS.length
-            ? FAULTS[n]!
-            : r.weighted<Fault>({
-                allocatorKill: 4,
-                controllerKill: 1,
-                webhookKill: 1,
-                apiserverKill: 1,
-                etcdKill: 1,
-                apiFaults: 2,
-              });
-        n++;
-        await inject(kind, r, c, say);
-        faults[kind]++;
+        // At a random moment, a kind drawn among those injected least so far: every kind
+        // gets its share in a run of any length, in an order the seed decides.
+        const least = Math.min(...kinds.map((f) => faults[f]));
+        const kind = r.pick(kinds.filter((f) => faults[f] === least))!;
+        if (await inject(kind, r, c, say)) faults[kind]++;
+        else aimedMissed++;
       }
     };
     // The kubelet's restart policy: what exits on its own is started again.
@@ -468,7 +484,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     };
     await Promise.all([
       ...Array.from({ length: workers }, () => worker(rng.fork())),
-      faultLoop(rng.fork()),
+      faultLoop(
+        rng.fork(),
+        FAULTS.filter((f) => f.startsWith('allocator')),
+      ),
+      faultLoop(
+        rng.fork(),
+        FAULTS.filter((f) => !f.startsWith('allocator')),
+      ),
       checker(),
       supervisor(),
     ]);
@@ -509,8 +532,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       ops,
       refusals,
       faults,
+      aimedMissed,
       restarts,
       apiProxy: c.proxy.counts(),
+      socketProxy: sumCounts(c.sockets.map((sp) => sp.counts())),
       checks,
       duplicates: [...duplicates.values()],
       leaksAtEnd: final.violations,
@@ -532,6 +557,7 @@ async function startComponents(
   c: Components,
   nodes: string[],
   seed: number,
+  rng: Rng,
 ): Promise<void> {
   // The allocators and the controller reach the API server through the fault proxy; the
   // webhook, Multus and the simulator directly (their faults are not nicpool's to survive).
@@ -554,14 +580,21 @@ async function startComponents(
     env: { KUBECONFIG: await via('controller') },
   });
   await c.controller.start();
-  const allocatorKubeconfig = await via('allocator');
+  const allocatorKubeconfig = await componentKubeconfig(cluster, 'allocator');
   for (const node of nodes) {
     const a = new AllocatorProcess(cluster, node, await freePort());
+    // Each allocator through a listener of its own, so an aimed kill knows whose write it is.
+    const kubeconfig = c.proxy.kubeconfigFor(
+      allocatorKubeconfig,
+      await c.proxy.listen(node),
+      `-${node}`,
+    );
     const start = a.start.bind(a);
     // Every (re)start through the proxy.
-    a.start = (env = {}) => start({ KUBECONFIG: allocatorKubeconfig, ...env });
+    a.start = (env = {}) => start({ KUBECONFIG: kubeconfig, ...env });
     await a.start();
     c.allocators.push(a);
+    c.sockets.push(await SocketFaultProxy.start(a.socket, rng.fork()));
   }
   c.sim = new NodeSimulator({
     cluster,
@@ -569,7 +602,8 @@ async function startComponents(
     hostNics: ['ens192', 'ens224'],
     clusterNetwork: 'macvlan-conf-ens192',
     extraPlugins: PLUGINS,
-    allocators: Object.fromEntries(c.allocators.map((a) => [a.node, a.socket])),
+    // The shim reaches its node's allocator through the relay in front of its socket.
+    allocators: Object.fromEntries(c.allocators.map((a, i) => [a.node, c.sockets[i]!.path])),
     parallel: 8,
   });
   await c.sim.start();
@@ -585,16 +619,64 @@ const API_FAULTS = {
   status500AfterWrite: 0.03,
 } as const;
 
-/** One fault: SIGKILL a component, leave it down a moment, start it again; or an API window. */
-async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => void): Promise<void> {
+/** A share of the allocator connections cut while a socket window lasts. */
+const SOCKET_SHARE = 0.3;
+/** How long an aimed kill waits for a matching pool write before it is disarmed. */
+/** (report.ts says 20 s.) */
+const AIM_TIMEOUT_MS = 20_000;
+
+/**
+ * One fault: SIGKILL a component, leave it down a moment, start it again; or a window of API
+ * or socket faults. False when an aimed kill found no matching write in time (not injected).
+ */
+async function inject(
+  kind: Fault,
+  r: Rng,
+  c: Components,
+  say: (l: string) => void,
+): Promise<boolean> {
   const downMs = r.int(200, 2000);
+  const aimed = AIMED[kind];
+  if (aimed !== undefined) {
+    const byNode = new Map(c.allocators.map((a) => [a.node, a]));
+    const hit = await c.proxy.armWriteKill(
+      {
+        ...aimed,
+        labels: c.allocators.map((a) => a.node),
+        kill: async (node) => {
+          c.down.add(`allocator ${node}`);
+          await byNode.get(node)!.kill9();
+        },
+      },
+      AIM_TIMEOUT_MS,
+    );
+    if (hit === undefined) {
+      say(`fault: ${kind}: no matching pool write within ${AIM_TIMEOUT_MS} ms; disarmed`);
+      return false;
+    }
+    say(
+      `fault: SIGKILL allocator ${hit} ${aimed.phase === 'beforeWrite' ? 'before' : 'after'} the pool write of ${aimed.kind === 'allocate' ? 'an ADD' : 'a DEL'}`,
+    );
+    await sleep(downMs);
+    await byNode.get(hit)!.start();
+    c.down.delete(`allocator ${hit}`);
+    return true;
+  }
+  if (kind === 'socketClose') {
+    const ms = r.int(4000, 10_000);
+    say(`fault: allocator connections cut mid-request (${SOCKET_SHARE * 100} %) for ${ms} ms`);
+    for (const sp of c.sockets) sp.setShare(SOCKET_SHARE);
+    await sleep(ms);
+    for (const sp of c.sockets) sp.setShare(0);
+    return true;
+  }
   if (kind === 'apiserverKill' || kind === 'etcdKill') {
     const name = kind === 'etcdKill' ? 'etcd' : 'kube-apiserver';
     say(`fault: SIGKILL ${name} for ${downMs} ms`);
     c.down.add(name);
     await killAndRestart(name, downMs);
     c.down.delete(name);
-    return;
+    return true;
   }
   if (kind === 'apiFaults') {
     const ms = r.int(4000, 10_000);
@@ -602,7 +684,7 @@ async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => vo
     c.proxy.setFaults(API_FAULTS);
     await sleep(ms);
     c.proxy.setFaults({});
-    return;
+    return true;
   }
   const target: { kill9(): Promise<void>; start(): Promise<void> } =
     kind === 'allocatorKill'
@@ -618,6 +700,14 @@ async function inject(kind: Fault, r: Rng, c: Components, say: (l: string) => vo
   await sleep(downMs);
   await target.start();
   c.down.delete(name);
+  return true;
+}
+
+function sumCounts<K extends string>(all: readonly Record<K, number>[]): Record<K, number> {
+  const out = {} as Record<K, number>;
+  for (const one of all)
+    for (const [k, n] of Object.entries(one) as [K, number][]) out[k] = (out[k] ?? 0) + n;
+  return out;
 }
 
 /** Before the end's checks: everything up again (the GC and DELs need them). */
@@ -681,6 +771,7 @@ async function stopComponents(
   await quiet(c.webhook?.stop());
   if (!keep) c.webhook?.cleanup();
   await quiet(c.proxy?.close());
+  for (const sp of c.sockets) await quiet(sp.close());
 }
 
 /** Writes the result as JSON in a fresh temp dir; returns its path (for the CLI and a failed test). */
