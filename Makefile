@@ -75,5 +75,9 @@ down: install ## Stop what make up started
 demo: install components build ## Replay the tutorial on this machine: control plane, nicpool, real Multus, simulated pods (root)
 	@$(NODE) scripts/demo.ts
 
+.PHONY: images
+images: install build ## OCI archives of nicpool's image, the tutorial's busybox and nginx, and pause → dist/images/ (root; docs/images.md; IMAGES=nicpool,busybox,nginx,pause builds some, GZIP=1 gzips the layers)
+	@$(NODE) scripts/images/cli.ts $(if $(IMAGES),--only $(IMAGES)) $(if $(GZIP),--gzip)
+
 clean: ## Remove build output
 	rm -rf apps/*/dist coverage
