@@ -75,6 +75,13 @@ down: install ## Stop what make up started
 demo: install components build ## Replay the tutorial on this machine: control plane, nicpool, real Multus, simulated pods (root)
 	@$(NODE) scripts/demo.ts
 
+.PHONY: node-up node-down
+node-up: install components ## A real kubelet node (own control plane on 10.251.0.1, containerd, kubelet, kube-proxy, Multus; dist/images/*.oci.tar imported) (root); prints export KUBECONFIG=…
+	@$(NODE) e2e/realnode/cli.ts up
+
+node-down: install ## Stop the real node and restore the host (links, nft tables, mounts, cgroups, sysctls); also after a crash
+	@$(NODE) e2e/realnode/cli.ts down
+
 .PHONY: images
 images: install build ## OCI archives of nicpool's image, the tutorial's busybox and nginx, and pause → dist/images/ (root; docs/images.md; IMAGES=nicpool,busybox,nginx,pause builds some, GZIP=1 gzips the layers)
 	@$(NODE) scripts/images/cli.ts $(if $(IMAGES),--only $(IMAGES)) $(if $(GZIP),--gzip)
