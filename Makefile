@@ -31,10 +31,10 @@ lint: install ## ESLint (bugs, import direction) and Prettier (format)
 format: install ## Rewrite files in Prettier's format
 	node_modules/.bin/prettier --write .
 
-gen: install ## Regenerate deploy/crds from libs/crds
+gen: install ## Regenerate deploy/ (CRDs, manifests, the Helm chart) from libs/crds and libs/manifests
 	$(NODE) scripts/gen-crds.ts
 
-verify: install ## Fail when generated files (deploy/crds, deploy/webhook) drift from their source
+verify: install ## Fail when a generated file under deploy/ (the Helm chart too) drifts from its source
 	$(NODE) scripts/gen-crds.ts --check
 
 test-unit: install ## Unit and integration tests (no cluster)

@@ -13,6 +13,8 @@ const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
+  // Build output (the image builder's staging trees hold package.json copies) is no module of ours.
+  modulePathIgnorePatterns: ['<rootDir>/dist/'],
 };
 
 /** @type {import('jest').Config} */
