@@ -3,10 +3,18 @@
 // list of Debian packages (mmdebstrap, debian.ts) plus what stage() adds to the tree, and
 // how its containers run. Names are the fully qualified ones CRI resolves the manifests' to.
 import { IMAGE } from '@nicpool/manifests';
-import { chmodSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { qualify, type RunConfig } from './oci.ts';
-import { stageNicpool } from './nicpool.ts';
+import { checkBuilt, runtimeModules, stageNicpool } from './nicpool.ts';
 import { run } from './run.ts';
 
 export type ImageKey = 'nicpool' | 'busybox' | 'nginx' | 'pause';
@@ -14,8 +22,11 @@ export const IMAGE_KEYS: readonly ImageKey[] = ['nicpool', 'busybox', 'nginx', '
 
 export interface StageContext {
   readonly repo: string;
-  /** The image's root filesystem, with the Debian packages already in it. */
-  readonly root: string;
+  /**
+   * The image's root filesystem, once the Debian packages are in it: a promise, so that a
+   * stage can do its own slow work (npm ci) while mmdebstrap runs.
+   */
+  readonly tree: Promise<string>;
   /** `<cache>/images`, outside the repository. */
   readonly cache: string;
   /** A scratch directory of this image's build. */
@@ -43,24 +54,26 @@ export function pathOf(def: ImageDef): string[] {
   return p === undefined ? [] : p.slice('PATH='.length).split(':');
 }
 
-type User = readonly [name: string, uid: number, home: string, shell: string];
-
-/** /etc/passwd and /etc/group (one group per user, same id): the extract variant has none. */
-function writeUsers(root: string, users: readonly User[]): void {
-  mkdirSync(join(root, 'etc'), { recursive: true });
-  writeFileSync(
-    join(root, 'etc', 'passwd'),
-    users.map(([n, id, home, shell]) => `${n}:x:${id}:${id}:${n}:${home}:${shell}\n`).join(''),
-  );
-  writeFileSync(
-    join(root, 'etc', 'group'),
-    users.map(([n, id]) => `${n === 'nobody' ? 'nogroup' : n}:x:${id}:\n`).join(''),
-  );
-  // glibc reads these databases from files with or without it; say so for the programs that look.
-  writeFileSync(
-    join(root, 'etc', 'nsswitch.conf'),
-    'passwd: files\ngroup: files\nhosts: files dns\n',
-  );
+/**
+ * Copies the image's own files, scripts/images/rootfs/<key>/ (its /etc/passwd, /etc/group,
+ * nsswitch.conf; nginx's site), into the tree: files 0644 (0755 if executable in git), directories
+ * 0755, whatever the umask of the checkout. deploy/images/Containerfile copies the same files.
+ */
+export function copyOverlay(repo: string, key: ImageKey, root: string): void {
+  const walk = (from: string, to: string): void => {
+    mkdirSync(to, { recursive: true });
+    chmodSync(to, 0o755);
+    for (const e of readdirSync(from, { withFileTypes: true })) {
+      const [src, dst] = [join(from, e.name), join(to, e.name)];
+      if (e.isDirectory()) walk(src, dst);
+      else {
+        copyFileSync(src, dst);
+        chmodSync(dst, statSync(src).mode & 0o100 ? 0o755 : 0o644);
+      }
+    }
+  };
+  const overlay = join(repo, 'scripts', 'images', 'rootfs', key);
+  if (existsSync(overlay)) walk(overlay, root);
 }
 
 /** /tmp (1777) and /run, which programs expect and the extract variant may lack. */
@@ -87,12 +100,14 @@ const nicpool: ImageDef = {
     workingDir: '/app',
   },
   async stage(ctx) {
-    writeUsers(ctx.root, [
-      ['root', 0, '/root', '/bin/sh'],
-      ['nonroot', NONROOT, '/nonexistent', '/usr/sbin/nologin'],
-    ]);
-    baseDirs(ctx.root);
-    return stageNicpool(ctx.repo, ctx.root, ctx.cache, ctx.scratch, ctx.log);
+    checkBuilt(ctx.repo);
+    const modules = runtimeModules(ctx.repo, join(ctx.cache, 'npm'), ctx.scratch, ctx.log);
+    // Not rejected unobserved if the Debian tree fails first.
+    modules.catch(() => undefined);
+    const root = await ctx.tree;
+    copyOverlay(ctx.repo, 'nicpool', root);
+    baseDirs(root);
+    return stageNicpool(ctx.repo, root, await modules);
   },
 };
 
@@ -105,20 +120,18 @@ const busybox: ImageDef = {
   debian: ['busybox-static'],
   run: { env: [PATH], cmd: ['sh'] },
   async stage(ctx) {
-    const busyboxBin = join(ctx.root, 'bin', 'busybox');
+    const root = await ctx.tree;
+    const busyboxBin = join(root, 'bin', 'busybox');
     const list = await run(busyboxBin, ['--list-full'], { install: 'the busybox-static package' });
     // An applet link for each program busybox has, where Debian's busybox --install puts it.
     for (const applet of list.split('\n').filter(Boolean).sort()) {
-      const at = join(ctx.root, applet);
+      const at = join(root, applet);
       if (existsSync(at)) continue;
       mkdirSync(dirname(at), { recursive: true });
       symlinkSync('/bin/busybox', at);
     }
-    writeUsers(ctx.root, [
-      ['root', 0, '/root', '/bin/sh'],
-      ['nobody', 65534, '/nonexistent', '/bin/false'],
-    ]);
-    baseDirs(ctx.root);
+    copyOverlay(ctx.repo, 'busybox', root);
+    baseDirs(root);
     return {
       'org.opencontainers.image.title': 'busybox',
       'org.opencontainers.image.description':
@@ -126,15 +139,6 @@ const busybox: ImageDef = {
     };
   },
 };
-
-/** The tutorial's test-app: port 80, and the logs on the container's output. */
-const NGINX_SITE = `# make images: the tutorial's test-app (image: nginx, containerPort 80).
-server {
-    listen 80 default_server;
-    root /usr/share/nginx/html;
-    index index.html;
-}
-`;
 
 const nginx: ImageDef = {
   key: 'nginx',
@@ -150,19 +154,16 @@ const nginx: ImageDef = {
     stopSignal: 'SIGQUIT',
   },
   async stage(ctx) {
-    // nginx-common's postinst would make these; the extract variant runs no script.
-    writeFileSync(join(ctx.root, 'etc', 'nginx', 'conf.d', 'default.conf'), NGINX_SITE);
-    const logs = join(ctx.root, 'var', 'log', 'nginx');
+    const root = await ctx.tree;
+    // The site on :80 (rootfs/nginx/etc/nginx/conf.d/default.conf), and the logs on the
+    // container's output, as the Docker Official Image has them.
+    copyOverlay(ctx.repo, 'nginx', root);
+    const logs = join(root, 'var', 'log', 'nginx');
     mkdirSync(logs, { recursive: true });
     symlinkSync('/dev/stdout', join(logs, 'access.log'));
     symlinkSync('/dev/stderr', join(logs, 'error.log'));
-    mkdirSync(join(ctx.root, 'var', 'lib', 'nginx'), { recursive: true });
-    writeUsers(ctx.root, [
-      ['root', 0, '/root', '/bin/sh'],
-      ['www-data', 33, '/var/www', '/usr/sbin/nologin'],
-      ['nobody', 65534, '/nonexistent', '/usr/sbin/nologin'],
-    ]);
-    baseDirs(ctx.root);
+    mkdirSync(join(root, 'var', 'lib', 'nginx'), { recursive: true });
+    baseDirs(root);
     return {
       'org.opencontainers.image.title': 'nginx',
       'org.opencontainers.image.description':
@@ -178,8 +179,9 @@ const pause: ImageDef = {
   debian: [],
   run: { user: '65535:65535', env: [PATH], entrypoint: ['/pause'] },
   async stage(ctx) {
-    const out = join(ctx.root, 'pause');
-    mkdirSync(ctx.root, { recursive: true });
+    const root = await ctx.tree;
+    const out = join(root, 'pause');
+    mkdirSync(root, { recursive: true });
     await run(
       'gcc',
       ['-Os', '-static', '-s', '-o', out, join(ctx.repo, 'scripts', 'images', 'pause.c')],

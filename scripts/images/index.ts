@@ -72,16 +72,20 @@ const stderrLog = (line: string): void => {
 };
 const secs = (t0: number): string => `${((Date.now() - t0) / 1000).toFixed(1)} s`;
 
-/** Removes a scratch tree; refuses to cross into anything mounted inside it. */
+/** Removes a scratch tree; unmounts first whatever is mounted inside it, never crosses into a mount. */
 function removeTree(dir: string): void {
   if (!existsSync(dir)) return;
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m === dir || m.startsWith(`${dir}/`))
-    .sort((a, b) => b.length - a.length);
-  for (const m of mounts) execFileSync('umount', ['--lazy', m]);
-  execFileSync('rm', ['-rf', '--one-file-system', dir]);
+  const mountsUnder = (): string[] =>
+    readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .map((l) => l.split(' ')[4] ?? '')
+      .filter((m) => m === dir || m.startsWith(`${dir}/`))
+      .sort((a, b) => b.length - a.length);
+  // mmdebstrap runs with --skip=chroot/mount; this is for a tool killed mid-way all the same.
+  for (const m of mountsUnder()) execFileSync('umount', ['--lazy', m]);
+  const left = mountsUnder();
+  if (left.length > 0) throw new Error(`not removing ${dir}: still mounted ${left.join(', ')}`);
+  rmSync(dir, { recursive: true, force: true });
 }
 
 function alive(pid: number): boolean {
@@ -124,11 +128,14 @@ async function buildOne(
   const scratch = join(o.work, def.key);
   const root = join(scratch, 'rootfs');
   mkdirSync(scratch, { recursive: true });
-  let packages = new Map<string, { version: string }>();
-  if (def.debian.length > 0) {
+  const tree = (async () => {
+    if (def.debian.length === 0) {
+      mkdirSync(root);
+      return new Map<string, { version: string }>();
+    }
     const t = Date.now();
     say(`Debian ${SUITE} packages: mmdebstrap --variant=extract --include=${def.debian.join(',')}`);
-    packages = await debootstrap({
+    const found = await debootstrap({
       include: def.debian,
       root,
       debCache: join(o.cache, 'debs', def.key),
@@ -136,9 +143,24 @@ async function buildOne(
       scratch: join(scratch, 'apt-simulate.txt'),
     });
     trimRootfs(root);
-    say(`${packages.size} packages extracted (${secs(t)})`);
-  } else mkdirSync(root);
-  const labels = await def.stage({ repo: o.repo, root, cache: o.cache, scratch, log: say });
+    say(`${found.size} packages extracted (${secs(t)})`);
+    return found;
+  })();
+  let labels: Record<string, string>;
+  try {
+    labels = await def.stage({
+      repo: o.repo,
+      tree: tree.then(() => root),
+      cache: o.cache,
+      scratch,
+      log: say,
+    });
+  } catch (e) {
+    // Failed before the tree was done: let mmdebstrap finish before the scratch tree goes.
+    await tree.catch(() => undefined);
+    throw e;
+  }
+  const packages = await tree;
 
   const path = pathOf(def);
   const problems = workloadCommands(o.repo)
@@ -231,7 +253,11 @@ export async function buildImages(options: BuildOptions = {}): Promise<BuiltImag
     log(`done in ${secs(t0)}: ${relative(process.cwd(), join(out, 'manifest.json'))}`);
     return built;
   } finally {
-    removeTree(work);
+    try {
+      removeTree(work);
+    } catch (e) {
+      log(`could not remove ${work}: ${(e as Error).message}`);
+    }
   }
 }
 

@@ -66,16 +66,23 @@ function prune(dir: string): void {
   }
 }
 
+export interface RuntimeModules {
+  /** A node_modules directory in the cache, never modified once there. */
+  readonly dir: string;
+  /** The npm version that made it. */
+  readonly npm: string;
+}
+
 /**
  * The runtime node_modules for this package-lock.json, from the cache or made now:
  * `npm ci --omit=dev --ignore-scripts` in a copy of the package.json files, then pruned.
  */
-async function runtimeModules(
+export async function runtimeModules(
   repo: string,
   cache: string,
   scratch: string,
   log: (l: string) => void,
-): Promise<{ dir: string; npm: string }> {
+): Promise<RuntimeModules> {
   const npm = (await run('npm', ['--version'], { install: 'apt-get install npm' })).trim();
   const files = manifests(repo);
   const key = createHash('sha256');
@@ -101,18 +108,18 @@ async function runtimeModules(
   const tmp = `${dir}.tmp-${process.pid}`;
   rmSync(tmp, { recursive: true, force: true });
   renameSync(modules, tmp);
-  renameSync(tmp, dir);
+  try {
+    renameSync(tmp, dir);
+  } catch (e) {
+    // Another build made the same one meanwhile: same lock file, same tree.
+    if (!existsSync(dir)) throw e;
+    rmSync(tmp, { recursive: true, force: true });
+  }
   return { dir, npm };
 }
 
-/** Populates `root` (a Debian tree) with Node and /app; returns the image's labels. */
-export async function stageNicpool(
-  repo: string,
-  root: string,
-  cache: string,
-  scratch: string,
-  log: (l: string) => void,
-): Promise<Record<string, string>> {
+/** Throws, naming the command that makes them, unless `make build`'s output and Node are there. */
+export function checkBuilt(repo: string): void {
   const missing = APP_FILES.filter((f) => !existsSync(join(repo, f)));
   if (missing.length > 0)
     throw new Error(
@@ -121,8 +128,17 @@ export async function stageNicpool(
   const node = join(repo, 'node_modules', '.bin', 'node');
   if (!existsSync(node))
     throw new Error(`${node} is missing: make install (npm ci) brings the pinned Node 24`);
+}
 
-  const modules = await runtimeModules(repo, join(cache, 'npm'), scratch, log);
+/** Populates `root` (a Debian tree) with Node and /app; returns the image's labels. */
+export async function stageNicpool(
+  repo: string,
+  root: string,
+  modules: RuntimeModules,
+): Promise<Record<string, string>> {
+  checkBuilt(repo);
+  const node = join(repo, 'node_modules', '.bin', 'node');
+
   const app = join(root, 'app');
   mkdirSync(app, { recursive: true });
   // Hard links from the cache: no copy of 100 MB (tar sees one link of each file in the
