@@ -608,7 +608,13 @@ describe('aimed kills on pool writes', () => {
 
   it('before the write: kills the writer, cuts its connection, and the write never lands', async () => {
     const armed = proxy.armWriteKill(
-      { kind: 'allocate', phase: 'beforeWrite', labels: ['node1', 'node2'], kill },
+      {
+        kind: 'allocate',
+        phase: 'beforeWrite',
+        labels: ['node1', 'node2'],
+        claim: () => true,
+        kill,
+      },
       5000,
     );
     const r = await callAt(n2, 'PUT', `${TAPPED}/status`, tappedWrite(['10.6.0.2', '10.6.0.3']));
@@ -620,7 +626,7 @@ describe('aimed kills on pool writes', () => {
 
   it('after the write: the write lands, then the writer is killed before it hears so', async () => {
     const armed = proxy.armWriteKill(
-      { kind: 'release', phase: 'afterWrite', labels: ['node1'], kill },
+      { kind: 'release', phase: 'afterWrite', labels: ['node1'], claim: () => true, kill },
       5000,
     );
     const r = await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite([]));
@@ -632,7 +638,7 @@ describe('aimed kills on pool writes', () => {
 
   it('a write that does not match, or that the API server refuses, goes on and the kill stays armed', async () => {
     const armed = proxy.armWriteKill(
-      { kind: 'release', phase: 'afterWrite', labels: ['node1'], kill },
+      { kind: 'release', phase: 'afterWrite', labels: ['node1'], claim: () => true, kill },
       1500,
     );
     // An allocation, when a release is armed: forwarded, answered.
@@ -654,11 +660,14 @@ describe('aimed kills on pool writes', () => {
 
   it('one kill armed at a time', async () => {
     const armed = proxy.armWriteKill(
-      { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], kill },
+      { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
       200,
     );
     expect(() =>
-      proxy.armWriteKill({ kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], kill }, 200),
+      proxy.armWriteKill(
+        { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
+        200,
+      ),
     ).toThrow('armed already');
     expect(await armed).toBeUndefined();
   });

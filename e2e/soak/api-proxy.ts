@@ -65,6 +65,11 @@ export interface WriteKill {
   readonly phase: 'beforeWrite' | 'afterWrite';
   /** Only writes that came through these listeners (see `listen`). */
   readonly labels: readonly string[];
+  /**
+   * Asked, when a write matches, whether its client may be killed now (it is not being
+   * killed or restarted by someone else); false lets the write go on and keeps the kill armed.
+   */
+  readonly claim: (label: string) => boolean;
   /** Kills the client; the proxy waits for it, then cuts the client's connection. */
   readonly kill: (label: string) => Promise<void>;
 }
@@ -555,7 +560,7 @@ export class ApiFaultProxy {
       tap !== undefined &&
       effect !== undefined &&
       (tap.kill.kind === 'allocate' ? effect.added > 0 : effect.removed > 0);
-    if (!matches) {
+    if (!matches || this.#tap !== tap || !tap.kill.claim(label)) {
       this.#forward(req, res, 'relay', { body });
       return;
     }

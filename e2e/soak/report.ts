@@ -52,7 +52,7 @@ export function renderSoak(r: SoakResult, command: string, minFaults = 1): strin
     `| allocator connections through the socket relays | ${Object.entries(r.socketProxy)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')} |`,
-    `| aimed allocator kills armed that no matching pool write reached in ${AIM_S} s (not counted) | ${r.aimedMissed} |`,
+    `| faults drawn but not injected (an aimed kill no matching pool write reached in ${AIM_S} s, or an allocator kill with every allocator down) | ${r.notInjected} |`,
     `| components that exited on their own and were started again | ${
       Object.entries(r.restarts)
         .map(([k, n]) => `${k}: ${n}`)

@@ -50,7 +50,7 @@ export interface SoakOptions {
   readonly nodes?: number;
   /** Concurrent churn loops (default 3). */
   readonly workers?: number;
-  /** Seconds between faults, drawn in [min, max], in each of the two fault loops (default 2–6). */
+  /** Seconds between faults, drawn in [min, max], in each of the three fault loops (default 1–3 for the aimed kills, 2–6 for the others). */
   readonly faultEvery?: readonly [number, number];
   readonly say?: (line: string) => void;
 }
@@ -83,6 +83,8 @@ export const FAULTS = [
 ] as const;
 export type Fault = (typeof FAULTS)[number];
 
+/** The process kills that are not aimed at a pool write. */
+const KILLS: readonly Fault[] = ['allocatorKill', 'controllerKill', 'webhookKill'];
 /** The aimed allocator kills: which pool writes, and on which side of the write. */
 const AIMED: Partial<Record<Fault, Pick<WriteKill, 'kind' | 'phase'>>> = {
   allocatorKillAddBeforeWrite: { kind: 'allocate', phase: 'beforeWrite' },
@@ -90,6 +92,7 @@ const AIMED: Partial<Record<Fault, Pick<WriteKill, 'kind' | 'phase'>>> = {
   allocatorKillDelBeforeWrite: { kind: 'release', phase: 'beforeWrite' },
   allocatorKillDelAfterWrite: { kind: 'release', phase: 'afterWrite' },
 };
+const AIMED_KINDS = FAULTS.filter((f) => AIMED[f] !== undefined);
 
 /** Findings that must never be seen, not even for an instant. */
 const INSTANT = new Set<string>([
@@ -121,8 +124,8 @@ export interface SoakResult {
   readonly ops: Record<Op, { done: number; refused: number }>;
   readonly refusals: readonly string[];
   readonly faults: Record<Fault, number>;
-  /** Aimed kills armed that no matching pool write reached in time (not counted as injected). */
-  readonly aimedMissed: number;
+  /** Faults drawn and not injected: an aimed kill no matching write reached in time, or no allocator up to kill. */
+  readonly notInjected: number;
   /**
    * Components that exited on their own and were started again, as a Deployment or
    * DaemonSet would (the controller exits when it loses its Lease, e.g. while the API
@@ -419,11 +422,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         await sleep(r.int(300, 1500));
       }
     };
-    let aimedMissed = 0;
-    // Two loops, so faults overlap as they do in life (an allocator dies while the API server
-    // is away): one kills allocators, the other everything else.
-    const faultLoop = async (r: Rng, kinds: readonly Fault[]): Promise<void> => {
-      const [min, max] = opts.faultEvery ?? [2, 6];
+    let notInjected = 0;
+    // Three loops, so faults overlap as they do in life (an allocator dies while the API
+    // server is away): kills aimed at pool writes (they wait for their write, so they pause
+    // less in between), the other process kills, and the control plane with the windows.
+    const faultLoop = async (
+      r: Rng,
+      kinds: readonly Fault[],
+      [min, max]: readonly [number, number],
+    ): Promise<void> => {
       for (;;) {
         await sleep(r.int(min * 1000, max * 1000));
         if (Date.now() >= deadline) return;
@@ -432,7 +439,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
         const least = Math.min(...kinds.map((f) => faults[f]));
         const kind = r.pick(kinds.filter((f) => faults[f] === least))!;
         if (await inject(kind, r, c, say)) faults[kind]++;
-        else aimedMissed++;
+        else notInjected++;
       }
     };
     // The kubelet's restart policy: what exits on its own is started again.
@@ -484,13 +491,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     };
     await Promise.all([
       ...Array.from({ length: workers }, () => worker(rng.fork())),
+      faultLoop(rng.fork(), AIMED_KINDS, opts.faultEvery ?? [1, 3]),
+      faultLoop(rng.fork(), KILLS, opts.faultEvery ?? [2, 6]),
       faultLoop(
         rng.fork(),
-        FAULTS.filter((f) => f.startsWith('allocator')),
-      ),
-      faultLoop(
-        rng.fork(),
-        FAULTS.filter((f) => !f.startsWith('allocator')),
+        FAULTS.filter((f) => !AIMED_KINDS.includes(f) && !KILLS.includes(f)),
+        opts.faultEvery ?? [2, 6],
       ),
       checker(),
       supervisor(),
@@ -532,7 +538,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       ops,
       refusals,
       faults,
-      aimedMissed,
+      notInjected,
       restarts,
       apiProxy: c.proxy.counts(),
       socketProxy: sumCounts(c.sockets.map((sp) => sp.counts())),
@@ -627,7 +633,8 @@ const AIM_TIMEOUT_MS = 20_000;
 
 /**
  * One fault: SIGKILL a component, leave it down a moment, start it again; or a window of API
- * or socket faults. False when an aimed kill found no matching write in time (not injected).
+ * or socket faults. False when it was not injected: an aimed kill found no matching write in
+ * time, or every allocator was down already.
  */
 async function inject(
   kind: Fault,
@@ -643,10 +650,13 @@ async function inject(
       {
         ...aimed,
         labels: c.allocators.map((a) => a.node),
-        kill: async (node) => {
+        // Not one that another fault loop (or the supervisor) is killing or restarting.
+        claim: (node) => {
+          if (c.down.has(`allocator ${node}`)) return false;
           c.down.add(`allocator ${node}`);
-          await byNode.get(node)!.kill9();
+          return true;
         },
+        kill: (node) => byNode.get(node)!.kill9(),
       },
       AIM_TIMEOUT_MS,
     );
@@ -686,12 +696,14 @@ async function inject(
     c.proxy.setFaults({});
     return true;
   }
-  const target: { kill9(): Promise<void>; start(): Promise<void> } =
+  const target: { kill9(): Promise<void>; start(): Promise<void> } | undefined =
     kind === 'allocatorKill'
-      ? r.pick(c.allocators)!
+      ? // One no aimed kill or restart holds at the moment.
+        r.pick(c.allocators.filter((a) => !c.down.has(`allocator ${a.node}`)))
       : kind === 'controllerKill'
         ? c.controller
         : c.webhook;
+  if (target === undefined) return false; // every allocator is down already
   const name =
     target instanceof AllocatorProcess ? `allocator ${target.node}` : kind.replace('Kill', '');
   say(`fault: SIGKILL ${name}`);
