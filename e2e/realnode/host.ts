@@ -35,7 +35,12 @@ export interface HostRecord {
   readonly sysctls: Record<string, string>;
   /** Which HOST_PATHS existed before up. */
   readonly existed: Record<string, boolean>;
+  /** The allocator socket dir's entries before up, if it existed (down removes the others). */
+  readonly spidernet?: readonly string[];
 }
+
+/** nicpool's allocator DaemonSet mounts this host path (hostPath DirectoryOrCreate). */
+const SOCKET_DIR = '/var/run/spidernet';
 
 async function must(cmd: string, args: readonly string[], input?: string): Promise<string> {
   const r = await run({ cmd, args, ...(input === undefined ? {} : { input }) });
@@ -70,7 +75,11 @@ export function recordHost(): HostRecord {
     if (v !== undefined) sysctls[k] = v;
   }
   const existed = Object.fromEntries(HOST_PATHS.map((p) => [p, existsSync(p)]));
-  const rec = { sysctls, existed };
+  const rec: HostRecord = {
+    sysctls,
+    existed,
+    ...(existed[SOCKET_DIR] === true && { spidernet: list(SOCKET_DIR) }),
+  };
   writeFileSync(PATHS.host, JSON.stringify(rec, null, 2));
   return rec;
 }
@@ -304,6 +313,9 @@ export function cleanHostPaths(rec: HostRecord | undefined): string[] {
     if (p === '/var/log/containers')
       for (const f of list(p)) if (linkTarget(join(p, f))?.startsWith(RN)) rm(join(p, f));
     if (p === '/var/lib/kubelet' && rec?.existed[p] === true) rm(join(p, 'device-plugins'));
+    // The allocator's socket, if its pod did not remove it.
+    if (p === SOCKET_DIR && rec?.spidernet !== undefined)
+      for (const f of list(p)) if (!rec.spidernet.includes(f)) rm(join(p, f));
   }
   return removed;
 }

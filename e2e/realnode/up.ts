@@ -292,6 +292,15 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
     await node.kubectl(['apply', '--server-side', '-f', '-'], JSON.stringify(clusterNetworkNAD()));
   });
 
+  // Before containerd, which otherwise logs that it found no network config.
+  await step('CNI: Multus thin over /usr/lib/cni, private bin and conf dirs', () => {
+    for (const f of readdirSync(bin.cniPluginDir))
+      symlinkSync(join(bin.cniPluginDir, f), join(PATHS.cniBin, f));
+    symlinkSync(bin.multus, join(PATHS.cniBin, 'multus'));
+    mkdirSync(PATHS.cniConf, { recursive: true });
+    mkdirSync(PATHS.multusCache, { recursive: true });
+    writeFileSync(join(PATHS.cniConf, '00-multus.conf'), JSON.stringify(multusConf(), null, 2));
+  });
   await step('containerd', async () => {
     mkdirSync(PATHS.containerd, { recursive: true });
     mkdirSync(join(RN, 'run'), { recursive: true });
@@ -317,14 +326,6 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       );
   });
   images.catch(() => undefined); // awaited below; a failed step before that tears everything down
-  await step('CNI: Multus thin over /usr/lib/cni, private bin and conf dirs', () => {
-    for (const f of readdirSync(bin.cniPluginDir))
-      symlinkSync(join(bin.cniPluginDir, f), join(PATHS.cniBin, f));
-    symlinkSync(bin.multus, join(PATHS.cniBin, 'multus'));
-    mkdirSync(PATHS.cniConf, { recursive: true });
-    mkdirSync(PATHS.multusCache, { recursive: true });
-    writeFileSync(join(PATHS.cniConf, '00-multus.conf'), JSON.stringify(multusConf(), null, 2));
-  });
   await step(`kubelet, Node ${NODE_NAME} Ready`, async () => {
     for (const d of ['root', 'pki', 'manifests', 'pod-logs', 'volume-plugins'])
       mkdirSync(join(PATHS.kubelet, d), { recursive: true });
