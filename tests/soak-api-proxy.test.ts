@@ -658,6 +658,30 @@ describe('aimed kills on pool writes', () => {
     expect(killed).toEqual([]);
   });
 
+  it('a writer another fault holds (claim refused) is not killed: its write goes on, the kill stays armed', async () => {
+    const claimed: string[] = [];
+    const armed = proxy.armWriteKill(
+      {
+        kind: 'allocate',
+        phase: 'beforeWrite',
+        labels: ['node1', 'node2'],
+        claim: (label) => {
+          claimed.push(label);
+          return label === 'node2';
+        },
+        kill,
+      },
+      5000,
+    );
+    const write = tappedWrite(['10.6.0.2', '10.6.0.4']);
+    expect((await callAt(n1, 'PUT', `${TAPPED}/status`, write)).status).toBe(200);
+    expect(killed).toEqual([]);
+    expect((await callAt(n2, 'PUT', `${TAPPED}/status`, write)).error).toBeDefined();
+    expect(await armed).toBe('node2');
+    expect({ claimed, killed }).toEqual({ claimed: ['node1', 'node2'], killed: ['node2'] });
+    expect(seen.filter((x) => x.method === 'PUT')).toHaveLength(1);
+  });
+
   it('one kill armed at a time', async () => {
     const armed = proxy.armWriteKill(
       { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
