@@ -37,7 +37,7 @@ export interface BuildOptions {
   readonly only?: readonly ImageKey[];
   /** Output directory (default dist/images/). */
   readonly outDir?: string;
-  /** The project's component cache (default $NICPOOL_CACHE or ~/.cache/nicpool); images use <cache>/images. */
+  /** The project's component cache (default ~/.cache/nicpool; the CLI passes $NICPOOL_CACHE); images use <cache>/images. */
   readonly cacheDir?: string;
   /** gzip the layers (smaller archives, slower builds); default uncompressed. */
   readonly gzip?: boolean;
@@ -285,9 +285,4 @@ export function readManifest(outDir: string = OUT_DIR): BuiltImage[] | undefined
     ...i,
     archive: join(outDir, i.archive),
   }));
-}
-
-/** Removes what buildImages() left in `outDir` (dist/images/). */
-export function removeImages(outDir: string = OUT_DIR): void {
-  rmSync(outDir, { recursive: true, force: true });
 }
