@@ -91,24 +91,43 @@ export async function step<T>(what: string, f: () => Promise<T> | T): Promise<T>
   return r;
 }
 
+/** The last lines of a component's log, for an error message. */
+function logTail(c: Component, lines = 15): string {
+  try {
+    const text = readFileSync(join(PATHS.logs, `${c}.log`), 'utf8')
+      .trimEnd()
+      .split('\n');
+    return text.slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Polls `probe` until it holds. With `component`, fails at once when that process has
+ * exited, with the end of its log, instead of waiting out the timeout.
+ */
 export async function until(
   what: string,
   timeoutMs: number,
   probe: () => Promise<boolean>,
+  component?: Component,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let note = Date.now();
   while (Date.now() < deadline) {
     if (await probe().catch(() => false)) return;
+    if (component !== undefined && runningPid(component) === undefined)
+      throw new Error(
+        `${component} exited while waiting for ${what}; its log ends:\n${logTail(component)}`,
+      );
     if (Date.now() - note > 10_000) {
       log(`still waiting for ${what}…`);
       note = Date.now();
     }
     await new Promise((r) => setTimeout(r, 200));
   }
-  throw new Error(
-    `timed out after ${timeoutMs / 1000} s waiting for ${what}; logs in ${PATHS.logs}`,
-  );
+  throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
 }
 
 /** The binaries the node runs; fails naming what to install or build. */

@@ -28,7 +28,7 @@ import {
 import { stopRealNode } from './down.ts';
 import { createGuard, createLinks, recordHost } from './host.ts';
 import { PAUSE_IMAGE, buildPauseArchive } from './pause.ts';
-import { startProcess } from './proc.ts';
+import { runningPid, startProcess } from './proc.ts';
 import {
   ENV,
   FAILED_LOGS,
@@ -232,7 +232,7 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
 
   await step('etcd', async () => {
     start('etcd', bin.etcd, etcdArgs());
-    await until('etcd', 30_000, () => httpOk(`http://127.0.0.1:${PORTS.etcd}/health`));
+    await until('etcd', 30_000, () => httpOk(`http://127.0.0.1:${PORTS.etcd}/health`), 'etcd');
   });
   await step(`kube-apiserver on ${server}`, async () => {
     start('kube-apiserver', bin.kubeApiserver, apiserverArgs());
@@ -240,6 +240,7 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       'kube-apiserver /readyz',
       120_000,
       async () => (await apiStatus(state, '/readyz')) === 200,
+      'kube-apiserver',
     );
   });
   writeFileSync(PATHS.kubeconfig, kubeconfigYAML(server, caFile, token), { mode: 0o600 });
@@ -312,6 +313,7 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       async () =>
         (await run({ cmd: bin.ctr, args: ['--address', PATHS.containerdSock, 'version'] })).code ===
         0,
+      'containerd',
     );
   });
   // The imports (the nicpool image's takes seconds) run while the kubelet and kube-proxy start.
@@ -339,7 +341,7 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       `--node-ip=${NODE_IP}`,
       '--v=2',
     ]);
-    await until(`Node ${NODE_NAME} Ready`, 120_000, () => nodeReady(node));
+    await until(`Node ${NODE_NAME} Ready`, 120_000, () => nodeReady(node), 'kubelet');
   });
   await step('kube-proxy (nftables)', async () => {
     writeFileSync(join(PATHS.kubeProxy, 'config.yaml'), kubeProxyConfig(proxyKubeconfig));
@@ -347,8 +349,11 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       `--config=${join(PATHS.kubeProxy, 'config.yaml')}`,
       '--v=1',
     ]);
-    await until('kube-proxy /healthz', 60_000, () =>
-      httpOk(`http://${NODE_IP}:${PORTS.kubeProxyHealthz}/healthz`),
+    await until(
+      'kube-proxy /healthz',
+      60_000,
+      () => httpOk(`http://${NODE_IP}:${PORTS.kubeProxyHealthz}/healthz`),
+      'kube-proxy',
     );
   });
   await step('kube-controller-manager serving (the default ServiceAccount exists)', () =>
@@ -357,8 +362,11 @@ async function bringUp(bin: RealNodeBinaries, startedBy: 'cli' | 'test'): Promis
       120_000,
       async () =>
         (await apiStatus(state, '/api/v1/namespaces/default/serviceaccounts/default')) === 200,
+      'kube-controller-manager',
     ),
   );
+  if (runningPid('kube-scheduler') === undefined)
+    throw new Error('kube-scheduler exited; its log is in the kept logs');
   await images;
   return node;
 }
