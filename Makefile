@@ -40,7 +40,7 @@ verify: install ## Fail when a generated file under deploy/ (the Helm chart too)
 test-unit: install ## Unit and integration tests (no cluster)
 	$(JEST) --selectProjects unit
 
-test-e2e: install components build ## e2e tests against the real control plane, Multus and CNI plugins (root)
+test-e2e: install components build images ## e2e tests against the real control plane, Multus and CNI plugins, and on a real kubelet node (root)
 	$(JEST) --selectProjects e2e --runInBand
 
 fuzz: install ## Property-based fuzzing at full size (>= 100 000 cases, random seed; FUZZ_SEED=n replays one); make test runs a fixed-seed sample
