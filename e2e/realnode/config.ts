@@ -55,6 +55,9 @@ export const PORTS = {
   kubeProxyMetrics: 10249,
 } as const;
 
+/** The node's private CNI bin dir (e2e/install/kustomization.yaml patches the DaemonSet to it). */
+export const REALNODE_CNI_BIN = '/var/lib/nicpool-realnode/cni/bin';
+
 export const PATHS = {
   state: join(RN, 'state.json'),
   /** What the host looked like before up (sysctls, which host paths existed): read by down. */
@@ -67,7 +70,11 @@ export const PATHS = {
   images: join(RN, 'images'),
   containerd: join(RN, 'containerd'),
   containerdSock: join(RN, 'run', 'containerd.sock'),
-  cniBin: join(RN, 'cni', 'bin'),
+  /**
+   * A fixed host path, outside any clone, so the install overlay (e2e/install/) can name it:
+   * nicpool's DaemonSet installs `spiderpool` and `veth` here. Removed at down.
+   */
+  cniBin: REALNODE_CNI_BIN,
   cniConf: join(RN, 'cni', 'net.d'),
   cniIpam: join(RN, 'cni', 'ipam'),
   multusCache: join(RN, 'cni', 'multus'),

@@ -5,6 +5,7 @@
  * sysctls and host paths. Idempotent; works after a crash.
  */
 import { cpSync, existsSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { RN, PATHS } from './config.ts';
 import {
   cgroupPids,
@@ -182,5 +183,8 @@ async function teardown(
   });
   if (opts.keepLogs && existsSync(PATHS.logs)) cpSync(PATHS.logs, FAILED_LOGS, { recursive: true });
   else if (!opts.keepLogs) rmSync(FAILED_LOGS, { recursive: true, force: true });
-  await step('state dir removed', () => rmSync(RN, { recursive: true, force: true }));
+  await step('state dir removed', () => {
+    rmSync(RN, { recursive: true, force: true });
+    rmSync(dirname(dirname(PATHS.cniBin)), { recursive: true, force: true });
+  });
 }
