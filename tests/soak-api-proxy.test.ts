@@ -56,6 +56,8 @@ const tapped = {
   } as object,
   /** What the upstream answers a status PUT. */
   putStatus: 200,
+  /** How long the upstream takes to answer a GET of the pool. */
+  getDelayMs: 0,
 };
 /** A status write of `tapped` holding these addresses, at its current resourceVersion. */
 const tappedWrite = (ips: string[], rv = '5'): string =>
@@ -68,8 +70,10 @@ const tappedWrite = (ips: string[], rv = '5'): string =>
 
 function serveUpstream(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === TAPPED && req.method === 'GET') {
-    res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(tapped.object));
+    setTimeout(() => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(tapped.object));
+    }, tapped.getDelayMs);
     return;
   }
   if ((req.url ?? '').includes('watch=true')) {
@@ -234,6 +238,7 @@ afterAll(async () => {
 
 beforeEach(() => {
   tapped.putStatus = 200;
+  tapped.getDelayMs = 0;
   proxy.setFaults({});
   seen.length = 0;
   for (const w of watches.splice(0)) if (!w.ended) w.release();
@@ -680,6 +685,33 @@ describe('aimed kills on pool writes', () => {
     expect(await armed).toBe('node2');
     expect({ claimed, killed }).toEqual({ claimed: ['node1', 'node2'], killed: ['node2'] });
     expect(seen.filter((x) => x.method === 'PUT')).toHaveLength(1);
+  });
+
+  it('a held write whose client leaves meanwhile is dropped, and the proxy goes on serving', async () => {
+    // The soak once died here: the write was forwarded after its client had gone, and
+    // relaying the answer into the closed response threw ERR_STREAM_UNABLE_TO_PIPE.
+    tapped.getDelayMs = 400;
+    const armed = proxy.armWriteKill(
+      { kind: 'release', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
+      1500,
+    );
+    const body = tappedWrite(['10.6.0.2', '10.6.0.7']); // an allocation: does not match
+    const gone = await new Promise<string>((resolve) => {
+      const req = request(`${n1}${TAPPED}/status`, {
+        method: 'PUT',
+        ca: readFileSync(proxy.caFile),
+        agent: false,
+        headers: { 'content-length': Buffer.byteLength(body) },
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      req.end(body, () => setTimeout(() => req.destroy(), 100));
+    });
+    expect(gone).toBe('ECONNRESET');
+    await new Promise((r) => setTimeout(r, 600)); // past the upstream's answer to the GET
+    expect(seen.filter((x) => x.method === 'PUT')).toEqual([]);
+    expect((await call(proxy, 'GET', POOL)).status).toBe(200);
+    expect(await armed).toBeUndefined();
+    expect(killed).toEqual([]);
   });
 
   it('one kill armed at a time', async () => {

@@ -630,6 +630,8 @@ export class ApiFaultProxy {
   }
 
   #forward(req: IncomingMessage, res: ServerResponse, mode: Mode, o: ForwardOptions = {}): void {
+    // A held request (a tapped write) whose client left meanwhile: nobody to answer.
+    if (res.destroyed || req.socket.destroyed) return;
     this.#counts.forwarded++;
     const up = request({
       agent: this.#agent,
@@ -660,6 +662,10 @@ export class ApiFaultProxy {
       pipeline(req, up, () => {}); // errors reach `up`'s handler or the client's socket
     else up.end(o.body);
     up.on('response', (upRes: IncomingMessage) => {
+      if (res.destroyed) {
+        upRes.resume(); // the client left before the answer: drain it, relay nothing
+        return;
+      }
       if (o.onResponse !== undefined) {
         o.onResponse(upRes);
         return;
