@@ -72,8 +72,14 @@ up: install components build ## Control plane + nicpool (webhook, controller, al
 down: install ## Stop what make up started
 	@$(NODE) scripts/up.ts down
 
-demo: install components build ## Replay the tutorial on this machine: control plane, nicpool, real Multus, simulated pods (root)
-	@$(NODE) scripts/demo.ts
+# `make demo NODE=real`: NODE names the Node binary everywhere else, so the demo's choice of node
+# (real or sim) is taken out of it before any recipe runs.
+ifneq ($(filter real sim,$(NODE)),)
+DEMO_NODE := $(NODE)
+override NODE := node_modules/.bin/node
+endif
+demo: install components build $(if $(filter real,$(DEMO_NODE)),images) ## Replay the tutorial (root) on a local control plane with simulated pods; NODE=real: on the real kubelet node, nicpool from its image
+	@$(NODE) scripts/$(if $(filter real,$(DEMO_NODE)),demo-real,demo).ts
 
 .PHONY: node-up node-down
 node-up: install components ## A real kubelet node (own control plane on 10.251.0.1, containerd, kubelet, kube-proxy, Multus; dist/images/*.oci.tar imported) (root); prints export KUBECONFIG=…
