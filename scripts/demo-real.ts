@@ -19,6 +19,7 @@ import {
   type Kept,
 } from '../e2e/harness/demo-real-steps.ts';
 import {
+  FAILED_LOGS,
   IMAGES_DIR,
   recordedRealNode,
   startRealNode,
@@ -184,7 +185,9 @@ let kept: Kept | undefined;
 async function cleanup(): Promise<void> {
   if (scratchDir !== undefined) rmSync(scratchDir, { recursive: true, force: true });
   if (node === undefined) return;
-  if (installing) {
+  // Interrupted on a node of its own, the demo only takes the node down: that deletes every pod
+  // through the kubelet (the tutorial's before the allocator, docs/realnode.md) and everything else.
+  if (installing && !(startedNode && interrupt.signal.aborted)) {
     await removeTutorial();
     await uninstall(node);
   }
@@ -268,7 +271,13 @@ try {
     console.log('   reusing the running node (make node-down stops it)');
     await node.importImages(); // archives rebuilt since its up
   } else {
-    node = await startRealNode('test');
+    // A failed up tears the node down and keeps its logs for a look; after Ctrl-C, they go too.
+    const hadLogs = existsSync(FAILED_LOGS);
+    node = await startRealNode('test').catch((e: unknown) => {
+      if (interrupt.signal.aborted && !hadLogs)
+        rmSync(FAILED_LOGS, { recursive: true, force: true });
+      throw e;
+    });
     startedNode = true;
   }
   if (!(await node.images()).includes(NICPOOL_IMAGE))
@@ -418,7 +427,11 @@ try {
     (e: { stderr?: string }) => process.stdout.write(e.stderr ?? ''),
   );
 } catch (e) {
-  console.error(`\ndemo failed: ${e instanceof Error ? e.message : String(e)}`);
+  // Once interrupted, whatever was running fails too: say why it stopped, not how.
+  const why: unknown = interrupt.signal.aborted ? interrupt.signal.reason : e;
+  console.error(
+    `\ndemo ${interrupt.signal.aborted ? 'stopped' : 'failed'}: ${why instanceof Error ? why.message : String(why)}`,
+  );
   process.exitCode = interrupt.signal.aborted ? 130 : 1;
 } finally {
   if (process.exitCode !== undefined)
