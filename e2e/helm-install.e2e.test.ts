@@ -19,6 +19,7 @@ import {
   RELEASE,
   TUTORIAL_FILES as F,
   admissionLoop,
+  diagnose,
   expectNotInstalled,
   failuresText,
   helmOk,
@@ -33,6 +34,7 @@ import {
   tutorialCleanup,
   waitForDeployment,
   waitForRollouts,
+  withContext,
   type AdmissionResult,
   type Kept,
 } from './harness/realnode-install.ts';
@@ -176,6 +178,8 @@ describe('nicpool installed with Helm, on the real node', () => {
 
   describe('helm upgrade --set logLevel=debug --set controller.replicas=1, under admissions every 200 ms', () => {
     let results: Record<string, AdmissionResult> = {};
+    /** nicpool-system's pods and events right after the rollout, for a failure's message. */
+    let during = '';
 
     it('rolls out the new values; the pod keeps its addresses and its records; no unannotated pod is refused', async () => {
       const loop = admissionLoop(node, ns, {
@@ -208,6 +212,7 @@ describe('nicpool installed with Helm, on the real node', () => {
         await new Promise((r) => setTimeout(r, 2000));
       } finally {
         results = await loop.stop();
+        during = await diagnose(node);
       }
       expect(await release()).toMatchObject({ version: 2, info: { status: 'deployed' } });
       const webhook = await workload('deployment', 'nicpool-webhook');
@@ -243,15 +248,15 @@ describe('nicpool installed with Helm, on the real node', () => {
       const r = results['unannotated']!;
       expect(r.sent).toBeGreaterThan(30);
       expect(r.skipped).toBe(0);
-      expect(failuresText(r)).toBe('');
+      expect(await withContext(failuresText(r), '', async () => during)).toBe('');
     }, 300_000);
 
-    it('admits every pod with nicpool annotations during it (the webhook answers each one)', () => {
+    it('admits every pod with nicpool annotations during it (the webhook answers each one)', async () => {
       const r = results['annotated'];
       expect(r?.sent).toBeGreaterThan(30);
       // A failure here is a webhook replica that stopped serving while the API server still sent
       // it requests (failurePolicy: Fail).
-      expect(failuresText(r!)).toBe('');
+      expect(await withContext(failuresText(r!), '', async () => during)).toBe('');
     }, 10_000);
   });
 
@@ -266,6 +271,17 @@ describe('nicpool installed with Helm, on the real node', () => {
       60_000,
     );
     await helmOk(node, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
+    // helm's --wait ends when the chart's objects are gone; their pods may still be stopping.
+    await k([
+      'wait',
+      '--for=delete',
+      'pod',
+      '-n',
+      NAMESPACE,
+      '-l',
+      'app.kubernetes.io/name=nicpool',
+      '--timeout=90s',
+    ]);
     expect(await leftovers(node)).toEqual({
       labelled: [],
       clusterScoped: [],
@@ -291,7 +307,11 @@ describe('nicpool installed with Helm, on the real node', () => {
     // The webhook found its Secret from the first install and wrote its CA into the new
     // configurations: the API server trusts it.
     const r = await tryKubectl(node, ['apply', '-n', ns, '-f', '-'], JSON.stringify(BAD));
-    expect(r.stderr.trim()).toBe(DENIAL);
+    expect(
+      await withContext(r.stderr.trim(), DENIAL, () =>
+        diagnose(node, NAMESPACE, selector('webhook')),
+      ),
+    ).toBe(DENIAL);
     await helmOk(node, ['uninstall', RELEASE, '-n', NAMESPACE, '--wait', '--timeout', '120s']);
   }, 240_000);
 });

@@ -40,6 +40,7 @@ import {
   tryKubectl,
   tutorialCleanup,
   tutorialExec,
+  withContext,
   tutorialPrints,
   waitForDeployment,
   waitForRollouts,
@@ -430,10 +431,14 @@ describe('nicpool installed with kubectl apply -k, on the real node', () => {
         },
       },
     };
+    const denial =
+      'The request is invalid: error when creating "STDIN": admission webhook "workloads.validate.nicpool.spidernet.io" denied the request: spec.template.metadata.annotations: unknown field `ipv4s` in item 1 of ipam.spidernet.io/ippools; did you mean `ipv4`?';
     const r = await tryKubectl(node, ['apply', '-f', '-'], JSON.stringify(bad));
-    expect(r.stderr.trim()).toBe(
-      'The request is invalid: error when creating "STDIN": admission webhook "workloads.validate.nicpool.spidernet.io" denied the request: spec.template.metadata.annotations: unknown field `ipv4s` in item 1 of ipam.spidernet.io/ippools; did you mean `ipv4`?',
-    );
+    expect(
+      await withContext(r.stderr.trim(), denial, () =>
+        diagnose(node, NAMESPACE, selector('webhook')),
+      ),
+    ).toBe(denial);
     expect(await k(['get', 'deployments', '-n', ns, '-o', 'name'])).toBe('');
 
     // The configuration names the Service, not a URL; the API server (on this host) reached it
@@ -527,6 +532,8 @@ describe('nicpool installed with kubectl apply -k, on the real node', () => {
 
   describe('kubectl rollout restart of the webhook and the controller under admissions every 200 ms', () => {
     let results: Record<string, AdmissionResult> = {};
+    /** nicpool-system's pods and events right after the rollout, for a failure's message. */
+    let during = '';
 
     it('admits every unannotated pod', async () => {
       const loop = admissionLoop(node, ns, {
@@ -549,20 +556,21 @@ describe('nicpool installed with kubectl apply -k, on the real node', () => {
         await new Promise((r) => setTimeout(r, 2000));
       } finally {
         results = await loop.stop();
+        during = await diagnose(node);
       }
       const r = results['unannotated']!;
       expect(r.sent).toBeGreaterThan(50);
       expect(r.skipped).toBe(0);
-      expect(failuresText(r)).toBe('');
+      expect(await withContext(failuresText(r), '', async () => during)).toBe('');
     }, 300_000);
 
-    it('admits every pod with nicpool annotations (the webhook answers each one)', () => {
+    it('admits every pod with nicpool annotations (the webhook answers each one)', async () => {
       const r = results['annotated'];
       expect(r?.sent).toBeGreaterThan(50);
       // A failure here is a webhook replica that stopped serving while the API server still sent
       // it requests (failurePolicy: Fail): "connection refused" to the Service, a reused
       // connection closed, or fastify's 503 while closing.
-      expect(failuresText(r!)).toBe('');
+      expect(await withContext(failuresText(r!), '', async () => during)).toBe('');
     }, 10000);
   });
 

@@ -140,6 +140,18 @@ export async function diagnose(
   return parts.join('\n\n');
 }
 
+/**
+ * `seen` unchanged when it is what was expected, else with `context()` after it: a failed
+ * `expect(…).toBe(expected)` then shows the state that explains it.
+ */
+export async function withContext(
+  seen: string,
+  expected: string,
+  context: () => Promise<string>,
+): Promise<string> {
+  return seen === expected ? seen : `${seen}\n\n${await context()}`;
+}
+
 /** The allocator's logs (the pod that answers the CNI shim on the node), for pod failures. */
 export async function allocatorLogs(node: RealNode): Promise<string> {
   const r = await tryKubectl(node, [
