@@ -714,17 +714,24 @@ describe('aimed kills on pool writes', () => {
     expect(killed).toEqual([]);
   });
 
-  it('one kill armed at a time', async () => {
-    const armed = proxy.armWriteKill(
+  it('several kills armed: a write spends the first it matches, the others stay armed', async () => {
+    const add = proxy.armWriteKill(
       { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
-      200,
+      3000,
     );
-    expect(() =>
-      proxy.armWriteKill(
-        { kind: 'allocate', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
-        200,
-      ),
-    ).toThrow('armed already');
-    expect(await armed).toBeUndefined();
+    const del = proxy.armWriteKill(
+      { kind: 'release', phase: 'beforeWrite', labels: ['node1'], claim: () => true, kill },
+      3000,
+    );
+    // Drops 10.6.0.2: the release's.
+    expect((await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite([]))).error).toBeDefined();
+    expect(await del).toBe('node1');
+    // Adds 10.6.0.5: the allocation's.
+    expect(
+      (await callAt(n1, 'PUT', `${TAPPED}/status`, tappedWrite(['10.6.0.2', '10.6.0.5']))).error,
+    ).toBeDefined();
+    expect(await add).toBe('node1');
+    expect(killed).toEqual(['node1', 'node1']);
+    expect(seen.filter((x) => x.method === 'PUT')).toEqual([]);
   });
 });

@@ -291,6 +291,14 @@ function answer(req: IncomingMessage, res: ServerResponse, s: Status, retryAfter
 
 type Mode = 'relay' | 'dropMidStream' | 'answer500AfterWrite';
 
+interface Tap {
+  readonly kill: WriteKill;
+  /** Hit, or timed out: never armed again. */
+  done: boolean;
+  /** Spends the tap: the client killed, or undefined on the timeout. */
+  readonly hit: (label: string | undefined) => void;
+}
+
 interface ForwardOptions {
   /** The request body, already read (a tapped write); else the request is piped. */
   readonly body?: Buffer;
@@ -311,7 +319,8 @@ export class ApiFaultProxy {
   readonly #servers: Server[] = [];
   readonly #written: string[] = [];
   readonly #tls: { key: Buffer; cert: Buffer };
-  #tap: { kill: WriteKill; hit: (label: string | undefined) => void } | undefined;
+  /** Kills armed and not spent, in the order they were armed. */
+  readonly #taps = new Set<Tap>();
   readonly #closing = new AbortController();
   #faults: Faults = {};
   readonly #counts: Record<Counter, number> = {
@@ -408,23 +417,25 @@ export class ApiFaultProxy {
   }
 
   /**
-   * Arms one kill on the next matching pool write (see WriteKill). Resolves with the label
-   * of the client killed, or undefined when no write matched within `timeoutMs` (disarmed).
+   * Arms one kill on the next matching pool write (see WriteKill); several may be armed, and
+   * a write spends the first that matches it. Resolves with the label of the client killed,
+   * or undefined when no write matched within `timeoutMs` (disarmed).
    */
   armWriteKill(kill: WriteKill, timeoutMs: number): Promise<string | undefined> {
-    if (this.#tap !== undefined) throw new Error('proxy: a write kill is armed already');
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#tap = undefined;
-        resolve(undefined);
-      }, timeoutMs);
-      this.#tap = {
+      const tap: Tap = {
         kill,
+        done: false,
         hit: (label) => {
+          if (tap.done) return;
+          tap.done = true;
           clearTimeout(timer);
+          this.#taps.delete(tap);
           resolve(label);
         },
       };
+      const timer = setTimeout(() => tap.hit(undefined), timeoutMs);
+      this.#taps.add(tap);
     });
   }
 
@@ -478,8 +489,7 @@ export class ApiFaultProxy {
     if (
       pool !== undefined &&
       label !== undefined &&
-      this.#tap !== undefined &&
-      this.#tap.kill.labels.includes(label)
+      [...this.#taps].some((t) => t.kill.labels.includes(label))
     ) {
       void this.#tapped(req, res, label, pool);
       return;
@@ -555,16 +565,23 @@ export class ApiFaultProxy {
       req.socket.destroy(); // unreadable: as a connection lost in transit
       return;
     }
-    const tap = this.#tap;
-    const matches =
-      tap !== undefined &&
-      effect !== undefined &&
-      (tap.kill.kind === 'allocate' ? effect.added > 0 : effect.removed > 0);
-    if (!matches || this.#tap !== tap || !tap.kill.claim(label)) {
+    const e = effect;
+    // The first armed kill this write matches whose client may be killed now; one shot: it
+    // leaves the set at once, so a concurrent write that matches too goes on.
+    const tap =
+      e === undefined
+        ? undefined
+        : [...this.#taps].find(
+            (t) =>
+              t.kill.labels.includes(label) &&
+              (t.kill.kind === 'allocate' ? e.added > 0 : e.removed > 0) &&
+              t.kill.claim(label),
+          );
+    if (tap === undefined) {
       this.#forward(req, res, 'relay', { body });
       return;
     }
-    this.#tap = undefined; // one shot; a concurrent write that matches too goes on
+    this.#taps.delete(tap);
     if (tap.kill.phase === 'beforeWrite') {
       await tap.kill.kill(label).catch(() => undefined);
       req.socket.destroy();
@@ -589,7 +606,7 @@ export class ApiFaultProxy {
             return;
           }
           // The write did not land (a 409, say): relay the answer and stay armed.
-          if (this.#tap === undefined) this.#tap = tap;
+          if (!tap.done) this.#taps.add(tap);
           if (req.socket.destroyed) return;
           const payload = Buffer.concat(chunks);
           res.writeHead(code, { ...endToEnd(upRes.headers), 'content-length': payload.length });

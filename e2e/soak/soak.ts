@@ -50,7 +50,7 @@ export interface SoakOptions {
   readonly nodes?: number;
   /** Concurrent churn loops (default 3). */
   readonly workers?: number;
-  /** Seconds between faults, drawn in [min, max], in each of the three fault loops (default 1–3 for the aimed kills, 2–6 for the others). */
+  /** Seconds between faults, drawn in [min, max], in each fault loop (default 1–3 for the aimed kills, 2–6 for the others). */
   readonly faultEvery?: readonly [number, number];
   readonly say?: (line: string) => void;
 }
@@ -423,9 +423,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
       }
     };
     let notInjected = 0;
-    // Three loops, so faults overlap as they do in life (an allocator dies while the API
-    // server is away): kills aimed at pool writes (they wait for their write, so they pause
-    // less in between), the other process kills, and the control plane with the windows.
+    // Fault loops that overlap as faults do in life (an allocator dies while the API server
+    // is away): one per kind of aimed kill (each waits for its own kind of pool write, so it
+    // pauses less in between), one for the other process kills, one for the control plane
+    // and the windows.
     const faultLoop = async (
       r: Rng,
       kinds: readonly Fault[],
@@ -491,7 +492,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     };
     await Promise.all([
       ...Array.from({ length: workers }, () => worker(rng.fork())),
-      faultLoop(rng.fork(), AIMED_KINDS, opts.faultEvery ?? [1, 3]),
+      // One loop per aimed kind: each waits for its own kind of write.
+      ...AIMED_KINDS.map((kind) => faultLoop(rng.fork(), [kind], opts.faultEvery ?? [1, 3])),
       faultLoop(rng.fork(), KILLS, opts.faultEvery ?? [2, 6]),
       faultLoop(
         rng.fork(),
