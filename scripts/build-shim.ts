@@ -5,7 +5,14 @@
 // buildShim() to measure them against the shipped one.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, realpathSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  realpathSync,
+  renameSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
@@ -79,12 +86,15 @@ export async function buildShim(
   // would print Node's SEA ExperimentalWarning; postject prints its progress and ELF notes.
   execFileSync(node, ['--experimental-sea-config', config], { stdio: 'pipe' });
   const exe = join(dist, plugin.name);
-  copyFileSync(node, exe);
-  chmodSync(exe, 0o755);
+  // Built beside it and renamed over it: a shim being executed (a running soak, a node's
+  // Multus) is never written in place (ETXTBSY), and an exec never sees half a file.
+  const building = `${exe}.building`;
+  copyFileSync(node, building);
+  chmodSync(building, 0o755);
   execFileSync(
     join(root, 'node_modules', '.bin', 'postject'),
     [
-      exe,
+      building,
       'NODE_SEA_BLOB',
       blob,
       '--sentinel-fuse',
@@ -92,6 +102,7 @@ export async function buildShim(
     ],
     { stdio: 'pipe' },
   );
+  renameSync(building, exe);
   return exe;
 }
 
