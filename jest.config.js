@@ -13,8 +13,9 @@ const common = {
   transform,
   extensionsToTreatAsEsm: ['.ts'],
   testEnvironment: 'node',
-  // Build output (the image builder's staging trees hold package.json copies) is no module of ours.
-  modulePathIgnorePatterns: ['<rootDir>/dist/'],
+  // Build output (the image builder's staging trees hold package.json copies) and the real
+  // node's state (unpacked images) are no modules of ours.
+  modulePathIgnorePatterns: ['<rootDir>/dist/', '<rootDir>/.nicpool/'],
 };
 
 /** @type {import('jest').Config} */

@@ -463,6 +463,10 @@ export function webhookObjects(inst: Install = DEPLOY): Doc[] {
       },
       container: {
         volumeMounts: choose(sm, undefined, [{ name: 'tls', mountPath: tls.dir, readOnly: true }]),
+        // A terminating replica keeps serving while the endpoint removal reaches kube-proxy and
+        // the API server's kept-alive connections move on; closing at SIGTERM made admissions
+        // through it fail during a rollout, with failurePolicy Fail (e2e/install.e2e.test.ts).
+        lifecycle: { preStop: { sleep: { seconds: 5 } } },
       },
       service: { name: nameOf('webhook'), port: 443 },
       budget: { minAvailable: 1 },
