@@ -2,6 +2,7 @@ import { describe, expect, it } from '@jest/globals';
 import type { SpiderEndpoint, SpiderIPPool } from '@nicpool/crds';
 import {
   DueTracker,
+  NOTE_LIMIT,
   endpointCandidates,
   leakReason,
   RecordIndex,
@@ -106,6 +107,50 @@ describe('DueTracker', () => {
     expect(t.due(c, 3000)).toEqual(c);
     t.due([], 3001);
     expect(t.due(c, 3002)).toEqual([]);
+  });
+});
+
+describe('DueTracker across leaders (the Lease note)', () => {
+  const c = [{ key: 'pool/10.6.0.2/u1', graceSeconds: 30 }];
+
+  it('hands its first sightings over, and the next tracker goes on from them', () => {
+    const a = new DueTracker(1000);
+    expect(a.note()).toBeUndefined(); // nothing waits: no note
+    a.due(c, 100_000);
+    const note = a.note();
+    expect(JSON.parse(note!)).toEqual({ firstSeen: { 'pool/10.6.0.2/u1': 100_000 } });
+    const b = new DueTracker(1000);
+    b.adopt(note, 120_000);
+    expect(b.due(c, 130_999)).toEqual([]);
+    expect(b.due(c, 131_000)).toEqual(c); // 100 s + 30 s grace + 1 s delay
+  });
+
+  it('keeps its own earlier sighting, clamps one from the future, ignores what does not parse', () => {
+    const t = new DueTracker(0);
+    t.due(c, 50_000);
+    t.adopt(JSON.stringify({ firstSeen: { 'pool/10.6.0.2/u1': 70_000 } }), 80_000);
+    expect(t.nextDue(c)).toBe(80_000); // its own 50 s + 30 s
+    const f = new DueTracker(0);
+    f.adopt(JSON.stringify({ firstSeen: { 'pool/10.6.0.2/u1': 999_000 } }), 10_000);
+    expect(f.nextDue(c)).toBe(40_000); // a clock ahead of ours counts from now
+    for (const bad of ['{', 'null', '[]', '{"firstSeen":[1]}', '{"firstSeen":{"k":"x"}}']) {
+      const t2 = new DueTracker(0);
+      t2.adopt(bad, 0);
+      expect(t2.note()).toBeUndefined();
+    }
+  });
+
+  it('notes at most NOTE_LIMIT sightings, the earliest', () => {
+    const t = new DueTracker(0);
+    const many = Array.from({ length: NOTE_LIMIT + 50 }, (_, i) => ({
+      key: `k${i}`,
+      graceSeconds: 30,
+    }));
+    for (const [i, x] of many.entries()) t.due([...many.slice(0, i), x], 1000 + i);
+    const seen = (JSON.parse(t.note()!) as { firstSeen: Record<string, number> }).firstSeen;
+    expect(Object.keys(seen)).toHaveLength(NOTE_LIMIT);
+    expect(seen['k0']).toBe(1000);
+    expect(seen[`k${NOTE_LIMIT}`]).toBeUndefined();
   });
 });
 

@@ -28,6 +28,8 @@ export interface GCView {
 
 /** Kubernetes' default `terminationGracePeriodSeconds`. */
 export const DEFAULT_GRACE_SECONDS = 30;
+/** At most this many first sightings are handed to the next leader (DueTracker.note). */
+export const NOTE_LIMIT = 500;
 
 export interface Leak {
   readonly reason: string;
@@ -290,6 +292,47 @@ export class DueTracker {
       if (next === undefined || at < next) next = at;
     }
     return next;
+  }
+
+  /**
+   * The first sightings, for the next leader: a controller that restarts more often than a
+   * grace (30 s when the pod was never seen) would otherwise start every candidate's clock
+   * again and never collect it. JSON `{"firstSeen": {key: wall-clock ms}}`, the
+   * NOTE_LIMIT earliest (the nearest due); undefined when nothing waits. Bounded, because
+   * it rides on every Lease renewal.
+   */
+  note(): string | undefined {
+    if (this.#firstSeen.size === 0) return undefined;
+    const earliest = [...this.#firstSeen]
+      .sort((a, b) => a[1].at - b[1].at)
+      .slice(0, NOTE_LIMIT)
+      .map(([k, v]): [string, number] => [k, v.at]);
+    return JSON.stringify({ firstSeen: Object.fromEntries(earliest) });
+  }
+
+  /**
+   * Takes over a previous leader's first sightings (see `note`); a sighting this process
+   * made earlier wins. A note that does not parse is ignored (the clocks start now, as
+   * before), and one from the future (another machine's clock) counts from `now`.
+   */
+  adopt(note: string | undefined, now: number): void {
+    if (note === undefined) return;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(note) as unknown;
+    } catch {
+      return;
+    }
+    const seen = (parsed as { firstSeen?: unknown } | null)?.firstSeen;
+    if (typeof seen !== 'object' || seen === null || Array.isArray(seen)) return;
+    let n = 0;
+    for (const [key, at] of Object.entries(seen)) {
+      if (n++ >= NOTE_LIMIT) break;
+      if (typeof at !== 'number' || !Number.isFinite(at)) continue;
+      const mine = this.#firstSeen.get(key);
+      const first = Math.min(at, now, mine?.at ?? Infinity);
+      this.#firstSeen.set(key, { at: first, pod: mine?.pod });
+    }
   }
 
   /** Candidates waiting out their grace, by type (endpoint keys start with `endpoint/`). */

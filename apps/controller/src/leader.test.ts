@@ -111,4 +111,60 @@ describe('LeaderElector', () => {
     await run;
     expect(lease.record).toMatchObject({ holder: '', durationSeconds: 1 });
   });
+
+  it('carries the leader’s note on each renewal, and hands it to the next leader', async () => {
+    const lease = new MemoryLease();
+    let now = 0;
+    let note = 'n1';
+    const gate: (() => void)[] = [];
+    const tick = (): Promise<void> => new Promise((r) => setTimeout(r, 0));
+    const a: LeaderElector = new LeaderElector(
+      lease,
+      'a',
+      timing,
+      { ...noop, onStartedLeading: () => a.setNote(() => note) },
+      () => now,
+      () => new Promise<void>((r) => gate.push(r)),
+    );
+    const run = a.run();
+    await tick();
+    expect(a.isLeader()).toBe(true);
+    expect(a.inheritedNote()).toBeUndefined();
+    expect(lease.record?.note).toBeUndefined(); // won before it had anything to note
+    now = 2_000;
+    gate.shift()!();
+    await tick();
+    expect(lease.record?.note).toBe('n1');
+    note = 'n2';
+    now = 4_000;
+    gate.shift()!();
+    await tick();
+    expect(lease.record?.note).toBe('n2');
+    // Stepping down keeps the note on the Lease; the next leader inherits it.
+    const released = a.release();
+    gate.shift()?.();
+    await released;
+    await run;
+    expect(lease.record).toMatchObject({ holder: '', note: 'n2' });
+    const b = new LeaderElector(lease, 'b', timing, noop, () => now);
+    expect(await b.tryAcquireOrRenew()).toBe(true); // released: nobody holds it
+    expect(b.inheritedNote()).toBe('n2');
+    expect(lease.record).toMatchObject({ holder: 'b', note: 'n2' });
+  });
+
+  it('a restarted process of the same identity keeps the note until it leads', async () => {
+    const lease = new MemoryLease();
+    lease.record = {
+      holder: 'soak',
+      durationSeconds: 15,
+      transitions: 3,
+      resourceVersion: '7',
+      note: 'from-before',
+    };
+    const again = new LeaderElector(lease, 'soak', timing, noop, () => 0);
+    again.setNote(() => undefined);
+    expect(await again.tryAcquireOrRenew()).toBe(true);
+    expect(again.inheritedNote()).toBe('from-before');
+    expect(lease.record?.note).toBe('from-before');
+  });
 });

@@ -14,6 +14,11 @@ export interface LeaseRecord {
   readonly renewTime?: string;
   readonly transitions: number;
   readonly resourceVersion?: string;
+  /**
+   * State of the leader's that must outlive its process (the GC's first sightings), an
+   * annotation of the Lease: written with every renewal, kept across a takeover.
+   */
+  readonly note?: string;
 }
 
 /** The Lease object; `update` carries `resourceVersion` and throws a 409 on a stale one. */
@@ -55,6 +60,10 @@ export class LeaderElector {
   #lastHolder = '';
   /** The attempt last started (release waits for it so it writes on the newest version). */
   #inFlight: Promise<boolean> | undefined;
+  /** What this leader writes as the Lease's note (set once leading). */
+  #noteOf: (() => string | undefined) | undefined;
+  /** The note the Lease carried when this process acquired it (a previous leader's). */
+  #inherited: string | undefined;
 
   constructor(
     store: LeaseStore,
@@ -76,6 +85,16 @@ export class LeaderElector {
 
   isLeader(): boolean {
     return this.#leading;
+  }
+
+  /** The note of the Lease as this process found it when it acquired it. */
+  inheritedNote(): string | undefined {
+    return this.#inherited;
+  }
+
+  /** From the next renewal on, the Lease's note is what `noteOf` returns. */
+  setNote(noteOf: () => string | undefined): void {
+    this.#noteOf = noteOf;
   }
 
   /** One attempt to acquire or renew. True when this process holds the lease afterwards. */
@@ -103,14 +122,21 @@ export class LeaderElector {
     this.#observe(current, now);
     const heldByOther = current.holder !== '' && current.holder !== this.#identity;
     if (heldByOther && this.#observed!.at + current.durationSeconds * 1000 > now) return false;
-    const next: LeaseRecord =
-      current.holder === this.#identity
-        ? { ...current, renewTime: wall, durationSeconds: fresh.durationSeconds }
+    // Until this process leads and says what to note, the note stays as it was (a previous
+    // process of the same identity, or another holder, wrote it); then it is ours.
+    if (!this.#leading) this.#inherited = current.note;
+    const note = this.#leading && this.#noteOf !== undefined ? this.#noteOf() : current.note;
+    const { note: _old, ...base } = current;
+    const next: LeaseRecord = {
+      ...(current.holder === this.#identity
+        ? { ...base, renewTime: wall, durationSeconds: fresh.durationSeconds }
         : {
             ...fresh,
             transitions: current.transitions + 1,
             resourceVersion: current.resourceVersion,
-          };
+          }),
+      ...(note === undefined ? {} : { note }),
+    };
     try {
       this.#record = await this.#store.update(next);
       this.#observe(this.#record, now);

@@ -2,7 +2,10 @@ import { CoordinationV1Api, type KubeConfig, type V1Lease } from '@kubernetes/cl
 import { isNotFound } from '@nicpool/kube';
 import type { LeaseRecord, LeaseStore } from './leader.ts';
 
-function fromLease(l: V1Lease): LeaseRecord {
+/** The annotation that holds the leader's note (LeaseRecord.note): the GC's first sightings. */
+export const NOTE_ANNOTATION = 'nicpool.spidernet.io/gc-first-seen';
+
+export function fromLease(l: V1Lease): LeaseRecord {
   const s = l.spec ?? {};
   // MicroTime fields arrive as strings; client-node types them as Date.
   const time = (v: unknown): string | undefined =>
@@ -18,15 +21,20 @@ function fromLease(l: V1Lease): LeaseRecord {
     ...(l.metadata?.resourceVersion === undefined
       ? {}
       : { resourceVersion: l.metadata.resourceVersion }),
+    ...(l.metadata?.annotations?.[NOTE_ANNOTATION] === undefined
+      ? {}
+      : { note: l.metadata.annotations[NOTE_ANNOTATION] }),
   };
 }
 
-function toLease(namespace: string, name: string, r: LeaseRecord): V1Lease {
+export function toLease(namespace: string, name: string, r: LeaseRecord): V1Lease {
   return {
     metadata: {
       name,
       namespace,
       ...(r.resourceVersion === undefined ? {} : { resourceVersion: r.resourceVersion }),
+      // A replace without it removes it: no note, no annotation.
+      ...(r.note === undefined ? {} : { annotations: { [NOTE_ANNOTATION]: r.note } }),
     },
     spec: {
       holderIdentity: r.holder,

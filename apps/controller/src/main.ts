@@ -57,6 +57,10 @@ const elector = new LeaderElector(
           resyncMs: c.resyncSeconds * 1000,
           gcIntervalMs: c.gcIntervalSeconds * 1000,
           gcDelayMs: c.gcDelaySeconds * 1000,
+          // A leaked record's grace goes on from the previous leader's first sighting.
+          ...(elector.inheritedNote() === undefined
+            ? {}
+            : { inheritedGcNote: elector.inheritedNote()! }),
         },
         metrics,
         log,
@@ -64,6 +68,7 @@ const elector = new LeaderElector(
       const leaderStore = store;
       metrics.pools = () => leaderStore.pools();
       const r = reconciler;
+      elector.setNote(() => r.gcNote());
       store.start((change) => r.onChange(change));
       void r.start();
     },

@@ -64,6 +64,8 @@ export interface ReconcilerOptions {
   readonly retry: RetryOptions;
   readonly resyncMs: number;
   readonly gcIntervalMs: number;
+  /** The previous leader's GC first sightings (`gcNote()` of its reconciler, via the Lease). */
+  readonly inheritedGcNote?: string;
   readonly gcDelayMs: number;
 }
 
@@ -176,6 +178,7 @@ export class Reconciler {
     this.#metrics = metrics;
     this.#log = log;
     this.#due = new DueTracker(opts.gcDelayMs);
+    this.#due.adopt(opts.inheritedGcNote, Date.now());
     this.#queue = new WorkQueue(
       (key) => this.#handle(key),
       (key, e) => {
@@ -183,6 +186,11 @@ export class Reconciler {
         this.#log.warn(`reconcile of ${key} failed; retrying`, e);
       },
     );
+  }
+
+  /** The GC's first sightings, for the Lease (so the next leader's clocks go on from them). */
+  gcNote(): string | undefined {
+    return this.#due.note();
   }
 
   /** Begins work once the caches are synced (waits for them). */
