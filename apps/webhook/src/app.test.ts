@@ -67,6 +67,7 @@ describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
   let dir: string;
   let app: FastifyInstance;
   let ready = false;
+  let draining = false;
   const metrics = createMetrics(false);
 
   beforeAll(() => {
@@ -102,6 +103,7 @@ describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
       metrics,
       snapshot,
       ready: () => ready,
+      draining: () => draining,
     });
   });
   afterAll(async () => {
@@ -117,6 +119,24 @@ describe('webhook app (AdmissionReview over HTTPS, via inject)', () => {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
     request: { uid: 'req-1', kind, operation, namespace: 'default', name: 'web', object },
+  });
+
+  it('while draining, still answers, each answer closing its connection', async () => {
+    const ask = () =>
+      app.inject({
+        method: 'POST',
+        url: '/validate',
+        payload: review({ group: 'apps', version: 'v1', kind: 'Deployment' }, deployment({})),
+      });
+    expect((await ask()).headers.connection).not.toBe('close');
+    draining = true;
+    try {
+      const r = await ask();
+      expect(r.headers.connection).toBe('close');
+      expect(r.statusCode).toBe((await ((draining = false), ask())).statusCode);
+    } finally {
+      draining = false;
+    }
   });
 
   it('is not ready (503) until its caches are synced', async () => {

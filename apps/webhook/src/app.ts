@@ -39,6 +39,12 @@ export interface WebhookDeps {
   readonly snapshot: () => Snapshot;
   /** True once every cache has synced; decisions before that would be made blind. */
   readonly ready: () => boolean;
+  /**
+   * True once this replica is going away: every answer then says `Connection: close`, so the
+   * API server stops reusing its kept-alive connection here and opens one to a replica that
+   * stays (kube-proxy no longer sends new connections to a terminating pod).
+   */
+  readonly draining?: () => boolean;
 }
 
 /** Builds the webhook server; `main.ts` only loads config and listens. */
@@ -48,6 +54,12 @@ export function buildApp(config: WebhookConfig, deps: WebhookDeps): FastifyInsta
     logger: { level: config.logLevel },
     // AdmissionReviews of large pod templates stay well under this; the API server sends at most 3 MiB objects.
     bodyLimit: 8 * 1024 * 1024,
+    // While closing, a request on a connection still open is answered, not refused with 503:
+    // with failurePolicy Fail that 503 refused the object being admitted.
+    return503OnClosing: false,
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (deps.draining?.() === true) reply.header('connection', 'close');
   });
   app.get('/healthz', () => ({ status: 'ok' }));
   app.get('/readyz', (_req, reply) =>

@@ -65,11 +65,13 @@ if (certs.mode === 'self-managed') {
   watchCerts = (swap) => watchTlsFiles(certs, initial, certs.reloadSeconds * 1000, swap, log).stop;
 }
 
+let draining = false;
 const app = buildApp(c, {
   tls,
   metrics: createMetrics(),
   snapshot: () => caches.snapshot(),
   ready: () => caches.ready(),
+  draining: () => draining,
 });
 log = { info: (msg) => app.log.info(msg), warn: (msg, err) => app.log.warn({ err }, msg) };
 const caches = new KubeCaches(kc, (msg, err) => app.log.warn({ err }, msg));
@@ -79,10 +81,18 @@ const swap = (t: ServingTls): void =>
   (app.server as unknown as TlsServer).setSecureContext({ cert: t.cert, key: t.key });
 const stopCerts = watchCerts(swap);
 
+/**
+ * After SIGTERM (which comes after the pod's preStop sleep, once kube-proxy stopped sending it
+ * new connections) this replica answers for a while longer, each answer closing its
+ * connection, so the API server's kept-alive connections move to a replica that stays; then
+ * it stops listening. An admission refused here is refused for good (failurePolicy Fail).
+ */
+const DRAIN_MS = 3000;
 process.once('SIGTERM', () => {
   stopCerts();
-  void app
-    .close()
+  draining = true;
+  void new Promise((r) => setTimeout(r, DRAIN_MS))
+    .then(() => app.close())
     .then(() => caches.stop())
     .then(() => process.exit(0));
 });
