@@ -168,6 +168,46 @@ export async function allocatorLogs(node: RealNode): Promise<string> {
 }
 
 /** `kubectl rollout status` of the webhook, the controller and the allocator DaemonSet. */
+/**
+ * A workload with a broken nicpool annotation, server dry run: "denied the request" once the
+ * API server reaches the webhook through its Service. Ready pods are not enough: kube-proxy
+ * programs the Service's endpoints a moment later, and until then the call is refused
+ * (`connect: connection refused`), which with failurePolicy Fail refuses the object.
+ */
+const PROBE = JSON.stringify({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'nicpool-webhook-probe', namespace: 'default' },
+  spec: {
+    selector: { matchLabels: { app: 'probe' } },
+    template: {
+      metadata: {
+        labels: { app: 'probe' },
+        annotations: { 'ipam.spidernet.io/ippools': '[{"interface":"eth0","ipv4s":["x"]}]' },
+      },
+      spec: { containers: [{ name: 'c', image: 'busybox' }] },
+    },
+  },
+});
+
+/** Until the API server's calls reach the webhook through its Service (see PROBE). */
+export async function waitForWebhookService(node: RealNode, timeoutMs = 60_000): Promise<void> {
+  let last = '';
+  try {
+    await eventually(
+      'the API server to reach the webhook through its Service',
+      async () => {
+        const r = await tryKubectl(node, ['create', '--dry-run=server', '-f', '-'], PROBE);
+        last = r.stderr.trim();
+        return r.code !== 0 && last.includes('denied the request') ? true : undefined;
+      },
+      timeoutMs,
+    );
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}; its last answer: ${last}`);
+  }
+}
+
 export async function waitForRollouts(node: RealNode, timeout = '150s'): Promise<void> {
   for (const [kind, name] of WORKLOADS) {
     const r = await tryKubectl(node, [
@@ -183,6 +223,7 @@ export async function waitForRollouts(node: RealNode, timeout = '150s'): Promise
         `${kind}/${name} did not finish rolling out within ${timeout}: ${r.stderr.trim()}\nlast status: ${tail(r.stdout, 3)}\n\n${await diagnose(node)}`,
       );
   }
+  await waitForWebhookService(node);
 }
 
 /**
