@@ -50,8 +50,11 @@ export interface SoakOptions {
   readonly nodes?: number;
   /** Concurrent churn loops (default 3). */
   readonly workers?: number;
-  /** Seconds between faults, drawn in [min, max], in each fault loop (default 1–3 for the aimed kills, 2–6 for the others). */
-  readonly faultEvery?: readonly [number, number];
+  /**
+   * Seconds between faults, drawn in [min, max], per loop: each aimed kill's loop, the other
+   * process kills' loop, the control plane and windows' loop (default FAULT_EVERY).
+   */
+  readonly faultEvery?: Partial<Record<keyof typeof FAULT_EVERY, readonly [number, number]>>;
   readonly say?: (line: string) => void;
 }
 
@@ -82,6 +85,18 @@ export const FAULTS = [
   'socketClose',
 ] as const;
 export type Fault = (typeof FAULTS)[number];
+
+/**
+ * Seconds between two faults of one loop. Each kind must come 20 times in 30 minutes (a
+ * one-kind aimed loop: every ≤ 90 s; the three kills: ≤ 30 s; the four control-plane and
+ * window kinds: ≤ 22 s, their own length included), and no more often than that: with
+ * allocators killed every few seconds the churn stops making progress (pods never run).
+ */
+export const FAULT_EVERY = {
+  aimed: [40, 70],
+  kills: [10, 20],
+  control: [3, 10],
+} as const satisfies Record<string, readonly [number, number]>;
 
 /** The process kills that are not aimed at a pool write. */
 const KILLS: readonly Fault[] = ['allocatorKill', 'controllerKill', 'webhookKill'];
@@ -427,6 +442,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     // is away): one per kind of aimed kill (each waits for its own kind of pool write, so it
     // pauses less in between), one for the other process kills, one for the control plane
     // and the windows.
+    const every = { ...FAULT_EVERY, ...opts.faultEvery };
     const faultLoop = async (
       r: Rng,
       kinds: readonly Fault[],
@@ -493,12 +509,12 @@ export async function runSoak(opts: SoakOptions): Promise<SoakResult> {
     await Promise.all([
       ...Array.from({ length: workers }, () => worker(rng.fork())),
       // One loop per aimed kind: each waits for its own kind of write.
-      ...AIMED_KINDS.map((kind) => faultLoop(rng.fork(), [kind], opts.faultEvery ?? [1, 3])),
-      faultLoop(rng.fork(), KILLS, opts.faultEvery ?? [2, 6]),
+      ...AIMED_KINDS.map((kind) => faultLoop(rng.fork(), [kind], every.aimed)),
+      faultLoop(rng.fork(), KILLS, every.kills),
       faultLoop(
         rng.fork(),
         FAULTS.filter((f) => !AIMED_KINDS.includes(f) && !KILLS.includes(f)),
-        opts.faultEvery ?? [2, 6],
+        every.control,
       ),
       checker(),
       supervisor(),
