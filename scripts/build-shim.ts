@@ -4,11 +4,13 @@
 // container copies both to /opt/cni/bin. bench/shim-exec.ts builds the other variants with
 // buildShim() to measure them against the shipped one.
 import { build } from 'esbuild';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   chmodSync,
+  closeSync,
   copyFileSync,
   mkdirSync,
+  openSync,
   realpathSync,
   renameSync,
   writeFileSync,
@@ -70,11 +72,13 @@ export async function buildShim(
   });
   const blob = join(dist, 'sea-prep.blob');
   const config = join(dist, 'sea-config.json');
+  // The blob records the main script's absolute path (the snapshot once more), so the bundle is
+  // read from /dev/stdin, the same name in every clone; the output is relative to dist.
   writeFileSync(
     config,
     JSON.stringify({
-      main: bundle,
-      output: blob,
+      main: '/dev/stdin',
+      output: 'sea-prep.blob',
       disableExperimentalSEAWarning: true,
       useSnapshot: how.useSnapshot,
       useCodeCache: how.useCodeCache,
@@ -82,9 +86,7 @@ export async function buildShim(
     }),
   );
   const node = realpathSync(process.execPath);
-  // Output only on failure (in the thrown error): the snapshot build runs the bundle, which
-  // would print Node's SEA ExperimentalWarning; postject prints its progress and ELF notes.
-  execFileSync(node, ['--experimental-sea-config', config], { stdio: 'pipe' });
+  seaBlob(node, dist, bundle, how);
   const exe = join(dist, plugin.name);
   // Built beside it and renamed over it: a shim being executed (a running soak, a node's
   // Multus) is never written in place (ETXTBSY), and an exec never sees half a file.
@@ -104,6 +106,43 @@ export async function buildShim(
   );
   renameSync(building, exe);
   return exe;
+}
+
+/**
+ * Node flags of the blob's build. A snapshot captures V8's random and hash seeds, so both are
+ * fixed (each exec still draws its own Math.random and crypto values: V8 seeds the isolate at
+ * start-up); without warnings, no process id in the SEA ExperimentalWarning's text.
+ */
+const SEA_FLAGS = ['--random-seed=1', '--hash-seed=1', '--no-warnings'];
+
+/**
+ * Writes `dist/sea-prep.blob` from `dist/sea-config.json`, the bundle on stdin. A snapshot
+ * also records the building process's id, once, so it is taken in a new PID namespace (a user
+ * namespace too, so no root is needed), where the build is always process 1: the same sources
+ * then give the same executable, and the image that carries it the same digest
+ * (docs/images.md). Where no namespace can be made (a container build without the privilege),
+ * the blob is built all the same and the build says that it is not reproducible.
+ */
+function seaBlob(node: string, dist: string, bundle: string, how: ShimBuild): void {
+  const args = [...SEA_FLAGS, '--experimental-sea-config', 'sea-config.json'];
+  const ns = ['--user', '--map-root-user', '--pid', '--fork', '--kill-child'];
+  let command = [node, ...args];
+  if (how.useSnapshot) {
+    const probe = spawnSync('unshare', [...ns, 'true'], { encoding: 'utf8' });
+    if (probe.status === 0) command = ['unshare', ...ns, ...command];
+    else
+      process.stderr.write(
+        `build-shim: no new PID namespace for the startup snapshot (unshare: ${(probe.error?.message ?? probe.stderr).trim()}); ` +
+          `${dist} is built without one, so it is not byte-reproducible\n`,
+      );
+  }
+  // Output only on failure (in the thrown error): the snapshot build runs the bundle.
+  const fd = openSync(bundle, 'r');
+  try {
+    execFileSync(command[0]!, command.slice(1), { stdio: [fd, 'pipe', 'pipe'], cwd: dist });
+  } finally {
+    closeSync(fd);
+  }
 }
 
 if (import.meta.main) {
