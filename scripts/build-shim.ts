@@ -116,24 +116,41 @@ export async function buildShim(
 const SEA_FLAGS = ['--random-seed=1', '--hash-seed=1', '--no-warnings'];
 
 /**
+ * Where the blob's build sees Node. The snapshot records Node's own path (process.execPath,
+ * twice), so the build runs in a mount namespace of its own with a tmpfs on /mnt and the
+ * repository's Node bind-mounted at /mnt/node: the same path in every clone.
+ */
+const FIXED_NODE = '/mnt/node';
+
+/**
+ * Runs in the new namespaces: mounts the tmpfs, binds Node ($0) at FIXED_NODE and execs it with
+ * the remaining arguments.
+ */
+const IN_NAMESPACE = `mount -t tmpfs nicpool-sea /mnt && : > ${FIXED_NODE} && mount --bind "$0" ${FIXED_NODE} && exec ${FIXED_NODE} "$@"`;
+
+/**
  * Writes `dist/sea-prep.blob` from `dist/sea-config.json`, the bundle on stdin. A snapshot
- * also records the building process's id, once, so it is taken in a new PID namespace (a user
- * namespace too, so no root is needed), where the build is always process 1: the same sources
- * then give the same executable, and the image that carries it the same digest
- * (docs/images.md). Where no namespace can be made (a container build without the privilege),
- * the blob is built all the same and the build says that it is not reproducible.
+ * records, besides the seeds (SEA_FLAGS): the building process's id, once, and Node's path. So
+ * it is taken in new user, mount and PID namespaces (no root needed): the build is process 1
+ * and runs Node at FIXED_NODE. The same sources then give the same executable, and the image
+ * that carries it the same digest (docs/images.md). Where the namespaces cannot be made (a
+ * container build without the privilege), the blob is built all the same and the build says
+ * that it is not reproducible.
  */
 function seaBlob(node: string, dist: string, bundle: string, how: ShimBuild): void {
   const args = [...SEA_FLAGS, '--experimental-sea-config', 'sea-config.json'];
-  const ns = ['--user', '--map-root-user', '--pid', '--fork', '--kill-child'];
+  const ns = ['--user', '--map-root-user', '--mount', '--pid', '--fork', '--kill-child'];
+  const isolated = ['unshare', ...ns, 'sh', '-c', IN_NAMESPACE, node];
   let command = [node, ...args];
   if (how.useSnapshot) {
-    const probe = spawnSync('unshare', [...ns, 'true'], { encoding: 'utf8' });
-    if (probe.status === 0) command = ['unshare', ...ns, ...command];
+    const why = dist.startsWith('/mnt/')
+      ? `${dist} is under /mnt, which the build covers`
+      : namespaceProblem(isolated);
+    if (why === undefined) command = [...isolated, ...args];
     else
       process.stderr.write(
-        `build-shim: no new PID namespace for the startup snapshot (unshare: ${(probe.error?.message ?? probe.stderr).trim()}); ` +
-          `${dist} is built without one, so it is not byte-reproducible\n`,
+        `build-shim: the startup snapshot is taken outside its namespaces (${why}), so ` +
+          `${join(dist, '..')} is not byte-reproducible\n`,
       );
   }
   // Output only on failure (in the thrown error): the snapshot build runs the bundle.
@@ -143,6 +160,13 @@ function seaBlob(node: string, dist: string, bundle: string, how: ShimBuild): vo
   } finally {
     closeSync(fd);
   }
+}
+
+/** Why the namespaces of `isolated` cannot be made here, or undefined when they can. */
+function namespaceProblem(isolated: readonly string[]): string | undefined {
+  const probe = spawnSync(isolated[0]!, [...isolated.slice(1), '-e', '0'], { encoding: 'utf8' });
+  if (probe.status === 0) return undefined;
+  return `${isolated.slice(0, -4).join(' ')}: ${(probe.error?.message ?? probe.stderr).trim()}`;
 }
 
 if (import.meta.main) {

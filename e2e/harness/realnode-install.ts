@@ -718,10 +718,9 @@ function ipAddrCanon(line: string): string {
  * - `lo`: the tutorial lists the pod's NICs only (its second listing marks the cut with `...`);
  * - IPv6 link-local addresses (`inet6 fe80::…/64 scope link`, with or without `tentative`, and
  *   the `valid_lft` line under each): the node's kernel gives every link one; the tutorial's
- *   cluster ran with IPv6 off in pods;
- * - ` qlen 1000` ending veth0's line: nicpool's veth creates the pair with iproute2, which
- *   leaves the kernel's default transmit queue length; Spiderpool's plugin creates it with 0.
- *   veth0's qdisc is `noqueue` either way, so the length is never used.
+ *   cluster ran with IPv6 off in pods.
+ * veth0's line has no ` qlen`: nicpool's veth creates the pair with `txqueuelen 0`, as
+ * Spiderpool's plugin does, so it matches the tutorial's as it is.
  */
 export function compareIpAddr(
   tutorial: readonly string[],
@@ -753,11 +752,6 @@ export function compareIpAddr(
     if (/^inet6 fe80::[0-9a-f:]+\/64 scope link( tentative)?$/.test(l)) {
       allowed.push({ rule: 'IPv6 link-local', line: l });
       skipValid = true;
-      continue;
-    }
-    if (h !== null && link === 'veth0' && l.endsWith(' qlen 1000')) {
-      allowed.push({ rule: 'veth0 qlen', line: l });
-      kept.push(ipAddrCanon(l.slice(0, -' qlen 1000'.length)));
       continue;
     }
     kept.push(ipAddrCanon(l));

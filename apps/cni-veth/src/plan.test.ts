@@ -269,7 +269,7 @@ describe('planAdd: the tutorial pod', () => {
       createsLink: true,
       removeStaleHostLink: false,
       pod: [
-        `link add veth0 address ${POD_MAC} mtu 1500 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 netns ${PID}`,
+        `link add veth0 address ${POD_MAC} mtu 1500 txqueuelen 0 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 txqueuelen 0 netns ${PID}`,
         'link set veth0 up',
         `neigh replace 10.6.168.123 lladdr ${HOST_MAC} dev veth0 nud permanent`,
         'route replace 10.6.168.123/32 dev veth0 scope link table main',
@@ -470,7 +470,7 @@ describe('planAdd: the tutorial pod', () => {
     expect([plan.first, plan.removeStaleHostLink, plan.pod[0]]).toEqual([
       true,
       true,
-      `link add veth0 address ${POD_MAC} mtu 1500 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 netns ${PID}`,
+      `link add veth0 address ${POD_MAC} mtu 1500 txqueuelen 0 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 txqueuelen 0 netns ${PID}`,
     ]);
   });
 });
@@ -496,7 +496,7 @@ describe('node IPs (A3, A8)', () => {
     });
     expect(nodeIPs(node, new Set([4]))).toEqual([{ family: 4, ip: '10.6.168.123' }]);
     expect(planAdd(eth0Context({ node })).pod).toEqual([
-      `link add veth0 address ${POD_MAC} mtu 1500 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 netns ${PID}`,
+      `link add veth0 address ${POD_MAC} mtu 1500 txqueuelen 0 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 txqueuelen 0 netns ${PID}`,
       'link set veth0 up',
       `neigh replace 10.6.168.123 lladdr ${HOST_MAC} dev veth0 nud permanent`,
       'route replace 10.6.168.123/32 dev veth0 scope link table main',
@@ -751,7 +751,7 @@ describe('hardware_prefix (A16)', () => {
     );
     expect(plan.pod.slice(0, 2)).toEqual([
       'link set dev eth0 address 0a:1b:0a:06:a8:ac',
-      `link add veth0 address ${POD_MAC} mtu 1500 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 netns ${PID}`,
+      `link add veth0 address ${POD_MAC} mtu 1500 txqueuelen 0 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 txqueuelen 0 netns ${PID}`,
     ]);
     expect(plan.pod.length).toBe(6);
   });

@@ -286,7 +286,7 @@ export function planAdd(ctx: AddContext): AddPlan {
   const pod6: string[] = [];
   if (created)
     pod.push(
-      `link add ${POD_LINK} address ${podMAC} mtu ${MTU} type veth peer name ${hostLink} address ${hostMAC} mtu ${MTU} netns ${ctx.pid}`,
+      `link add ${POD_LINK} address ${podMAC} mtu ${MTU} txqueuelen 0 type veth peer name ${hostLink} address ${hostMAC} mtu ${MTU} txqueuelen 0 netns ${ctx.pid}`,
       `link set ${POD_LINK} up`,
     );
   // A5: the node's addresses answer from the node end without ARP/ND.

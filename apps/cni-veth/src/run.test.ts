@@ -189,7 +189,7 @@ const afterNet1 = (): Answers => ({
 const json = (s: string): unknown => JSON.parse(s);
 
 const ETH0_POD_LINES = [
-  `link add veth0 address ${POD_MAC} mtu 1500 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 netns ${PID}`,
+  `link add veth0 address ${POD_MAC} mtu 1500 txqueuelen 0 type veth peer name ${HV} address ${HOST_MAC} mtu 1500 txqueuelen 0 netns ${PID}`,
   'link set veth0 up',
   `neigh replace 10.6.168.123 lladdr ${HOST_MAC} dev veth0 nud permanent`,
   'route replace 10.6.168.123/32 dev veth0 scope link table main',
