@@ -12,6 +12,7 @@ import { Label } from '@nicpool/annotations';
 import {
   GROUP,
   VERSION,
+  type PoolIPAllocation,
   type SpiderEndpoint,
   type SpiderIPPool,
   type SpiderReservedIP,
@@ -208,7 +209,10 @@ export class KubeStore implements AllocatorStore {
     return p;
   }
 
-  async writePoolStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
+  async writePoolStatus(
+    pool: SpiderIPPool,
+    records?: ReadonlyMap<string, PoolIPAllocation>,
+  ): Promise<SpiderIPPool> {
     const written = (await this.#custom.replaceClusterCustomObjectStatus({
       group: GROUP,
       version: VERSION,
@@ -216,8 +220,15 @@ export class KubeStore implements AllocatorStore {
       name: pool.metadata.name,
       body: pool,
     })) as SpiderIPPool;
-    this.#pools.refresh(written);
+    // The cache indexes the answer's text; when it is the text sent (the API server keeps
+    // status as written), with the records it was encoded from.
+    const text = pool.status?.allocatedIPs;
+    this.#pools.refresh(written, records === undefined ? undefined : { text, records });
     return written;
+  }
+
+  cachedRecords(pool: SpiderIPPool): ReadonlyMap<string, PoolIPAllocation> | undefined {
+    return this.#pools.recordsOf(pool);
   }
 
   async getPod(namespace: string, name: string, fresh = false): Promise<PodObject | undefined> {

@@ -1,6 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Label } from '@nicpool/annotations';
-import type { SpiderEndpoint, SpiderIPPool, SpiderReservedIP } from '@nicpool/crds';
+import type {
+  PoolIPAllocation,
+  SpiderEndpoint,
+  SpiderIPPool,
+  SpiderReservedIP,
+} from '@nicpool/crds';
 import {
   ChangeSignal,
   type AllocatorStore,
@@ -99,7 +104,14 @@ export class MemoryStore implements AllocatorStore {
     return clone(p);
   }
 
-  async writePoolStatus(pool: SpiderIPPool): Promise<SpiderIPPool> {
+  cachedRecords(pool: SpiderIPPool): ReadonlyMap<string, PoolIPAllocation> | undefined {
+    return this.poolsByName.recordsOf(pool);
+  }
+
+  async writePoolStatus(
+    pool: SpiderIPPool,
+    records?: ReadonlyMap<string, PoolIPAllocation>,
+  ): Promise<SpiderIPPool> {
     const cur = this.poolsByName.get(pool.metadata.name);
     if (cur === undefined) throw apiError(404, 'not found');
     if (this.injectConflicts > 0) {
@@ -116,7 +128,9 @@ export class MemoryStore implements AllocatorStore {
       status: clone(pool.status),
       metadata: { ...cur.metadata, resourceVersion: String(this.#rv++) },
     };
-    this.poolsByName.set(pool.metadata.name, next);
+    // As KubeStore: the write-through is indexed from the records the committer encoded.
+    const text = next.status?.allocatedIPs;
+    this.poolsByName.refresh(next, records === undefined ? undefined : { text, records });
     return clone(next);
   }
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { decodeAllocatedIPs, encodeAllocatedIPs } from '@nicpool/crds';
 import { RangeSet } from '@nicpool/ip';
 import { applyOps, GroupCommitter, type PoolOp } from './pool-commit.ts';
@@ -129,6 +130,46 @@ describe('applyOps', () => {
   it('refuses to write over a status it cannot read', () => {
     const broken = { ...p(), status: { allocatedIPs: '{not json' } };
     expect(() => applyOps(broken, [alloc('a')], none, 100)).toThrow(/refusing to write/);
+  });
+});
+
+describe('applyOps with the records already decoded (PoolPort.cachedRecords)', () => {
+  const op = fc.oneof(
+    fc.record({
+      kind: fc.constant('allocate' as const),
+      podUid: fc.constantFrom('u1', 'u2', 'u3', 'u4', 'u5'),
+      pod: fc.constantFrom('ns/a', 'ns/b', 'ns/c'),
+      ifName: fc.constantFrom('eth0', 'net1'),
+      sticky: fc.boolean(),
+      reuseOnly: fc.boolean(),
+    }),
+    fc.record({
+      kind: fc.constant('release' as const),
+      podUid: fc.constantFrom('u1', 'u2', 'u3', 'u4', 'u5'),
+    }),
+  );
+  it('gives what decoding the status gives: results, the status written, and its records in decode order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(op, { maxLength: 12 }), { maxLength: 6 }), (batches) => {
+        let cur = pool('p', { subnet: '10.6.0.0/16', ips: ['10.6.0.1-10.6.0.6'] });
+        for (const ops of batches) {
+          const d = decodeAllocatedIPs(cur.status?.allocatedIPs);
+          if (!d.ok) throw new Error(d.error.message);
+          const plain = applyOps(cur, ops, none, 100);
+          const before = [...d.value];
+          const known = applyOps(cur, ops, none, 100, d.value);
+          expect([...d.value]).toEqual(before); // the cache's map is never changed
+          expect(known.results).toEqual(plain.results);
+          expect(known.next).toEqual(plain.next);
+          if (plain.next !== undefined) {
+            const back = decodeAllocatedIPs(plain.next.status?.allocatedIPs);
+            expect(back.ok && [...back.value]).toEqual([...known.records!]);
+            cur = plain.next;
+          }
+        }
+      }),
+      { seed: 20261201, numRuns: 300 },
+    );
   });
 });
 

@@ -5,7 +5,7 @@
  */
 import {
   decodeAllocatedIPs,
-  encodeAllocatedIPs,
+  encodeAllocatedIPsOrdered,
   specAddresses,
   specFamily,
   statusCount,
@@ -72,11 +72,18 @@ export function applyOps(
   ops: readonly PoolOp[],
   reserved: (family: IPFamily) => RangeSet,
   maxRecords: number,
-): { next?: SpiderIPPool; results: OpResult[] } {
+  known?: ReadonlyMap<string, PoolIPAllocation>,
+): { next?: SpiderIPPool; records?: ReadonlyMap<string, PoolIPAllocation>; results: OpResult[] } {
   const name = pool.metadata.name;
-  const decoded = decodeAllocatedIPs(pool.status?.allocatedIPs);
-  if (!decoded.ok) throw new CorruptPoolError(name, decoded.error.message);
-  const records = decoded.value;
+  // `known`: the pool's records already decoded from this very status text (the cache's
+  // index, PoolPort.cachedRecords), copied, as this batch changes them; else decoded here.
+  let records: Map<string, PoolIPAllocation>;
+  if (known !== undefined) records = new Map(known);
+  else {
+    const decoded = decodeAllocatedIPs(pool.status?.allocatedIPs);
+    if (!decoded.ok) throw new CorruptPoolError(name, decoded.error.message);
+    records = decoded.value;
+  }
   const family = specFamily(pool.spec);
   const addresses = specAddresses(pool.spec);
   let changed = false;
@@ -246,7 +253,7 @@ export function applyOps(
   }
 
   if (!changed) return { results };
-  const encoded = encodeAllocatedIPs(records);
+  const { text: encoded, ordered } = encodeAllocatedIPsOrdered(records);
   // The CRD field is an int64 the API server checks as a JSON integer (≤ 2^53): a /64 pool's
   // 2^64 addresses written as Number() would make every status write of the pool fail.
   const total = addresses.ok
@@ -257,13 +264,26 @@ export function applyOps(
     allocatedIPCount: records.size,
     totalIPCount: total,
   };
-  return { next: { ...pool, status }, results };
+  return { next: { ...pool, status }, records: ordered, results };
 }
 
 /** The storage a committer needs: cached and fresh reads of a pool, and a conditional status write. */
 export interface PoolPort {
   readPool(name: string, fresh: boolean): Promise<SpiderIPPool>;
-  writePoolStatus(pool: SpiderIPPool): Promise<SpiderIPPool>;
+  /**
+   * `records`, when given, are what the committer encoded into `pool`'s allocatedIPs, so
+   * the store can index its write-through without decoding the text again.
+   */
+  writePoolStatus(
+    pool: SpiderIPPool,
+    records?: ReadonlyMap<string, PoolIPAllocation>,
+  ): Promise<SpiderIPPool>;
+  /**
+   * The records of `pool` already decoded from its exact `allocatedIPs` text, if the store
+   * holds them; undefined otherwise (the committer decodes). At 10 000 records a decode is
+   * most of a write's CPU in the allocator (docs/benchmarks.md, B4).
+   */
+  cachedRecords?(pool: SpiderIPPool): ReadonlyMap<string, PoolIPAllocation> | undefined;
 }
 
 export interface CommitterOptions {
@@ -312,20 +332,25 @@ export class GroupCommitter {
     this.#queues.delete(pool);
     this.#busy.add(pool);
     this.#opts.onBatch?.(pool, batch.length);
+    // Each attempt's records, by the pool object it writes (dropped with it).
+    const written = new WeakMap<SpiderIPPool, ReadonlyMap<string, PoolIPAllocation>>();
     try {
       const { result } = await retryOnConflict(
         `status of SpiderIPPool ${pool}`,
         (fresh) => this.#port.readPool(pool, fresh),
         (snapshot) => {
-          const { next, results } = applyOps(
+          const { next, records, results } = applyOps(
             snapshot,
             batch.map((p) => p.op),
             this.#opts.reserved,
             this.#opts.maxRecords,
+            this.#port.cachedRecords?.(snapshot),
           );
-          return next === undefined ? { result: results } : { write: next, result: results };
+          if (next === undefined) return { result: results };
+          if (records !== undefined) written.set(next, records);
+          return { write: next, result: results };
         },
-        (next) => this.#port.writePoolStatus(next),
+        (next) => this.#port.writePoolStatus(next, written.get(next)),
         { ...this.#opts.retry, onConflict: () => this.#opts.onConflict?.(pool) },
       );
       batch.forEach((p, i) => p.resolve(result[i]!));

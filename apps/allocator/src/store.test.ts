@@ -60,6 +60,12 @@ describe('PoolCache index (review #7)', () => {
   });
 });
 
+const holderOf = (podUid: string) => ({ pod: 'ns/z', podUid });
+const plain = (r: { pod: string; podUid: string; interface?: string }) =>
+  r.interface === undefined
+    ? { pod: r.pod, podUid: r.podUid }
+    : { pod: r.pod, podUid: r.podUid, interface: r.interface };
+
 describe('PoolCache index, property', () => {
   const holder = fc.record({
     pod: fc.constantFrom('ns/a', 'ns/b', 'ns/c'),
@@ -75,6 +81,9 @@ describe('PoolCache index, property', () => {
         holder,
       ),
       corrupt: fc.boolean(),
+      // As the committer's write-through: with the records it encoded, or (stale) with
+      // records of another text, which the cache must not take.
+      written: fc.constantFrom('no', 'yes', 'stale'),
     }),
     fc.record({ kind: fc.constant('delete' as const), name: fc.constantFrom('p', 'q', 'r') }),
   );
@@ -89,7 +98,7 @@ describe('PoolCache index, property', () => {
       })
       .sort();
 
-  it('after any sequence of sets and deletes, the index equals a decode of the cache', () => {
+  it('after any sequence of sets, write-throughs and deletes, the index and recordsOf equal a decode of the cache', () => {
     fc.assert(
       fc.property(fc.array(step, { maxLength: 30 }), (steps) => {
         const c = new PoolCache();
@@ -97,8 +106,29 @@ describe('PoolCache index, property', () => {
         for (const st of steps) {
           if (st.kind === 'delete') c.delete(st.name);
           else {
-            const p = withRecords(st.name, String(rv++), st.records);
-            c.set(st.name, st.corrupt ? { ...p, status: { allocatedIPs: '{' } } : p);
+            const p0 = withRecords(st.name, String(rv++), st.records);
+            const p = st.corrupt ? { ...p0, status: { allocatedIPs: '{' } } : p0;
+            const d = decodeAllocatedIPs(p0.status?.allocatedIPs);
+            if (st.written === 'no' || !c.has(st.name) || !d.ok) c.set(st.name, p);
+            else if (st.written === 'yes' && !st.corrupt)
+              c.refresh(p, { text: p.status?.allocatedIPs, records: d.value });
+            else
+              c.refresh(p, {
+                text: 'another text',
+                records: new Map([['10.6.0.9', holderOf('u1')]]),
+              });
+          }
+          for (const p of c.values()) {
+            const d = decodeAllocatedIPs(p.status?.allocatedIPs);
+            const got = c.recordsOf(p);
+            if (!d.ok) expect(got).toBeUndefined();
+            else
+              expect([...(got ?? [])].map(([ip, r]) => [ip, plain(r)])).toEqual([
+                ...[...d.value].map(([ip, r]) => [ip, plain(r)]),
+              ]);
+            expect(c.recordsOf({ ...p, status: { allocatedIPs: '{"10.6.0.77":{}}' } })).toBe(
+              undefined,
+            );
           }
           for (const uid of ['u1', 'u2', 'u3', 'u4'])
             expect(ips(c.heldBy(uid))).toEqual(expected(c, (r) => r.podUid === uid));

@@ -1,10 +1,13 @@
 import {
   decodeAllocatedIPs,
+  type CodecError,
   type OwnerReference,
+  type PoolIPAllocation,
   type SpiderEndpoint,
   type SpiderIPPool,
   type SpiderReservedIP,
 } from '@nicpool/crds';
+import { ok, type Result } from '@nicpool/result';
 import type { PoolPort } from './pool-commit.ts';
 
 /** The parts of a Pod the allocator reads. */
@@ -177,6 +180,12 @@ const sameHolder = (
   b: { pod: string; podUid: string; interface?: string },
 ): boolean => a.pod === b.pod && a.podUid === b.podUid && a.interface === b.interface;
 
+/** Records a writer encoded into `text`, the `allocatedIPs` it sent (see PoolCache.refresh). */
+export interface WrittenRecords {
+  readonly text: string | undefined;
+  readonly records: ReadonlyMap<string, PoolIPAllocation>;
+}
+
 /**
  * The pool cache (name → pool) with an index of its allocation records by pod UID and by
  * pod name, kept in step on every `set`/`delete` — watch events and our own write-through
@@ -209,19 +218,39 @@ export class PoolCache extends Map<string, SpiderIPPool> {
   }
 
   override set(name: string, pool: SpiderIPPool): this {
+    return this.#put(name, pool, undefined);
+  }
+
+  /**
+   * Write-through of an API answer: only over a pool still cached, never backwards.
+   * `written`, when given, are the records the writer encoded into this very status text
+   * (the committer's own write): indexed as they are instead of decoding the text again.
+   */
+  refresh(pool: SpiderIPPool, written?: WrittenRecords): void {
+    if (super.has(pool.metadata.name)) this.#put(pool.metadata.name, pool, written);
+  }
+
+  /**
+   * The decoded records of `pool`'s status, if this cache has indexed exactly its
+   * `allocatedIPs` text (the committer then applies its batch to them instead of decoding
+   * the text again); undefined for another text or an unreadable one.
+   */
+  recordsOf(pool: SpiderIPPool): ReadonlyMap<string, PoolIPAllocation> | undefined {
+    const name = pool.metadata.name;
+    const prev = this.#indexed.get(name);
+    if (prev === undefined || this.#unreadable.has(name)) return undefined;
+    return prev.text === pool.status?.allocatedIPs ? prev.records : undefined;
+  }
+
+  #put(name: string, pool: SpiderIPPool, written: WrittenRecords | undefined): this {
     const cur = super.get(name);
     if (this.#monotonic && cur !== undefined) {
       const [next, now] = [revision(pool), revision(cur)];
       if (next !== undefined && now !== undefined && next < now) return this;
     }
     super.set(name, pool);
-    this.#index(name, pool);
+    this.#index(name, pool, written);
     return this;
-  }
-
-  /** Write-through of an API answer: only over a pool still cached, never backwards. */
-  refresh(pool: SpiderIPPool): void {
-    if (super.has(pool.metadata.name)) this.set(pool.metadata.name, pool);
   }
 
   override delete(name: string): boolean {
@@ -246,12 +275,16 @@ export class PoolCache extends Map<string, SpiderIPPool> {
     return this.#unreadable;
   }
 
-  #index(name: string, pool: SpiderIPPool): void {
+  #index(name: string, pool: SpiderIPPool, written: WrittenRecords | undefined): void {
     const text = pool.status?.allocatedIPs;
     const prev = this.#indexed.get(name);
     // Spec-only changes and repeated deliveries of one version cost nothing.
     if (prev !== undefined && prev.text === text) return;
-    const decoded = decodeAllocatedIPs(text);
+    // Our own write's records need no decoding: they are what was encoded into `text`.
+    const decoded: Result<ReadonlyMap<string, PoolIPAllocation>, CodecError> = written !==
+      undefined && written.text === text
+      ? ok(written.records)
+      : decodeAllocatedIPs(text);
     if (!decoded.ok) {
       this.#unindex(name);
       this.#unreadable.set(name, decoded.error.message);

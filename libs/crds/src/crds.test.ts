@@ -1,8 +1,10 @@
 import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import {
+  compareIPText,
   decodeAllocatedIPs,
   decodeControlledIPPools,
   encodeAllocatedIPs,
@@ -65,6 +67,22 @@ describe('allocatedIPs codec', () => {
     );
     expect(encodeAllocatedIPs(new Map())).toBeUndefined();
     expect(decodeAllocatedIPs(undefined)).toEqual({ ok: true, value: new Map() });
+  });
+
+  it('encodes in the order compareIPText sorts the addresses (IPv4 and IPv6)', () => {
+    const ip = fc.oneof(fc.ipV4(), fc.ipV6());
+    fc.assert(
+      fc.property(fc.uniqueArray(ip, { maxLength: 40 }), (ips) => {
+        const records = new Map<string, { pod: string; podUid: string }>();
+        for (const a of ips) {
+          const d = decodeAllocatedIPs(JSON.stringify({ [a]: { pod: 'ns/p', podUid: 'u' } }));
+          if (d.ok) for (const k of d.value.keys()) records.set(k, { pod: 'ns/p', podUid: 'u' });
+        }
+        const text = encodeAllocatedIPs(records);
+        const order = text === undefined ? [] : Object.keys(JSON.parse(text) as object);
+        expect(order).toEqual([...records.keys()].sort(compareIPText));
+      }),
+    );
   });
 
   it('reads Spiderpool records (no interface) and canonicalises IPv6 keys', () => {
