@@ -14,7 +14,7 @@
  * CLI: node_modules/.bin/node bench/throughput.ts [--pods N] [--configs 1x16,4x16]
  */
 import { randomBytes } from 'node:crypto';
-import { setPriority } from 'node:os';
+import { availableParallelism, setPriority } from 'node:os';
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -23,6 +23,7 @@ import { AllocatorProcess, socketCall } from '../e2e/harness/allocator.ts';
 import { Paths } from '@nicpool/wire/codes';
 import { NodeSimulator } from '../e2e/sim/node-simulator.ts';
 import { diffCounts, requestCounts, summarise } from './lib/apiserver-metrics.ts';
+import { CpuAccount, type CpuShare } from './lib/cpu-account.ts';
 import { quantile } from './lib/stats.ts';
 import { flag, say, type BenchResult, type Plot, type Table, type Target } from './lib/types.ts';
 
@@ -57,6 +58,8 @@ export interface RunResult {
   readonly missing: number;
   /** Seconds since the first create → pods Running. */
   readonly runningOverTime: readonly (readonly [number, number])[];
+  /** CPU by component from the first create to all Running (bench/lib/cpu-account.ts). */
+  readonly cpu?: { readonly shares: readonly CpuShare[]; readonly wallSeconds: number };
 }
 
 const SHIM = join(REPO, 'apps', 'cni-shim', 'dist', 'spiderpool');
@@ -358,10 +361,16 @@ export async function runOnce(
   const core = kc.makeApiClient(CoreV1Api);
   const namespace = `bench-${impl}-${nodes}x${parallel}-${randomBytes(3).toString('hex')}`;
   const { sim, stop } = await startNodes(cluster, impl, nodes, parallel);
+  let account: CpuAccount | undefined;
   try {
     await core.createNamespace({ body: { metadata: { name: namespace } } }).catch(() => undefined);
     const uids = new Set<string>();
     const before = await requestCounts(cluster);
+    try {
+      account = CpuAccount.start();
+    } catch (e) {
+      say(`B1: no CPU by component for this run: ${e instanceof Error ? e.message : String(e)}`);
+    }
     const t0 = Date.now();
     await pool([...Array(pods).keys()], 32, async (i) => {
       const p = await core.createNamespacedPod({ namespace, body: podBody(impl, namespace, i) });
@@ -375,6 +384,8 @@ export async function runOnce(
       () => `${running()}/${pods} Running${lastFailure(sim)}`,
     );
     const t1 = Math.max(...[...uids].map((u) => sim.running.get(u)!));
+    const cpu = account?.stop();
+    account = undefined;
     const afterAdd = await requestCounts(cluster);
     const list = (await core.listNamespacedPod({ namespace })).items;
     const dup = duplicates(list);
@@ -435,8 +446,10 @@ export async function runOnce(
       failedAdds: adds.filter((l) => l.result.code !== 0).length,
       ...dup,
       runningOverTime: curve,
+      ...(cpu === undefined ? {} : { cpu }),
     };
   } finally {
+    account?.stop();
     await stop();
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   }
@@ -639,6 +652,50 @@ export async function throughput(
       r.missing,
     ]),
   };
+  const cores = availableParallelism();
+  const cpuTable: Table = {
+    csv: 'b1-cpu.csv',
+    title: `B1: where the CPU went, create → all Running (${cores} cores; components above 1 % of the run's CPU)`,
+    columns: [
+      'IPAM',
+      'nodes',
+      'in flight/node',
+      'component',
+      'CPU s',
+      'CPU ms/pod',
+      'share',
+      'processes',
+    ],
+    rows: runs.flatMap((r) => {
+      if (r.cpu === undefined) return [];
+      const total = r.cpu.shares.reduce((t, c) => t + c.seconds, 0);
+      const busy = total / (r.cpu.wallSeconds * cores);
+      return [
+        ...r.cpu.shares
+          .filter((c) => c.seconds >= total * 0.01)
+          .map((c) => [
+            r.impl,
+            r.nodes,
+            r.parallel,
+            c.component,
+            c.seconds,
+            (c.seconds * 1000) / r.pods,
+            `${((c.seconds / total) * 100).toFixed(1)} %`,
+            c.processes,
+          ]),
+        [
+          r.impl,
+          r.nodes,
+          r.parallel,
+          `all (${fmt(r.cpu.wallSeconds)} s wall, machine ${(busy * 100).toFixed(0)} % busy)`,
+          total,
+          (total * 1000) / r.pods,
+          '100 %',
+          r.cpu.shares.reduce((t, c) => t + c.processes, 0),
+        ],
+      ];
+    }),
+  };
   const ratioTable: Table = {
     csv: 'b1-ratio.csv',
     title: 'B1: nicpool pods/s ÷ Whereabouts pods/s, same run',
@@ -684,13 +741,14 @@ export async function throughput(
       commands: [
         `node_modules/.bin/node bench/throughput.ts --pods ${pods} --configs ${configs.map(([n, p]) => `${n}x${p}`).join(',')}`,
       ],
-      tables: [table, ratioTable],
+      tables: [table, ratioTable, ...(cpuTable.rows.length === 0 ? [] : [cpuTable])],
       plots,
       targets,
       notes: [
         'Each simulated node is a network namespace with its own host NICs and, for nicpool, its own allocator process whose socket the node sees at the default path; Multus (real, thin) runs there and execs macvlan and the IPAM plugin per NIC, so every pod costs two IPAM execs, eth0 then net1, as on a real node. Pods are bare, created 32 at a time; a pod counts as Running when the simulator has written its status after a successful CNI ADD. Latencies are of the whole Multus chain for one pod (both NICs), without the wait for a free slot on the node.',
         'IPAM requests are counted by kube-apiserver (`apiserver_request_total`) on the IPAM\'s own resources only: SpiderIPPools and SpiderEndpoints for nicpool; IPPools and OverlappingRangeIPReservations for Whereabouts (its defaults: overlapping-range protection on). "All API requests" also counts Multus, the simulator (binding, status) and the controller-manager.',
         "Duplicates: an address in the network-status of two pods running at the same time (the table has them per run, Whereabouts' too).",
+        'CPU by component: the kernel\'s process accounting (acct(2)) for every process that exited during the create phase, and /proc/<pid>/stat at its start and end for those alive (only their CPU since the start counts). The CNI plugins written in Node are told apart by their parent: the IPAM shim by macvlan, `veth` by Multus. "bench and node simulator" is the benchmark\'s own process, which runs the simulated kubelets (sandbox network namespaces, Multus execs, status writes). Accounting is machine-wide: whatever else ran shows up as what it is.',
       ],
     },
   };
