@@ -213,18 +213,27 @@ export class KubeStore implements AllocatorStore {
     pool: SpiderIPPool,
     records?: ReadonlyMap<string, PoolIPAllocation>,
   ): Promise<SpiderIPPool> {
-    const written = (await this.#custom.replaceClusterCustomObjectStatus({
-      group: GROUP,
-      version: VERSION,
-      plural: Plural.ippool,
-      name: pool.metadata.name,
-      body: pool,
-    })) as SpiderIPPool;
-    // The cache indexes the answer's text; when it is the text sent (the API server keeps
-    // status as written), with the records it was encoded from.
+    // The cache indexes this write's watch event and its answer, whichever comes first, from
+    // the records it was encoded from when the text is the one sent (the API server keeps
+    // status as written), instead of decoding the text.
     const text = pool.status?.allocatedIPs;
-    this.#pools.refresh(written, records === undefined ? undefined : { text, records });
-    return written;
+    const done =
+      records === undefined
+        ? () => undefined
+        : this.#pools.expectWrite(pool.metadata.name, { text, records });
+    try {
+      const written = (await this.#custom.replaceClusterCustomObjectStatus({
+        group: GROUP,
+        version: VERSION,
+        plural: Plural.ippool,
+        name: pool.metadata.name,
+        body: pool,
+      })) as SpiderIPPool;
+      this.#pools.refresh(written);
+      return written;
+    } finally {
+      done();
+    }
   }
 
   cachedRecords(pool: SpiderIPPool): ReadonlyMap<string, PoolIPAllocation> | undefined {

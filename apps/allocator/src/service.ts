@@ -110,7 +110,8 @@ export class AllocatorService {
           }
           return store.readPool(name, true);
         },
-        writePoolStatus: (p) => store.writePoolStatus(p),
+        writePoolStatus: (p, records) => store.writePoolStatus(p, records),
+        cachedRecords: (p) => store.cachedRecords?.(p),
       },
       {
         retry: opts.retry,

@@ -83,7 +83,8 @@ describe('PoolCache index, property', () => {
       corrupt: fc.boolean(),
       // As the committer's write-through: with the records it encoded, or (stale) with
       // records of another text, which the cache must not take.
-      written: fc.constantFrom('no', 'yes', 'stale'),
+      // `expected`: announced before the write (expectWrite), its watch event indexed first.
+      written: fc.constantFrom('no', 'yes', 'stale', 'expected', 'expectedStale'),
     }),
     fc.record({ kind: fc.constant('delete' as const), name: fc.constantFrom('p', 'q', 'r') }),
   );
@@ -109,7 +110,15 @@ describe('PoolCache index, property', () => {
             const p0 = withRecords(st.name, String(rv++), st.records);
             const p = st.corrupt ? { ...p0, status: { allocatedIPs: '{' } } : p0;
             const d = decodeAllocatedIPs(p0.status?.allocatedIPs);
-            if (st.written === 'no' || !c.has(st.name) || !d.ok) c.set(st.name, p);
+            if (st.written === 'expected' || st.written === 'expectedStale') {
+              const mine =
+                st.written === 'expected' && d.ok && !st.corrupt
+                  ? { text: p.status?.allocatedIPs, records: d.value }
+                  : { text: 'another text', records: new Map([['10.6.0.9', holderOf('u1')]]) };
+              const done = c.expectWrite(st.name, mine);
+              c.set(st.name, p);
+              done();
+            } else if (st.written === 'no' || !c.has(st.name) || !d.ok) c.set(st.name, p);
             else if (st.written === 'yes' && !st.corrupt)
               c.refresh(p, { text: p.status?.allocatedIPs, records: d.value });
             else

@@ -211,6 +211,13 @@ export class PoolCache extends Map<string, SpiderIPPool> {
   readonly #byUid = new Map<string, HeldRecord[]>();
   readonly #byPod = new Map<string, HeldRecord[]>();
   readonly #unreadable = new Map<string, string>();
+  /**
+   * Per pool with one of our status writes in flight: the records it encoded, by the text
+   * sent. The watch event of that write may come before its answer; either one is then
+   * indexed from these records rather than by decoding the text. One entry per write in
+   * flight (at most one per pool: the committer writes a pool one batch at a time).
+   */
+  readonly #expected = new Map<string, WrittenRecords>();
 
   constructor(options: { readonly monotonic?: boolean } = {}) {
     super();
@@ -228,6 +235,18 @@ export class PoolCache extends Map<string, SpiderIPPool> {
    */
   refresh(pool: SpiderIPPool, written?: WrittenRecords): void {
     if (super.has(pool.metadata.name)) this.#put(pool.metadata.name, pool, written);
+  }
+
+  /**
+   * Our own status write of pool `name` is in flight with these records: whichever of its
+   * watch event and its answer comes first is indexed from them. Call the returned function
+   * once the write has an answer (or failed).
+   */
+  expectWrite(name: string, written: WrittenRecords): () => void {
+    this.#expected.set(name, written);
+    return () => {
+      if (this.#expected.get(name) === written) this.#expected.delete(name);
+    };
   }
 
   /**
@@ -281,9 +300,10 @@ export class PoolCache extends Map<string, SpiderIPPool> {
     // Spec-only changes and repeated deliveries of one version cost nothing.
     if (prev !== undefined && prev.text === text) return;
     // Our own write's records need no decoding: they are what was encoded into `text`.
-    const decoded: Result<ReadonlyMap<string, PoolIPAllocation>, CodecError> = written !==
-      undefined && written.text === text
-      ? ok(written.records)
+    const mine = written ?? this.#expected.get(name);
+    const decoded: Result<ReadonlyMap<string, PoolIPAllocation>, CodecError> = mine !== undefined &&
+    mine.text === text
+      ? ok(mine.records)
       : decodeAllocatedIPs(text);
     if (!decoded.ok) {
       this.#unindex(name);
