@@ -10,7 +10,7 @@
 //   --also measures another shim executable's ADD beside them (a previous build, another
 //   runtime's build of apps/cni-shim/src/main.ts).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,9 @@ const ADD_OUTPUT = `${JSON.stringify({
   routes: [],
   dns: {},
 })}\n`;
+
+/** Debian's containernetworking-plugins, which the harness's nodes use. */
+const GO_PLUGIN = '/usr/lib/cni/macvlan';
 
 /** The build variants tried besides the shipped one (scripts/build-shim.ts `SHIPPED`). */
 const TRIED: readonly { name: string; how: ShimBuild }[] = [
@@ -127,6 +130,18 @@ export async function shimExec(
         expect: (o) => o.startsWith('{"cniVersion":"1.1.0","supportedVersions"'),
       },
       { name: 'shim ADD', exe: shipped, args: [], command: 'ADD', expect: isAdd },
+      // A Go CNI plugin's start, the yardstick of another runtime (Debian's plugins).
+      ...(existsSync(GO_PLUGIN)
+        ? [
+            {
+              name: 'macvlan VERSION (a Go CNI plugin)',
+              exe: GO_PLUGIN,
+              args: [],
+              command: 'VERSION' as const,
+              expect: (o: string) => o.startsWith('{"cniVersion":'),
+            },
+          ]
+        : []),
       ...built,
       ...(opts.also ?? []).map((a): Variant => ({
         name: `${a.name}: ADD`,
@@ -165,7 +180,13 @@ export async function shimExec(
     say(`${variants.length} variants × ${runs} runs, interleaved`);
     for (let i = 0; i < runs; i++)
       for (const [j, v] of variants.entries()) times[j]!.push(await once(v));
-    const adds = variants.filter((v) => v.command === 'ADD').length * (warmups + runs);
+    // CPU per exec (user + system of the process and its threads): on a busy node the CPU a
+    // plugin burns, not its wall time, is what it takes from everything else. bash runs each
+    // variant `runs` times and reports its children's CPU with `times`.
+    say(`CPU per exec: ${variants.length} variants × ${runs} runs under bash`);
+    const cpuMs: number[] = [];
+    for (const v of variants) cpuMs.push(await cpuPerExec(v, runs, env, netconf, dir));
+    const adds = variants.filter((v) => v.command === 'ADD').length * (warmups + 2 * runs);
     if (served !== adds) throw new Error(`${served} ADD answers served for ${adds} ADD runs`);
     const stats = times.map((t) => {
       const s = [...t].sort((a, b) => a - b);
@@ -187,13 +208,21 @@ export async function shimExec(
         {
           csv: 'shim-exec.csv',
           title: `Whole process, spawn to exit (${runs} runs each, interleaved)`,
-          columns: ['variant', 'p50 ms', 'p90 ms', 'p50 − node -e 0 (ms)', 'p50 / node -e 0'],
+          columns: [
+            'variant',
+            'p50 ms',
+            'p90 ms',
+            'p50 − node -e 0 (ms)',
+            'p50 / node -e 0',
+            'CPU per exec (ms)',
+          ],
           rows: variants.map((v, j) => [
             v.name,
             ms(stats[j]!.p50),
             ms(stats[j]!.p90),
             ms(stats[j]!.p50 - base),
             Math.round((stats[j]!.p50 / base) * 100) / 100,
+            ms(cpuMs[j]!),
           ]),
         },
       ],
@@ -211,6 +240,7 @@ export async function shimExec(
           `Each variant ran ${warmups} warm-up times, then ${runs} times round-robin with the others; a run is timed from spawn to exit, its stdout checked.`,
         `The shipped build (scripts/build-shim.ts \`SHIPPED\`): ${describe(SHIPPED)}. ` +
           'The ADD rows answer `ADD net1` with a recorded reply from a socket server in the bench process: the shim reads the netconf, makes one HTTP request over the Unix socket and prints the CNI result.',
+        `CPU per exec: bash runs each variant ${runs} times more and prints its children's user + system time (\`times\`, every thread included); on a node busy with sandboxes it is the CPU, not the wall time, that a plugin takes from the rest. The shim costs what Node's own start costs (the node -e 0 row); "macvlan VERSION" is a Go CNI plugin's start, the yardstick of a compiled runtime.`,
         'Variants: "bundle only" runs the bundled script in the SEA, without a snapshot; "code cache" adds V8\'s code cache of the bundle; "snapshot" starts from a V8 startup snapshot taken after the bundle, `node:net` and the streams loaded (`node:http` cannot be in a snapshot, one reason the client speaks HTTP/1.1 on `node:net`); the flag variants add one Node/V8 flag to the snapshot build.',
       ],
     };
@@ -218,6 +248,42 @@ export async function shimExec(
     server.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Mean CPU ms (user + system) of one exec of `v`: bash runs it `runs` times with the same
+ * environment and stdin, then prints its children's times (`times`, second line).
+ */
+async function cpuPerExec(
+  v: Variant,
+  runs: number,
+  env: Record<string, string>,
+  netconf: string,
+  dir: string,
+): Promise<number> {
+  const input = join(dir, 'netconf.json');
+  writeFileSync(input, netconf);
+  const cmd = [v.exe, ...v.args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
+  const script = `for i in $(seq ${runs}); do ${cmd} < '${input}' > /dev/null || exit 1; done; times`;
+  const out = await new Promise<string>((resolve, reject) => {
+    const child = spawn('bash', ['-c', script], {
+      env: v.command === undefined ? env : { ...env, CNI_COMMAND: v.command },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let text = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (text += c));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolve(text) : reject(new Error(`${v.name}: bash loop exit ${code}`)),
+    );
+  });
+  // `times`: the shell's own user/sys, then its children's, e.g. "0m1.234s 0m0.567s".
+  const children = out.trim().split('\n').at(-1) ?? '';
+  const secs = [...children.matchAll(/(\d+)m([\d.]+)s/g)].map(
+    (m) => Number(m[1]) * 60 + Number(m[2]),
+  );
+  if (secs.length !== 2) throw new Error(`${v.name}: cannot read bash's times: ${out}`);
+  return ((secs[0]! + secs[1]!) * 1000) / runs;
 }
 
 function isAdd(stdout: string): boolean {
