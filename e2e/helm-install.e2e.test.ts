@@ -9,6 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { brokenApp } from '../scripts/stack.ts';
 import { eventually, uniqueName } from './harness/helpers.ts';
 import { expectInvariants } from './harness/invariants.ts';
 import {
@@ -102,25 +103,7 @@ const allocated = (): Promise<string> =>
     'jsonpath={.items[*].status.allocatedIPs}',
   ]);
 
-const BAD = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'broken-app' },
-  spec: {
-    selector: { matchLabels: { app: 'broken-app' } },
-    template: {
-      metadata: {
-        labels: { app: 'broken-app' },
-        annotations: {
-          'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
-          'ipam.spidernet.io/ippools':
-            '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4s":["ippool-test-ens224"]}]',
-        },
-      },
-      spec: { containers: [{ name: 'c', image: 'busybox' }] },
-    },
-  },
-};
+const BAD = brokenApp();
 const DENIAL =
   'The request is invalid: error when creating "STDIN": admission webhook "workloads.validate.nicpool.spidernet.io" denied the request: spec.template.metadata.annotations: unknown field `ipv4s` in item 1 of ipam.spidernet.io/ippools; did you mean `ipv4`?';
 

@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifest } from '../scripts/images/index.ts';
+import { brokenApp } from '../scripts/stack.ts';
 import { run } from './sim/run.ts';
 import { eventually, uniqueName } from './harness/helpers.ts';
 import { expectInvariants } from './harness/invariants.ts';
@@ -412,25 +413,7 @@ describe('nicpool installed with kubectl apply -k, on the real node', () => {
   });
 
   it('refuses a bad annotation at kubectl apply through the webhook Service (ClusterIP, kube-proxy): the exact denial in stderr', async () => {
-    const bad = {
-      apiVersion: 'apps/v1',
-      kind: 'Deployment',
-      metadata: { name: 'broken-app', namespace: ns },
-      spec: {
-        selector: { matchLabels: { app: 'broken-app' } },
-        template: {
-          metadata: {
-            labels: { app: 'broken-app' },
-            annotations: {
-              'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
-              'ipam.spidernet.io/ippools':
-                '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4s":["ippool-test-ens224"]}]',
-            },
-          },
-          spec: { containers: [{ name: 'c', image: 'busybox' }] },
-        },
-      },
-    };
+    const bad = brokenApp(ns);
     const denial =
       'The request is invalid: error when creating "STDIN": admission webhook "workloads.validate.nicpool.spidernet.io" denied the request: spec.template.metadata.annotations: unknown field `ipv4s` in item 1 of ipam.spidernet.io/ippools; did you mean `ipv4`?';
     const r = await tryKubectl(node, ['apply', '-f', '-'], JSON.stringify(bad));

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from '../e2e/cluster/control-plane.ts';
+import { brokenApp } from './stack.ts';
 import {
   INSTALL_OVERLAY,
   NICPOOL_NAMESPACE,
@@ -397,25 +398,7 @@ try {
   step(
     'What nicpool adds: a broken annotation is refused at kubectl apply, by the webhook through its Service',
   );
-  const bad = JSON.stringify({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'broken-app', namespace: 'default' },
-    spec: {
-      selector: { matchLabels: { app: 'broken-app' } },
-      template: {
-        metadata: {
-          labels: { app: 'broken-app' },
-          annotations: {
-            'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
-            'ipam.spidernet.io/ippools':
-              '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4s":["ippool-test-ens224"]}]',
-          },
-        },
-        spec: { containers: [{ name: 'c', image: 'busybox', imagePullPolicy: 'IfNotPresent' }] },
-      },
-    },
-  });
+  const bad = JSON.stringify(brokenApp('default'));
   const file = join(scratch(), 'broken-app.yaml');
   writeFileSync(file, bad);
   console.log(`~# kubectl apply -f ${file}    (net1 says "ipv4s")`);

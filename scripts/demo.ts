@@ -13,7 +13,7 @@ import {
 } from '../e2e/cluster/control-plane.ts';
 import { connect, listen } from '../e2e/harness/tcp.ts';
 import type { NodeSimulator } from '../e2e/sim/node-simulator.ts';
-import { startStack, type Stack } from './stack.ts';
+import { brokenApp, startStack, type Stack } from './stack.ts';
 
 // The tutorial's scenario in nicpool's manifests (the same objects as the tutorial's files).
 const EX = join(REPO, 'deploy', 'examples');
@@ -243,25 +243,7 @@ try {
   step(
     'What nicpool adds: a broken annotation is refused at kubectl apply, not at sandbox creation',
   );
-  const bad = JSON.stringify({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'broken-app', namespace: 'default' },
-    spec: {
-      selector: { matchLabels: { app: 'broken-app' } },
-      template: {
-        metadata: {
-          labels: { app: 'broken-app' },
-          annotations: {
-            'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
-            'ipam.spidernet.io/ippools':
-              '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4s":["ippool-test-ens224"]}]',
-          },
-        },
-        spec: { containers: [{ name: 'c', image: 'busybox' }] },
-      },
-    },
-  });
+  const bad = JSON.stringify(brokenApp('default'));
   console.log('~# kubectl apply -f broken-app.yaml    (net1 says "ipv4s")');
   await kubectl(cluster, ['apply', '-f', '-'], bad).then(
     () => console.log('   unexpectedly admitted'),

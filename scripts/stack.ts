@@ -18,6 +18,34 @@ export const PLUGINS = { spiderpool: SHIM, veth: VETH } as const;
 /** The tutorial's NADs name no socket: the shim uses Spiderpool's default path. */
 /** Where node1's shim finds its allocator (the simulator mounts the socket there, in node1). */
 export const DEFAULT_SOCKET = '/var/run/spidernet/spiderpool.sock';
+
+/**
+ * The Deployment the demos and the install tests apply to show nicpool refusing a broken
+ * annotation at `kubectl apply`: net1's entry of ipam.spidernet.io/ippools says `ipv4s`. The
+ * webhook refuses it before any pod exists; `IfNotPresent` only matters if it were admitted
+ * on the real node (busybox is imported there, never pulled).
+ */
+export function brokenApp(namespace?: string): object {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'broken-app', ...(namespace === undefined ? {} : { namespace }) },
+    spec: {
+      selector: { matchLabels: { app: 'broken-app' } },
+      template: {
+        metadata: {
+          labels: { app: 'broken-app' },
+          annotations: {
+            'k8s.v1.cni.cncf.io/networks': 'kube-system/macvlan-conf-ens224',
+            'ipam.spidernet.io/ippools':
+              '[{"interface":"eth0","ipv4":["ippool-test-ens192"]},{"interface":"net1","ipv4s":["ippool-test-ens224"]}]',
+          },
+        },
+        spec: { containers: [{ name: 'c', image: 'busybox', imagePullPolicy: 'IfNotPresent' }] },
+      },
+    },
+  };
+}
 export const STACK_STATE = join(REPO, '.nicpool', 'stack.json');
 
 export interface Stack {

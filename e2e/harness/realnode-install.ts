@@ -167,7 +167,6 @@ export async function allocatorLogs(node: RealNode): Promise<string> {
   return `nicpool allocator logs:\n${tail(r.stdout + r.stderr, 40)}`;
 }
 
-/** `kubectl rollout status` of the webhook, the controller and the allocator DaemonSet. */
 /**
  * A workload with a broken nicpool annotation, server dry run: "denied the request" once the
  * API server reaches the webhook through its Service. Ready pods are not enough: kube-proxy
@@ -208,6 +207,7 @@ export async function waitForWebhookService(node: RealNode, timeoutMs = 60_000):
   }
 }
 
+/** `kubectl rollout status` of the webhook, the controller and the allocator DaemonSet. */
 export async function waitForRollouts(node: RealNode, timeout = '150s'): Promise<void> {
   for (const [kind, name] of WORKLOADS) {
     const r = await tryKubectl(node, [
