@@ -130,7 +130,12 @@ export class MemoryStore implements AllocatorStore {
     };
     // As KubeStore: the write-through is indexed from the records the committer encoded.
     const text = next.status?.allocatedIPs;
-    this.poolsByName.refresh(next, records === undefined ? undefined : { text, records });
+    const done =
+      records === undefined
+        ? () => undefined
+        : this.poolsByName.expectWrite(pool.metadata.name, { text, records });
+    this.poolsByName.set(pool.metadata.name, next);
+    done();
     return clone(next);
   }
 

@@ -81,10 +81,10 @@ describe('PoolCache index, property', () => {
         holder,
       ),
       corrupt: fc.boolean(),
-      // As the committer's write-through: with the records it encoded, or (stale) with
-      // records of another text, which the cache must not take.
-      // `expected`: announced before the write (expectWrite), its watch event indexed first.
-      written: fc.constantFrom('no', 'yes', 'stale', 'expected', 'expectedStale'),
+      // A write of ours announced with expectWrite: with the records it encoded, or (stale)
+      // with records of another text, which the cache must not take; its answer (refresh) or
+      // its watch event (set) is indexed first.
+      written: fc.constantFrom('no', 'answer', 'answerStale', 'event', 'eventStale'),
     }),
     fc.record({ kind: fc.constant('delete' as const), name: fc.constantFrom('p', 'q', 'r') }),
   );
@@ -110,22 +110,17 @@ describe('PoolCache index, property', () => {
             const p0 = withRecords(st.name, String(rv++), st.records);
             const p = st.corrupt ? { ...p0, status: { allocatedIPs: '{' } } : p0;
             const d = decodeAllocatedIPs(p0.status?.allocatedIPs);
-            if (st.written === 'expected' || st.written === 'expectedStale') {
+            if (st.written === 'no' || !d.ok) c.set(st.name, p);
+            else {
               const mine =
-                st.written === 'expected' && d.ok && !st.corrupt
+                (st.written === 'answer' || st.written === 'event') && !st.corrupt
                   ? { text: p.status?.allocatedIPs, records: d.value }
                   : { text: 'another text', records: new Map([['10.6.0.9', holderOf('u1')]]) };
               const done = c.expectWrite(st.name, mine);
-              c.set(st.name, p);
+              if (st.written.startsWith('answer')) c.refresh(p);
+              else c.set(st.name, p);
               done();
-            } else if (st.written === 'no' || !c.has(st.name) || !d.ok) c.set(st.name, p);
-            else if (st.written === 'yes' && !st.corrupt)
-              c.refresh(p, { text: p.status?.allocatedIPs, records: d.value });
-            else
-              c.refresh(p, {
-                text: 'another text',
-                records: new Map([['10.6.0.9', holderOf('u1')]]),
-              });
+            }
           }
           for (const p of c.values()) {
             const d = decodeAllocatedIPs(p.status?.allocatedIPs);

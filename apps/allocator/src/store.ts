@@ -180,7 +180,7 @@ const sameHolder = (
   b: { pod: string; podUid: string; interface?: string },
 ): boolean => a.pod === b.pod && a.podUid === b.podUid && a.interface === b.interface;
 
-/** Records a writer encoded into `text`, the `allocatedIPs` it sent (see PoolCache.refresh). */
+/** Records a writer encoded into `text`, the `allocatedIPs` it sent (see PoolCache.expectWrite). */
 export interface WrittenRecords {
   readonly text: string | undefined;
   readonly records: ReadonlyMap<string, PoolIPAllocation>;
@@ -225,16 +225,19 @@ export class PoolCache extends Map<string, SpiderIPPool> {
   }
 
   override set(name: string, pool: SpiderIPPool): this {
-    return this.#put(name, pool, undefined);
+    const cur = super.get(name);
+    if (this.#monotonic && cur !== undefined) {
+      const [next, now] = [revision(pool), revision(cur)];
+      if (next !== undefined && now !== undefined && next < now) return this;
+    }
+    super.set(name, pool);
+    this.#index(name, pool);
+    return this;
   }
 
-  /**
-   * Write-through of an API answer: only over a pool still cached, never backwards.
-   * `written`, when given, are the records the writer encoded into this very status text
-   * (the committer's own write): indexed as they are instead of decoding the text again.
-   */
-  refresh(pool: SpiderIPPool, written?: WrittenRecords): void {
-    if (super.has(pool.metadata.name)) this.#put(pool.metadata.name, pool, written);
+  /** Write-through of an API answer: only over a pool still cached, never backwards. */
+  refresh(pool: SpiderIPPool): void {
+    if (super.has(pool.metadata.name)) this.set(pool.metadata.name, pool);
   }
 
   /**
@@ -261,17 +264,6 @@ export class PoolCache extends Map<string, SpiderIPPool> {
     return prev.text === pool.status?.allocatedIPs ? prev.records : undefined;
   }
 
-  #put(name: string, pool: SpiderIPPool, written: WrittenRecords | undefined): this {
-    const cur = super.get(name);
-    if (this.#monotonic && cur !== undefined) {
-      const [next, now] = [revision(pool), revision(cur)];
-      if (next !== undefined && now !== undefined && next < now) return this;
-    }
-    super.set(name, pool);
-    this.#index(name, pool, written);
-    return this;
-  }
-
   override delete(name: string): boolean {
     this.#unindex(name);
     return super.delete(name);
@@ -294,13 +286,13 @@ export class PoolCache extends Map<string, SpiderIPPool> {
     return this.#unreadable;
   }
 
-  #index(name: string, pool: SpiderIPPool, written: WrittenRecords | undefined): void {
+  #index(name: string, pool: SpiderIPPool): void {
     const text = pool.status?.allocatedIPs;
     const prev = this.#indexed.get(name);
     // Spec-only changes and repeated deliveries of one version cost nothing.
     if (prev !== undefined && prev.text === text) return;
     // Our own write's records need no decoding: they are what was encoded into `text`.
-    const mine = written ?? this.#expected.get(name);
+    const mine = this.#expected.get(name);
     const decoded: Result<ReadonlyMap<string, PoolIPAllocation>, CodecError> = mine !== undefined &&
     mine.text === text
       ? ok(mine.records)
